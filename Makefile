@@ -1,0 +1,41 @@
+# paperhouse: `make run` and `make test` are all a fresh machine needs (Python 3.11+ and make).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Rebuilt whenever pyproject.toml changes.
+STAMP  := $(VENV)/.installed-stamp
+
+# PostgreSQL 15 on this machine's loopback, for `make test-external`.
+EXTERNAL_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: run test test-external bootstrap clean help
+
+help:
+	@echo "make run            start the embedded warehouse, ingest data/inbox, build, summarize"
+	@echo "make test           the test suite against an embedded PostgreSQL server"
+	@echo "make test-external  the same suite against \$$EXTERNAL_TEST_DATABASE_URL"
+
+run: $(STAMP)
+	$(BIN)/paperhouse run
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-external: $(STAMP)
+	PAPERHOUSE_TEST_DATABASE_URL=$(EXTERNAL_TEST_DATABASE_URL) $(BIN)/pytest
+
+bootstrap: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "paperhouse needs Python 3.11 or newer: run make PYTHON=python3.11 ...")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+clean:
+	-$(BIN)/paperhouse db stop 2>/dev/null
+	rm -rf $(VENV) .pytest_cache .hypothesis dbt/target dbt/logs

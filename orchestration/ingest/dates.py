@@ -1,0 +1,82 @@
+"""Dates as listing pages write them: `Sep 3`, `Jul 1, 2021`, `Oct 6 2` (a date, then upvotes)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+_MONTH = "|".join(MONTHS)
+
+# A page date heads a page: month and day, never a year.
+PAGE_DATE = re.compile(rf"(?P<month>{_MONTH})\s+(?P<day>\d{{1,2}})")
+# A listing's date line: a year only ever follows a comma, so a bare number
+# after the day is the upvote count (`Oct 6 2`), as in `Oct 21, 2024 3`.
+LISTING_DATE = re.compile(
+    rf"(?P<written>(?P<month>{_MONTH})\s+(?P<day>\d{{1,2}})(?:,\s*(?P<year>\d{{4}}))?)"
+    rf"(?:\s+(?P<upvotes>\d{{1,9}}))?"
+)
+
+
+@dataclass(frozen=True)
+class ListingDate:
+    written: str  # the date as written, without the upvote count
+    published_on: date | None  # None when the written date does not exist (Feb 30)
+    upvotes: int | None
+
+
+def on_or_before(month: int, day: int, limit: date) -> date | None:
+    """The latest date with this month and day that is on or before `limit`.
+
+    Feb 29 goes back to the last leap year; a day that no month has gives None.
+    """
+    for year in range(limit.year, limit.year - 8, -1):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue
+        if candidate <= limit:
+            return candidate
+    return None
+
+
+def is_page_date(text: str) -> bool:
+    return PAGE_DATE.fullmatch(text) is not None
+
+
+def is_listing_date(text: str) -> bool:
+    return LISTING_DATE.fullmatch(text) is not None
+
+
+def parse_page_date(text: str, fallback: date) -> date | None:
+    """The page's date (`Sep 3`), placed on or before `fallback` (the file's modification day).
+
+    None if `text` is not a page date or names a day that does not exist.
+    """
+    match = PAGE_DATE.fullmatch(text)
+    if match is None:
+        return None
+    return on_or_before(MONTHS[match["month"]], int(match["day"]), fallback)
+
+
+def parse_listing_date(text: str, scraped_on: date) -> ListingDate | None:
+    """A listing's date line, with its upvotes; None if `text` is not one."""
+    match = LISTING_DATE.fullmatch(text)
+    if match is None:
+        return None
+    month, day = MONTHS[match["month"]], int(match["day"])
+    if match["year"]:
+        try:
+            published_on: date | None = date(int(match["year"]), month, day)
+        except ValueError:
+            published_on = None
+    else:
+        published_on = on_or_before(month, day, scraped_on)
+    upvotes = int(match["upvotes"]) if match["upvotes"] else None
+    return ListingDate(written=match["written"], published_on=published_on, upvotes=upvotes)

@@ -1,0 +1,45 @@
+"""Where paperhouse keeps things: the one place environment variables are read."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# The code's own files (migrations, the dbt project) live beside the package.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+
+# The data's places are relative to where paperhouse runs, like git's or dbt's.
+DEFAULT_HOME = Path(".paperhouse")
+DEFAULT_INBOX = Path("data") / "inbox"
+
+# A file changed less than this many seconds ago may still be being written:
+# an inbox scan leaves it for the next run (see orchestration.ingest.inbox).
+DEFAULT_SETTLE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    inbox: Path
+    database_url: str | None
+    settle_seconds: float
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("PAPERHOUSE_HOME") or DEFAULT_HOME)
+        inbox = Path(env.get("PAPERHOUSE_INBOX") or DEFAULT_INBOX)
+        settle = env.get("PAPERHOUSE_SETTLE_SECONDS")
+        return cls(
+            home=home.expanduser().resolve(),
+            inbox=inbox.expanduser().resolve(),
+            database_url=env.get("PAPERHOUSE_DATABASE_URL") or None,
+            settle_seconds=float(settle) if settle else DEFAULT_SETTLE_SECONDS,
+        )

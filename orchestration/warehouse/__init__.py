@@ -1,0 +1,72 @@
+"""The warehouse connection: an external server from PAPERHOUSE_DATABASE_URL, or the embedded one.
+
+Every part of paperhouse (the CLI, the Dagster resources, dbt's profile) gets
+its connection from `database_url()`: there is no second copy of this logic.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from orchestration.settings import Settings
+from orchestration.warehouse.embedded import EmbeddedServer, EmbeddedServerError
+from orchestration.warehouse.migrations import apply_migrations
+
+
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse cannot be reached; the message says which one and why."""
+
+
+def database_url(settings: Settings) -> str:
+    """The libpq URL of the warehouse, starting the embedded server when it is the one in use."""
+    if settings.database_url:
+        return settings.database_url
+    try:
+        return EmbeddedServer(settings.home).start()
+    except EmbeddedServerError as exc:
+        raise WarehouseUnavailable(str(exc)) from exc
+
+
+def connect(url: str, **kwargs: object) -> psycopg.Connection:
+    """Open a connection, turning libpq's failure into a message a person can act on."""
+    try:
+        return psycopg.connect(url, autocommit=True, **kwargs)  # type: ignore[arg-type]
+    except psycopg.OperationalError as exc:
+        raise WarehouseUnavailable(
+            f"cannot connect to the warehouse at {redact(url)}: {first_line(exc)}"
+        ) from exc
+
+
+def prepare(settings: Settings) -> str:
+    """Resolve the warehouse, make sure its schema is current, and return its URL."""
+    url = database_url(settings)
+    with connect(url) as conn:
+        apply_migrations(conn)
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL without its password, fit to print."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    if info.get("password"):
+        info["password"] = "****"
+    host = info.get("host", "")
+    port = info.get("port", "")
+    user = info.get("user", "")
+    dbname = info.get("dbname", "")
+    return f"postgresql://{user}@{host}{':' + str(port) if port else ''}/{dbname}"
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+__all__ = [
+    "EmbeddedServer",
+    "WarehouseUnavailable",
+    "connect",
+    "database_url",
+    "prepare",
+    "redact",
+]

@@ -1,0 +1,101 @@
+"""Ordered SQL migrations in sql/migrations, applied once each and recorded in a ledger.
+
+A migration is a file `NNN_description.sql`; files run in the order of NNN,
+each in its own transaction together with its ledger row, so a failed one
+leaves nothing half-applied. An applied file must never change: its checksum
+is recorded and a mismatch stops paperhouse with a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from orchestration.settings import MIGRATIONS_DIR
+
+MIGRATION_FILE = re.compile(r"(?P<version>\d{3,})_(?P<name>[a-z0-9_]+)\.sql")
+# Any constant works; it only has to be the same in every paperhouse process.
+MIGRATION_LOCK_KEY = 0x7061_7065_7268_6F75  # "paperhou"
+
+LEDGER_DDL = """
+create schema if not exists meta;
+create table if not exists meta.schema_migrations (
+    version     integer primary key,
+    name        text not null,
+    checksum    text not null,
+    applied_at  timestamptz not null default now()
+);
+comment on table meta.schema_migrations is
+    'The ledger of SQL migrations from sql/migrations applied to this database.';
+"""
+
+
+class MigrationError(RuntimeError):
+    """The schema cannot be brought up to date; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    migrations = []
+    for path in sorted(directory.glob("*.sql")):
+        match = MIGRATION_FILE.fullmatch(path.name)
+        if not match:
+            raise MigrationError(f"{path.name}: a migration file is named NNN_description.sql")
+        migrations.append(Migration(int(match["version"]), match["name"], path))
+    versions = [m.version for m in migrations]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"two migrations share a version number in {directory}")
+    return sorted(migrations, key=lambda m: m.version)
+
+
+def apply_migrations(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """Apply every migration not yet in the ledger; return the ones applied now."""
+    pending = discover(directory)
+    applied_now = []
+    # A session-level advisory lock: several processes starting at once
+    # (concurrent ingesters, Dagster and the CLI) apply each migration once.
+    conn.execute("select pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+    try:
+        with conn.transaction():
+            conn.execute(LEDGER_DDL)
+        done = dict(conn.execute("select version, checksum from meta.schema_migrations").fetchall())
+        for migration in pending:
+            if migration.version in done:
+                if done[migration.version] != migration.checksum:
+                    raise MigrationError(
+                        f"{migration.path.name} changed after it was applied to this database; "
+                        "write a new migration instead of editing an applied one"
+                    )
+                continue
+            try:
+                with conn.transaction():
+                    conn.execute(migration.sql)
+                    conn.execute(
+                        "insert into meta.schema_migrations (version, name, checksum) "
+                        "values (%s, %s, %s)",
+                        [migration.version, migration.name, migration.checksum],
+                    )
+            except psycopg.Error as exc:
+                raise MigrationError(f"{migration.path.name} failed: {exc}") from exc
+            applied_now.append(migration)
+    finally:
+        conn.execute("select pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
+    return applied_now

@@ -1,0 +1,158 @@
+"""The `paperhouse` console script, run as a user runs it: a separate process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from conftest import SEED_COUNTS, SEED_LISTINGS, run_cli
+
+ABSTRACT = "An abstract of a paper that is long enough to be one. " * 10
+
+
+def test_ingest_then_status_as_json(cli_env, inbox):
+    done = run_cli("ingest", str(inbox), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert "loaded" in done.stdout and f"{SEED_LISTINGS}" in done.stdout
+
+    status = run_cli("status", "--format", "json", env=cli_env)
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["files_by_status"] == {"loaded": 5, "duplicate": 0, "empty": 0, "rejected": 0}
+    assert data["listings"] == SEED_LISTINGS
+    assert data["files"] == 5
+
+
+def test_run_ingests_the_inbox_from_the_environment_and_summarizes(cli_env, inbox):
+    cli_env["PAPERHOUSE_INBOX"] = str(inbox)
+    done = run_cli("run", env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert "files loaded" in done.stdout and "listings" in done.stdout
+    again = run_cli("run", env=cli_env)
+    assert again.returncode == 0 and "unchanged" in again.stdout
+
+
+def test_rejected_files_still_exit_zero_and_are_explained(cli_env, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "archive.txt").write_bytes(b"PK\x03\x04" + bytes(500))
+    # Markup-like and format-like text in a name must be shown as it is.
+    (bad / "[bold]{0}%s.txt").write_text("hello\nworld\n")
+    done = run_cli("ingest", str(bad), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert "ZIP archive" in done.stdout
+    assert "[bold]{0}%s.txt" in done.stdout
+    assert "not a listing page" in done.stdout
+
+
+def test_an_unreachable_warehouse_is_a_clear_error_not_a_traceback(cli_env, inbox):
+    cli_env["PAPERHOUSE_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=3"
+    done = run_cli("ingest", str(inbox), env=cli_env)
+    assert done.returncode == 1
+    assert "cannot connect to the warehouse" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_a_connection_lost_mid_file_fails_clearly_and_the_rerun_completes(cli_env, db_url, inbox):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        # The server ends the ingesting session itself at the 100th listing of a file.
+        conn.execute(
+            """
+            create function raw.die_mid_file() returns trigger language plpgsql as $$
+            begin
+                if new.position = 100 then perform pg_terminate_backend(pg_backend_pid()); end if;
+                return new;
+            end $$;
+            create trigger die_mid_file before insert on raw.paper_listings
+                for each row execute function raw.die_mid_file();
+            """
+        )
+    done = run_cli("ingest", str(inbox), env=cli_env)
+    assert done.returncode == 1
+    assert "lost the warehouse while ingesting 000_992833ff42967d4f.txt" in done.stderr
+    assert "Traceback" not in done.stderr
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        assert conn.execute("select count(*) from raw.ingested_files").fetchone() == (0,)
+        conn.execute("drop trigger die_mid_file on raw.paper_listings")
+    assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        assert conn.execute("select count(*) from raw.paper_listings").fetchone() == (SEED_LISTINGS,)
+
+
+def test_two_concurrent_ingesters_load_every_file_exactly_once(cli_env, db_url, tmp_path):
+    inbox = tmp_path / "busy-inbox"
+    inbox.mkdir()
+    seeds = sorted((Path(__file__).parent.parent / "data" / "inbox").iterdir())
+    for copy in range(3):  # 15 distinct files: each copy gets one more paper
+        for seed in seeds:
+            extra = f"\n\nExtra Paper {copy} {seed.name}\n\n{ABSTRACT}".encode()
+            (inbox / f"{copy}_{seed.name}").write_bytes(seed.read_bytes() + extra)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        # Slow each row down a little so the two runs surely overlap.
+        conn.execute(
+            """
+            create function raw.slow_down() returns trigger language plpgsql as $$
+            begin perform pg_sleep(0.001); return new; end $$;
+            create trigger slow_down before insert on raw.paper_listings
+                for each row execute function raw.slow_down();
+            """
+        )
+    paperhouse = str(Path(sys.executable).parent / "paperhouse")
+    runs = [
+        subprocess.Popen([paperhouse, "ingest", str(inbox)], env=cli_env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        statuses = conn.execute(
+            "select status, count(*), sum(listing_count) from raw.ingested_files group by status"
+        ).fetchall()
+        assert statuses == [("loaded", 15, 3 * (SEED_LISTINGS + len(SEED_COUNTS)))]
+        assert conn.execute("select count(*) from raw.paper_listings").fetchone() == (
+            3 * (SEED_LISTINGS + len(SEED_COUNTS)),
+        )
+
+
+def test_db_commands_manage_the_embedded_server(tmp_path):
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("PAPERHOUSE_")}
+    env["PAPERHOUSE_HOME"] = str(tmp_path / "home")
+    try:
+        before = json.loads(run_cli("db", "status", "--format", "json", env=env).stdout)
+        assert before["running"] is False and before["kind"] == "embedded"
+
+        url = run_cli("db", "url", env=env)
+        assert url.returncode == 0, url.stderr
+        url_text = url.stdout.strip()
+        assert url_text.startswith("postgresql://postgres@127.0.0.1:") and url_text.endswith("/paperhouse")
+
+        # The URL works for a client that is not paperhouse, and the server kept running.
+        with psycopg.connect(url_text) as conn:
+            assert conn.execute("select current_database()").fetchone() == ("paperhouse",)
+        running = json.loads(run_cli("db", "status", "--format", "json", env=env).stdout)
+        assert running["running"] is True and url_text == running["url"]
+        assert (tmp_path / "home" / "server.json").exists()
+
+        psql = run_cli("db", "psql", "-tAc", "select 6 * 7", env=env)
+        assert psql.returncode == 0 and psql.stdout.strip() == "42"
+
+        assert run_cli("db", "start", env=env).stdout.strip() == url_text  # idempotent
+    finally:
+        stopped = run_cli("db", "stop", env=env)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    after = json.loads(run_cli("db", "status", "--format", "json", env=env).stdout)
+    assert after["running"] is False
+    again = run_cli("db", "stop", env=env)
+    assert again.returncode == 0 and "not running" in again.stdout
+    # Restarting keeps the recorded port, so a BI tool's saved connection keeps working.
+    try:
+        assert run_cli("db", "url", env=env).stdout.strip() == url_text
+    finally:
+        run_cli("db", "stop", env=env)
+    shutil.rmtree(tmp_path / "home", ignore_errors=True)

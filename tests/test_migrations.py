@@ -1,0 +1,55 @@
+"""The schema's migrations: ordered, applied once, guarded against edits."""
+
+from __future__ import annotations
+
+import shutil
+
+import psycopg
+import pytest
+
+from conftest import url_for
+from orchestration.settings import MIGRATIONS_DIR
+from orchestration.warehouse.migrations import MigrationError, apply_migrations, discover
+
+
+@pytest.fixture
+def empty_db(server_url):
+    name = f"paperhouse_empty_{__import__('uuid').uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    with psycopg.connect(url_for(server_url, name), autocommit=True) as conn:
+        yield conn
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'drop database "{name}" with (force)')
+
+
+def test_migrations_apply_once_and_are_recorded(empty_db):
+    applied = apply_migrations(empty_db)
+    assert [m.version for m in applied] == [m.version for m in discover()]
+    assert apply_migrations(empty_db) == []
+    ledger = empty_db.execute("select version, name from meta.schema_migrations order by version").fetchall()
+    assert ledger == [(m.version, m.name) for m in discover()]
+    tables = empty_db.execute(
+        "select table_name from information_schema.tables where table_schema = 'raw' order by 1"
+    ).fetchall()
+    assert tables == [("ingested_files",), ("paper_listings",)]
+
+
+def test_an_edited_applied_migration_is_refused(empty_db, tmp_path):
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, folder)
+    apply_migrations(empty_db, folder)
+    first = sorted(folder.glob("*.sql"))[0]
+    first.write_text(first.read_text() + "\n-- an afterthought\n")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        apply_migrations(empty_db, folder)
+
+
+def test_a_failing_migration_leaves_nothing_half_applied(empty_db, tmp_path):
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, folder)
+    (folder / "900_broken.sql").write_text("create table raw.half (id int);\nselect 1/0;\n")
+    with pytest.raises(MigrationError, match="900_broken.sql failed"):
+        apply_migrations(empty_db, folder)
+    assert empty_db.execute("select to_regclass('raw.half')").fetchone() == (None,)
+    assert empty_db.execute("select max(version) from meta.schema_migrations").fetchone()[0] < 900

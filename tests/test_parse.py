@@ -1,0 +1,203 @@
+"""The parser on the five sample files and on crafted pages: pure, no database."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS, SEEDS
+from orchestration.ingest.decode import UnrecognizedContent
+from orchestration.ingest.parse import HEADER_LINES, MAX_TITLE_CHARS, Layout
+from parsing import A_DAY, blocks_page, parse_bytes
+
+ABSTRACT = "We study things at length. " * 20
+
+
+def seed(name: str, modified_on: date = A_DAY):
+    return parse_bytes((SEEDS / name).read_bytes(), modified_on)
+
+
+@pytest.mark.parametrize("name,count", sorted(SEED_COUNTS.items()))
+def test_each_sample_file_gives_its_known_number_of_listings(name, count):
+    parsed = seed(name)
+    assert len(parsed.listings) == count
+    assert [listing.position for listing in parsed.listings] == list(range(1, count + 1))
+    assert not parsed.notes, parsed.notes.messages
+
+
+def test_samples_hold_632_listings_and_558_distinct_titles():
+    titles = [t for name in SEED_COUNTS for t in seed(name).titles]
+    assert len(titles) == SEED_LISTINGS
+    assert len(set(titles)) == SEED_DISTINCT_TITLES
+
+
+def test_no_header_line_becomes_a_listing_in_the_samples():
+    for name in SEED_COUNTS:
+        for listing in seed(name).listings:
+            assert listing.title not in HEADER_LINES
+            assert not listing.title.startswith("Subscribe")
+            assert len(listing.abstract) > len(listing.title)
+
+
+def test_compact_layout_unglues_the_first_title_from_subscribe():
+    parsed = seed("000_992833ff42967d4f.txt")
+    assert parsed.parser.layout is Layout.COMPACT
+    first = parsed.listings[0]
+    assert first.title == (
+        "Chimera: Effectively Modeling Multivariate Time Series with 2-Dimensional State Space Models"
+    )
+    assert first.line_number == 3
+    assert first.abstract.startswith("Modeling multivariate time series is a well-established problem")
+    assert parsed.listings[1].line_number == 5
+    # no page date: the scrape date is the file's modification day
+    assert parsed.parser.page_date is None
+    assert parsed.parser.scraped_on == A_DAY
+
+
+def test_compact_layout_keeps_accented_and_greek_characters():
+    titles = seed("000_992833ff42967d4f.txt").titles
+    assert (
+        "Fréchet Cumulative Covariance Net for Deep Nonlinear Sufficient Dimension Reduction "
+        "with Random Objects"
+    ) in titles
+    assert "Forward χ^2 Divergence Based Variational Importance Sampling" in seed(
+        "001_80df0e5555d80d65.txt"
+    ).titles
+
+
+def test_blocks_layout_reads_the_page_date_and_line_numbers():
+    parsed = seed("002_ee19567c067055aa.txt", modified_on=date(2026, 11, 21))
+    assert parsed.parser.layout is Layout.BLOCKS
+    assert parsed.parser.page_date == date(2026, 9, 3)
+    first = parsed.listings[0]
+    assert (first.title, first.line_number) == ("Symbolic Synthesis of Neural Networks", 13)
+    assert first.authors_count is first.published_on is first.upvotes is None
+
+
+def test_page_date_takes_the_year_that_puts_it_on_or_before_the_modification_day():
+    # Dec 11 cannot be in 2026 when the file was written on 2026-11-21.
+    assert seed("004_ac28443d9d5bf3bd.txt").parser.page_date == date(2025, 12, 11)
+    assert seed("004_ac28443d9d5bf3bd.txt", date(2026, 12, 11)).parser.page_date == date(2026, 12, 11)
+
+
+def test_metadata_layout_fields_on_chosen_records():
+    parsed = seed("004_ac28443d9d5bf3bd.txt")
+    assert parsed.parser.layout is Layout.BLOCKS_WITH_METADATA
+    by_title = {listing.title: listing for listing in parsed.listings}
+
+    first = parsed.listings[0]
+    assert first.title == "Polarized Self-Attention: Towards High-quality Pixel-wise Regression"
+    assert (first.authors_count, first.published_text, first.published_on, first.upvotes) == (
+        4, "Jul 1, 2021", date(2021, 7, 1), None,
+    )
+
+    # `Sep 30 3`: no year (placed before the page date, Dec 11 2025), then 3 upvotes
+    multiplication = by_title[
+        "Why Can't Transformers Learn Multiplication? Reverse-Engineering Reveals Long-Range "
+        "Dependency Pitfalls"
+    ]
+    assert (multiplication.authors_count, multiplication.published_text) == (8, "Sep 30")
+    assert (multiplication.published_on, multiplication.upvotes) == (date(2025, 9, 30), 3)
+
+    # `Oct 21, 2024 3`: a year and upvotes
+    selecting = by_title[
+        "Selecting Influential Samples for Long Context Alignment via Homologous Models' Guidance "
+        "and Contextual Awareness Measurement"
+    ]
+    assert (selecting.authors_count, selecting.published_on, selecting.upvotes) == (
+        10, date(2024, 10, 21), 3,
+    )
+
+    # an organization instead of an author count
+    parallel = by_title["ParallelBench: Understanding the Trade-offs of Parallel Decoding in Diffusion LLMs"]
+    assert (parallel.authors_count, parallel.organization) == (None, "furiosa-ai FuriosaAI")
+    assert (parallel.published_on, parallel.upvotes) == (date(2025, 10, 6), 2)
+    assert by_title[
+        "Attention Illuminates LLM Reasoning: The Preplan-and-Anchor Rhythm Enables Fine-Grained "
+        "Policy Optimization"
+    ].organization == "alibaba-inc alibaba-inc"
+
+    # `Jan 15`: after the page's Dec 11 would be in the future, so the same year's January
+    multilingual = by_title[
+        "Multilingual LLMs Struggle to Link Orthography and Semantics in Bilingual Word Processing"
+    ]
+    assert multilingual.published_on == date(2025, 1, 15)
+
+    # every listing of this layout carries metadata and a date
+    assert all(listing.published_on is not None for listing in parsed.listings)
+    assert sum(listing.authors_count is not None for listing in parsed.listings) == 40
+    assert sum(listing.organization is not None for listing in parsed.listings) == 2
+    assert sum(listing.upvotes is not None for listing in parsed.listings) == 12
+
+
+def test_the_last_record_of_the_metadata_file_ends_without_a_newline():
+    last = seed("004_ac28443d9d5bf3bd.txt").listings[-1]
+    assert last.title == "A Controllable Examination for Long-Context Language Models"
+    assert (last.authors_count, last.published_text, last.upvotes) == (7, "Jun 3", 2)
+
+
+def test_truncated_last_record_loads_the_complete_ones_and_warns():
+    parsed = parse_bytes(blocks_page("Paper One", ABSTRACT, "Paper Two", ABSTRACT, "Paper Three"))
+    assert parsed.titles == ["Paper One", "Paper Two"]
+    assert len(parsed.notes.messages) == 1
+    assert "no abstract" in parsed.notes.messages[0] and "line 21" in parsed.notes.messages[0]
+
+
+def test_title_without_abstract_in_a_metadata_page_is_skipped_and_the_rest_realign():
+    page = blocks_page(
+        "Paper One", ABSTRACT, "  • 3 authors\n·\nOct 6 2",
+        "Lonely Title", "  • 2 authors\n·\nOct 5",
+        "Paper Two", ABSTRACT, "  • 5 authors\n·\nJul 1, 2021",
+    )
+    parsed = parse_bytes(page)
+    assert parsed.titles == ["Paper One", "Paper Two"]
+    assert parsed.listings[1].authors_count == 5
+    assert any("without an abstract" in message for message in parsed.notes.messages)
+
+
+def test_header_lines_repeated_mid_file_are_not_papers():
+    page = blocks_page("Paper One", ABSTRACT, "Daily Papers", "Sep 4", "Paper Two", ABSTRACT)
+    parsed = parse_bytes(page)
+    assert parsed.titles == ["Paper One", "Paper Two"]
+    assert parsed.parser.page_date == date(2026, 9, 3)  # the first page date counts
+
+
+def test_a_file_without_a_page_header_is_rejected_with_a_reason():
+    with pytest.raises(UnrecognizedContent, match="not a listing page"):
+        parse_bytes(b"Dear diary,\nToday I wrote a paper.\n")
+
+
+def test_a_header_only_page_has_no_listings():
+    parsed = parse_bytes(blocks_page())
+    assert parsed.listings == [] and parsed.parser.has_content
+
+
+def test_overlong_titles_are_skipped_with_a_warning():
+    page = blocks_page("T" * (MAX_TITLE_CHARS + 1), ABSTRACT, "Paper Two", ABSTRACT)
+    parsed = parse_bytes(page)
+    assert parsed.titles == ["Paper Two"]
+    assert "1,001 characters" in parsed.notes.messages[0]
+
+
+def test_a_date_that_is_not_a_calendar_date_leaves_published_on_empty():
+    parsed = parse_bytes(blocks_page("Paper", ABSTRACT, "  • 2 authors\n·\nFeb 30, 2024 7"))
+    listing = parsed.listings[0]
+    assert (listing.published_text, listing.published_on, listing.upvotes) == ("Feb 30, 2024", None, 7)
+    assert "not a calendar date" in parsed.notes.messages[0]
+
+
+def test_february_29_without_a_year_goes_back_to_a_leap_year():
+    parsed = parse_bytes(blocks_page("Paper", ABSTRACT, "  • 2 authors\n·\nFeb 29", page_date="Mar 1"))
+    assert parsed.parser.page_date == date(2026, 3, 1)
+    assert parsed.listings[0].published_on == date(2024, 2, 29)
+
+
+def test_special_characters_in_titles_are_data():
+    titles = [
+        "Quotes ' \" and back\\slashes",
+        "Tabs\tinside and 100%s of {{ jinja }} {% raw %}",
+        "Robert'); DROP TABLE raw.paper_listings;--",
+    ]
+    records = [part for title in titles for part in (title, ABSTRACT)]
+    assert parse_bytes(blocks_page(*records)).titles == titles
