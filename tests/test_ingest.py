@@ -63,6 +63,9 @@ def test_ledger_rows_describe_each_file(db_url, conn, inbox):
         assert sha256 == __import__("hashlib").sha256((inbox / name).read_bytes()).hexdigest()
         assert (version, encoding, error) == (PARSER_VERSION, "utf-8", None)
     assert [row[4] for row in rows] == ["compact", "compact", "blocks", "blocks", "blocks_with_metadata"]
+    # Every file is numbered in commit order; one run commits them in name order.
+    seqs = conn.execute("select ingest_seq from raw.ingested_files order by file_name").fetchall()
+    assert [s for (s,) in seqs] == sorted(s for (s,) in seqs) and None not in [s for (s,) in seqs]
 
 
 def test_metadata_fields_reach_the_table(db_url, conn, inbox):

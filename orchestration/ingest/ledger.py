@@ -89,7 +89,24 @@ def record_duplicate(
             f"the same bytes as {original.file_name} (file_id {original.file_id})",
         ],
     ).fetchone()
-    return row is not None
+    if row is None:
+        return False
+    _take_ingest_seq(conn, row[0])
+    return True
+
+
+# Held from numbering a file until its transaction commits, so that
+# ingest_seq order is commit order (see raw.ingested_files.ingest_seq).
+COMMIT_ORDER_LOCK_KEY = 0x7061_7065_7273_6571  # "paperseq"
+
+
+def _take_ingest_seq(conn: psycopg.Connection, file_id: int) -> None:
+    """Number the file in commit order; call last in the transaction, just before it commits."""
+    conn.execute("select pg_advisory_xact_lock(%s)", [COMMIT_ORDER_LOCK_KEY])
+    conn.execute(
+        "update raw.ingested_files set ingest_seq = nextval('raw.ingest_seq_seq') where file_id = %s",
+        [file_id],
+    )
 
 
 def finish(
@@ -111,3 +128,4 @@ def finish(
         """,
         [status.value, listing_count, error, layout, encoding, scraped_on, file_id],
     )
+    _take_ingest_seq(conn, file_id)

@@ -6,6 +6,9 @@ comment on schema raw is 'Listing files as ingested: the ledger of files and the
 
 ---------- the ledger of files
 
+-- Numbers files in the order their transactions commit (see ingest_seq below).
+create sequence raw.ingest_seq_seq as bigint;
+
 create table raw.ingested_files (
     file_id         bigint generated always as identity primary key,
     file_name       text not null,
@@ -21,6 +24,8 @@ create table raw.ingested_files (
     encoding        text,
     scraped_on      date,
     duplicate_of    bigint references raw.ingested_files (file_id),
+    -- set last in the file's transaction, under a lock held until commit
+    ingest_seq      bigint unique,
     check ((status = 'duplicate') = (duplicate_of is not null)),
     check (status = 'loaded' or listing_count = 0)
 );
@@ -53,6 +58,9 @@ comment on column raw.ingested_files.encoding is 'The text encoding the file was
 comment on column raw.ingested_files.scraped_on is
     'The day the page was scraped: its page date, else the file''s modification day; dates without a year are placed on or before it.';
 comment on column raw.ingested_files.duplicate_of is 'For a duplicate, the file_id of the file with the same bytes.';
+comment on column raw.ingested_files.ingest_seq is
+    'Commit order of the file''s transaction: whoever sees a file sees every file with a smaller ingest_seq. '
+    'The safe watermark for incremental models (file_id and timestamps follow transaction start, not commit).';
 
 ---------- the listings
 
