@@ -21,6 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from orchestration.build import BuildSummary
+from orchestration.build import build as build_models
 from orchestration.ingest.batch import IngestReport, ingest_paths
 from orchestration.ingest.inbox import InboxFile
 from orchestration.ingest.load import FileResult, Outcome
@@ -113,8 +115,38 @@ def run(
         raise typer.Exit(2)
     report = _ingest_with_progress(url, [folder], config)
     _print_ingest_report(report)
+    err.print("building the models (dbt build) ...")
+    summary = build_models(url, quiet=True)
+    _print_build_summary(summary)
     with connect(url) as conn:
         _print_status(read_status(conn), url)
+    if not summary.succeeded:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def build(
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
+    ] = False,
+    select: Annotated[str | None, typer.Option("--select", "-s", help="dbt node selection.")] = None,
+) -> None:
+    """Build the dbt models (dbt build: models, seeds and their tests) on the warehouse."""
+    url = prepare(settings())
+    summary = build_models(url, full_refresh=full_refresh, select=select)
+    _print_build_summary(summary)
+    if not summary.succeeded:
+        raise typer.Exit(1)
+
+
+def _print_build_summary(summary: BuildSummary) -> None:
+    if summary.succeeded:
+        out.print(Text(f"models built: {summary.describe()}", style="green"))
+        return
+    err.print(Text(f"dbt build failed: {summary.describe()}", style="bold red"))
+    for failure in summary.failures:
+        err.print(Text(f"  {failure}"))
 
 
 @app.command()

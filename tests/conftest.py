@@ -8,6 +8,7 @@ migrated schema, which costs tens of milliseconds instead of a migration run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -72,15 +73,24 @@ def template_db(server_url: str) -> Iterator[str]:
         admin.execute(f'drop database if exists "{name}" with (force)')
 
 
-@pytest.fixture
-def db_url(server_url: str, template_db: str) -> Iterator[str]:
-    """A fresh, migrated database of its own for this test."""
+@contextlib.contextmanager
+def fresh_database(server_url: str, template_db: str) -> Iterator[str]:
+    """A new migrated database, dropped afterwards; yields its connection string."""
     name = f"paperhouse_test_{RUN_ID}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}" template "{template_db}"')
-    yield url_for(server_url, name)
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
+    try:
+        yield url_for(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def db_url(server_url: str, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database of its own for this test."""
+    with fresh_database(server_url, template_db) as url:
+        yield url
 
 
 @pytest.fixture

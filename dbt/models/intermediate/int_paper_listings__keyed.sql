@@ -1,0 +1,46 @@
+-- Each listing with the key it deduplicates on and the commit order of its file.
+
+with
+
+listings as (
+
+    select * from {{ ref('stg_raw__paper_listings') }}
+
+),
+
+files as (
+
+    select * from {{ ref('stg_raw__ingested_files') }}
+
+),
+
+keyed as (
+
+    select
+        ---------- ids
+        {{ paper_id(title_key('listings.title')) }} as paper_id,
+        listings.file_id,
+        listings.position,
+        files.ingest_seq,
+
+        ---------- the title and its key
+        listings.title,
+        {{ title_key('listings.title') }} as title_key,
+
+        ---------- metadata
+        listings.line_number,
+        listings.authors_count,
+        listings.organization,
+        listings.published_text,
+        listings.published_on,
+        listings.upvotes,
+
+        ---------- time
+        listings.loaded_at
+
+    from listings
+    inner join files on files.file_id = listings.file_id
+
+)
+
+select * from keyed

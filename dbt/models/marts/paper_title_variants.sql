@@ -1,0 +1,49 @@
+-- Every distinct raw title and the paper it was merged into: the audit trail of each merge.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='paper_id',
+        indexes=[
+            {'columns': ['paper_id', 'title'], 'unique': true},
+        ],
+    )
+}}
+
+with
+
+{% if is_incremental() %}
+touched_papers as (
+
+    select distinct paper_id
+    from {{ ref('fct_paper_listings') }}
+    where ingest_seq > {{ ingest_seq_watermark('last_ingest_seq') }}
+
+),
+{% endif %}
+
+listings as (
+
+    select * from {{ ref('fct_paper_listings') }}
+
+    {% if is_incremental() %}
+    where paper_id in (select paper_id from touched_papers)
+    {% endif %}
+
+)
+
+select
+    ---------- ids
+    paper_id,
+    title,
+
+    ---------- the merge
+    title_key,
+    count(*)::integer as listing_count,
+    min(loaded_at) as first_seen_at,
+    max(loaded_at) as last_seen_at,
+    max(ingest_seq) as last_ingest_seq
+
+from listings
+group by paper_id, title, title_key

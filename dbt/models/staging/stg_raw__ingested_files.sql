@@ -1,0 +1,38 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'ingested_files') }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        file_id,
+        sha256,
+        ingest_seq,
+        duplicate_of as duplicate_of_file_id,
+
+        ---------- the file
+        file_name,
+        size_bytes,
+        status,
+        layout,
+        encoding,
+        parser_version,
+
+        ---------- what came of it
+        listing_count,
+        error as notes,
+
+        ---------- time
+        scraped_on,
+        ingested_at
+
+    from source
+
+)
+
+select * from renamed

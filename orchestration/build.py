@@ -1,0 +1,95 @@
+"""Build the dbt models in dbt/ against the warehouse the CLI uses.
+
+dbt runs as its own process (as dagster-dbt runs it), with the connection
+passed through the environment variables that dbt/profiles.yml reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict
+
+from orchestration.settings import DBT_PROJECT_DIR
+
+RUN_RESULTS = DBT_PROJECT_DIR / "target" / "run_results.json"
+
+
+def dbt_env(url: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` plus what dbt/profiles.yml reads, taken from the libpq URL `url`."""
+    info = conninfo_to_dict(url)
+    user = str(info.get("user") or environ.get("PGUSER") or "postgres")
+    env = dict(environ)
+    env.update(
+        PAPERHOUSE_DBT_HOST=str(info.get("host") or "localhost"),
+        PAPERHOUSE_DBT_PORT=str(info.get("port") or 5432),
+        PAPERHOUSE_DBT_USER=user,
+        PAPERHOUSE_DBT_PASSWORD=str(info.get("password") or ""),
+        PAPERHOUSE_DBT_DBNAME=str(info.get("dbname") or user),
+        PAPERHOUSE_DBT_SSLMODE=str(info.get("sslmode") or "prefer"),
+        DBT_PROFILES_DIR=str(DBT_PROJECT_DIR),
+        DBT_PROJECT_DIR=str(DBT_PROJECT_DIR),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    # dagster-dbt and our own calls find `dbt` beside this Python.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")])
+    return env
+
+
+def dbt_executable() -> str:
+    return str(Path(sys.executable).parent / "dbt")
+
+
+@dataclass
+class BuildSummary:
+    succeeded: bool
+    by_status: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = [f"{count} {status}" for status, count in sorted(self.by_status.items())]
+        return ", ".join(parts) or "nothing ran"
+
+
+def read_run_results(path: Path = RUN_RESULTS) -> BuildSummary:
+    """What the last dbt invocation did, from dbt's own run_results.json."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return BuildSummary(succeeded=False, failures=["dbt wrote no run_results.json"])
+    by_status: Counter[str] = Counter()
+    failures = []
+    for result in data.get("results", []):
+        status = str(result.get("status"))
+        by_status[status] += 1
+        if status in {"error", "fail", "runtime error"}:
+            failures.append(f"{result.get('unique_id')}: {(result.get('message') or '').strip()}")
+    return BuildSummary(succeeded=not failures, by_status=by_status, failures=failures)
+
+
+def run_dbt(url: str, args: Sequence[str], *, quiet: bool = False) -> BuildSummary:
+    """Run `dbt ARGS` on the warehouse at `url`; dbt's output goes to this process's terminal."""
+    command = [dbt_executable(), *(["--quiet"] if quiet else []), *args]
+    done = subprocess.run(command, cwd=DBT_PROJECT_DIR, env=dbt_env(url, os.environ))
+    summary = read_run_results()
+    if done.returncode != 0 and summary.succeeded:
+        summary.succeeded = False
+        summary.failures.append(f"dbt exited with code {done.returncode}")
+    return summary
+
+
+def build(url: str, *, full_refresh: bool = False, select: str | None = None, quiet: bool = False) -> BuildSummary:
+    """`dbt build`: seeds, models, snapshots and their tests, in dependency order."""
+    args = ["build"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", select]
+    return run_dbt(url, args, quiet=quiet)
