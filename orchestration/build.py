@@ -74,10 +74,19 @@ def read_run_results(path: Path = RUN_RESULTS) -> BuildSummary:
     return BuildSummary(succeeded=not failures, by_status=by_status, failures=failures)
 
 
-def run_dbt(url: str, args: Sequence[str], *, quiet: bool = False) -> BuildSummary:
-    """Run `dbt ARGS` on the warehouse at `url`; dbt's output goes to this process's terminal."""
-    command = [dbt_executable(), *(["--quiet"] if quiet else []), *args]
-    done = subprocess.run(command, cwd=DBT_PROJECT_DIR, env=dbt_env(url, os.environ))
+def run_dbt(url: str, args: Sequence[str], *, quiet: bool = False, silent: bool = False) -> BuildSummary:
+    """Run `dbt ARGS` on the warehouse at `url`.
+
+    dbt's output goes to this process's terminal (only errors with `quiet`,
+    nothing with `silent`).
+    """
+    command = [dbt_executable(), *(["--quiet"] if quiet or silent else []), *args]
+    done = subprocess.run(
+        command,
+        cwd=DBT_PROJECT_DIR,
+        env=dbt_env(url, os.environ),
+        stdout=subprocess.DEVNULL if silent else None,
+    )
     summary = read_run_results()
     if done.returncode != 0 and summary.succeeded:
         summary.succeeded = False

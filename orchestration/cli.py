@@ -24,6 +24,9 @@ from rich.text import Text
 from orchestration.build import BuildSummary
 from orchestration.build import build as build_models
 from orchestration.ingest.batch import IngestReport, ingest_paths
+from orchestration.keyword_reference import SEED_FILE as KEYWORD_SEED_FILE
+from orchestration.keyword_reference import CalibrationError
+from orchestration.keyword_reference import calibrate as calibrate_keywords
 from orchestration.ingest.inbox import InboxFile
 from orchestration.ingest.load import FileResult, Outcome
 from orchestration.settings import Settings
@@ -67,7 +70,7 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (WarehouseUnavailable, EmbeddedServerError, MigrationError) as exc:
+        except (WarehouseUnavailable, EmbeddedServerError, MigrationError, CalibrationError) as exc:
             err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
             raise typer.Exit(1) from None
 
@@ -135,6 +138,19 @@ def build(
     """Build the dbt models (dbt build: models, seeds and their tests) on the warehouse."""
     url = prepare(settings())
     summary = build_models(url, full_refresh=full_refresh, select=select)
+    _print_build_summary(summary)
+    if not summary.succeeded:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def calibrate() -> None:
+    """Recompute the keyword reference frequencies (IDF) from the warehouse, then rebuild every keyword."""
+    url = prepare(settings())
+    phrases = calibrate_keywords(url)
+    out.print(f"wrote {phrases:,} phrases to {KEYWORD_SEED_FILE}")
+    summary = build_models(url, full_refresh=True, quiet=True)
     _print_build_summary(summary)
     if not summary.succeeded:
         raise typer.Exit(1)

@@ -1,0 +1,22 @@
+-- At most keywords_per_paper keywords a paper, and at least 3 for a paper
+-- whose abstract has 50 words or more.
+
+with
+
+counts as (
+
+    select
+        papers.paper_id,
+        array_length(regexp_split_to_array(trim(coalesce(papers.abstract, '')), '\s+'), 1)
+            as abstract_words,
+        count(keywords.keyword) as keyword_count
+    from {{ ref('dim_papers') }} as papers
+    left join {{ ref('fct_paper_keywords') }} as keywords on keywords.paper_id = papers.paper_id
+    group by papers.paper_id, papers.abstract
+
+)
+
+select *
+from counts
+where keyword_count > {{ var('keywords_per_paper') }}
+    or (abstract_words >= 50 and keyword_count < 3)
