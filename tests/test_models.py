@@ -305,3 +305,24 @@ def test_a_one_file_build_touches_only_what_the_file_brings(db_url, conn, inbox,
     assert touched["paper_title_variants"] == 2
     assert touched["fct_paper_keywords"] <= 20  # at most ten keywords each
     assert touched["int_paper_keyword_versions"] == 2
+
+
+# ---------- documentation
+
+
+def test_docs_generate_and_every_model_and_column_is_described(sample_db):
+    from orchestration.build import run_dbt
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    assert run_dbt(sample_db, ["docs", "generate"], silent=True).succeeded
+    target = DBT_PROJECT_DIR / "target"
+    manifest = json.loads((target / "manifest.json").read_text())
+    catalog = json.loads((target / "catalog.json").read_text())
+    models = {key: node for key, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    assert len(models) >= 10
+    for key, node in models.items():
+        assert node["description"].strip(), f"{key} has no description"
+        built_columns = set(catalog["nodes"][key]["columns"]) if key in catalog["nodes"] else set()
+        documented = {name: column["description"] for name, column in node["columns"].items()}
+        assert built_columns <= set(documented), f"{key}: undocumented {built_columns - set(documented)}"
+        assert all(text.strip() for text in documented.values()), key
