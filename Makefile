@@ -5,6 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Rebuilt whenever pyproject.toml changes.
 STAMP  := $(VENV)/.installed-stamp
+# dagster-dbt reads dbt's manifest when the Dagster definitions load.
+MANIFEST := dbt/target/manifest.json
+DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/tests dbt/seeds dbt/analyses -type f) dbt/dbt_project.yml dbt/profiles.yml
 
 # PostgreSQL 15 on this machine's loopback, for `make test-external`.
 EXTERNAL_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
@@ -18,16 +21,19 @@ help:
 	@echo "make test           the test suite against an embedded PostgreSQL server"
 	@echo "make test-external  the same suite against \$$EXTERNAL_TEST_DATABASE_URL"
 
-run: $(STAMP)
+run: $(STAMP) $(MANIFEST)
 	$(BIN)/paperhouse run
 
-test: $(STAMP)
+test: $(STAMP) $(MANIFEST)
 	$(BIN)/pytest
 
-test-external: $(STAMP)
+test-external: $(STAMP) $(MANIFEST)
 	PAPERHOUSE_TEST_DATABASE_URL=$(EXTERNAL_TEST_DATABASE_URL) $(BIN)/pytest
 
-bootstrap: $(STAMP)
+bootstrap: $(STAMP) $(MANIFEST)
+
+$(MANIFEST): $(STAMP) $(DBT_SOURCES)
+	$(BIN)/python -m orchestration.build
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "paperhouse needs Python 3.11 or newer: run make PYTHON=python3.11 ...")'

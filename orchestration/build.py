@@ -22,22 +22,25 @@ from orchestration.settings import DBT_PROJECT_DIR
 RUN_RESULTS = DBT_PROJECT_DIR / "target" / "run_results.json"
 
 
-def dbt_env(url: str, environ: Mapping[str, str]) -> dict[str, str]:
-    """`environ` plus what dbt/profiles.yml reads, taken from the libpq URL `url`."""
+def dbt_profile_env(url: str) -> dict[str, str]:
+    """The variables dbt/profiles.yml reads, taken from the libpq URL `url`."""
     info = conninfo_to_dict(url)
-    user = str(info.get("user") or environ.get("PGUSER") or "postgres")
-    env = dict(environ)
-    env.update(
-        PAPERHOUSE_DBT_HOST=str(info.get("host") or "localhost"),
-        PAPERHOUSE_DBT_PORT=str(info.get("port") or 5432),
-        PAPERHOUSE_DBT_USER=user,
-        PAPERHOUSE_DBT_PASSWORD=str(info.get("password") or ""),
-        PAPERHOUSE_DBT_DBNAME=str(info.get("dbname") or user),
-        PAPERHOUSE_DBT_SSLMODE=str(info.get("sslmode") or "prefer"),
-        DBT_PROFILES_DIR=str(DBT_PROJECT_DIR),
-        DBT_PROJECT_DIR=str(DBT_PROJECT_DIR),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-    )
+    user = str(info.get("user") or os.environ.get("PGUSER") or "postgres")
+    return {
+        "PAPERHOUSE_DBT_HOST": str(info.get("host") or "localhost"),
+        "PAPERHOUSE_DBT_PORT": str(info.get("port") or 5432),
+        "PAPERHOUSE_DBT_USER": user,
+        "PAPERHOUSE_DBT_PASSWORD": str(info.get("password") or ""),
+        "PAPERHOUSE_DBT_DBNAME": str(info.get("dbname") or user),
+        "PAPERHOUSE_DBT_SSLMODE": str(info.get("sslmode") or "prefer"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def dbt_env(url: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` plus the profile's variables and where dbt finds its project."""
+    env = {**environ, **dbt_profile_env(url)}
+    env.update(DBT_PROFILES_DIR=str(DBT_PROJECT_DIR), DBT_PROJECT_DIR=str(DBT_PROJECT_DIR))
     # dagster-dbt and our own calls find `dbt` beside this Python.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")])
     return env
@@ -102,3 +105,22 @@ def build(url: str, *, full_refresh: bool = False, select: str | None = None, qu
     if select:
         args += ["--select", select]
     return run_dbt(url, args, quiet=quiet)
+
+
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+def parse_project() -> Path:
+    """Write dbt/target/manifest.json, which dagster-dbt reads at import; needs no database.
+
+    The profile still has to render, so placeholder connection values stand in.
+    """
+    env = dbt_env("postgresql://paperhouse@localhost:5432/paperhouse", os.environ)
+    subprocess.run(
+        [dbt_executable(), "--quiet", "parse"], cwd=DBT_PROJECT_DIR, env=env, check=True
+    )
+    return MANIFEST
+
+
+if __name__ == "__main__":  # `python -m orchestration.build` (the Makefile's manifest step)
+    print(parse_project())

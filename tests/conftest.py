@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
 import sys
 import uuid
 from collections.abc import Iterator
@@ -47,18 +48,41 @@ def url_for(server_url: str, dbname: str) -> str:
     return make_conninfo("", **params)
 
 
+@contextlib.contextmanager
+def embedded_home() -> Iterator[Path]:
+    """A PAPERHOUSE_HOME for an embedded server, outside pytest's tmp folders.
+
+    pytest resets /tmp/pytest-of-<user> to mode 0700 whenever a session starts,
+    which would lock the server's own system user (as root) out of its data.
+    """
+    home = Path(tempfile.mkdtemp(prefix="paperhouse-test-"))
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     external = os.environ.get("PAPERHOUSE_TEST_DATABASE_URL")
     if external:
         yield external
         return
-    server = EmbeddedServer(tmp_path_factory.mktemp("embedded-home"))
-    url = server.start()
-    try:
-        yield url
-    finally:
-        server.stop()
+    with embedded_home() as home:
+        server = EmbeddedServer(home)
+        url = server.start()
+        try:
+            yield url
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest() -> Path:
+    """dbt/target/manifest.json, which dagster-dbt reads when the definitions are imported."""
+    from orchestration.build import parse_project
+
+    return parse_project()
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import psycopg
 
-from conftest import SEED_COUNTS, SEED_LISTINGS, run_cli
+from conftest import SEED_COUNTS, SEED_LISTINGS, embedded_home, run_cli
 
 ABSTRACT = "An abstract of a paper that is long enough to be one. " * 10
 
@@ -120,9 +120,14 @@ def test_two_concurrent_ingesters_load_every_file_exactly_once(cli_env, db_url, 
         )
 
 
-def test_db_commands_manage_the_embedded_server(tmp_path):
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("PAPERHOUSE_")}
-    env["PAPERHOUSE_HOME"] = str(tmp_path / "home")
+def test_db_commands_manage_the_embedded_server():
+    with embedded_home() as home:
+        db_commands_scenario(home)
+
+
+def db_commands_scenario(home):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERHOUSE_")}
+    env["PAPERHOUSE_HOME"] = str(home)
     try:
         before = json.loads(run_cli("db", "status", "--format", "json", env=env).stdout)
         assert before["running"] is False and before["kind"] == "embedded"
@@ -137,7 +142,7 @@ def test_db_commands_manage_the_embedded_server(tmp_path):
             assert conn.execute("select current_database()").fetchone() == ("paperhouse",)
         running = json.loads(run_cli("db", "status", "--format", "json", env=env).stdout)
         assert running["running"] is True and url_text == running["url"]
-        assert (tmp_path / "home" / "server.json").exists()
+        assert (home / "server.json").exists()
 
         psql = run_cli("db", "psql", "-tAc", "select 6 * 7", env=env)
         assert psql.returncode == 0 and psql.stdout.strip() == "42"
@@ -155,4 +160,3 @@ def test_db_commands_manage_the_embedded_server(tmp_path):
         assert run_cli("db", "url", env=env).stdout.strip() == url_text
     finally:
         run_cli("db", "stop", env=env)
-    shutil.rmtree(tmp_path / "home", ignore_errors=True)

@@ -1,6 +1,9 @@
 -- Every listing of a loaded file appears in fct_paper_listings exactly once,
 -- and the papers' listing counts add up to the raw listings.
 
+-- shown in Dagster as a check of the model it guards
+{{ config(meta={"dagster": {"ref": {"name": "fct_paper_listings"}}}) }}
+
 with
 
 raw_listings as (

@@ -1,6 +1,9 @@
 -- At most keywords_per_paper keywords a paper, and at least 3 for a paper
 -- whose abstract has 50 words or more.
 
+-- shown in Dagster as a check of the model it guards
+{{ config(meta={"dagster": {"ref": {"name": "fct_paper_keywords"}}}) }}
+
 with
 
 counts as (

@@ -1,0 +1,189 @@
+"""The Dagster code location: definitions, real materializations, the sensor, the webserver."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import dagster as dg
+import psycopg
+import pytest
+
+from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, SEEDS, fresh_database, run_cli
+from orchestration.defs.resources import WarehouseResource, dbt_resource
+from test_models import snapshot
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def code(dbt_manifest):
+    """The code location's modules, imported once dbt's manifest exists (dagster-dbt reads it)."""
+    import orchestration.definitions as definitions
+    import orchestration.defs.automation as automation
+    import orchestration.defs.dbt as dbt
+
+    return SimpleNamespace(defs=definitions.defs, automation=automation, dbt=dbt)
+
+
+def test_definitions_validate_with_the_dagster_cli(dbt_manifest, tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-m", "orchestration.definitions"],
+        env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Validation successful" in done.stderr + done.stdout
+
+
+def test_the_asset_graph_runs_from_the_inbox_to_the_marts(code):
+    defs = code.defs
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"raw/paper_listings", "raw/ingested_files"} <= keys
+    marts = {"dim_papers", "paper_title_variants", "fct_paper_listings",
+             "fct_paper_keywords", "dim_keywords", "fct_keyword_monthly"}
+    assert {f"analytics/{mart}" for mart in marts} <= keys
+    graph = defs.resolve_asset_graph()
+    staging = graph.get(dg.AssetKey(["staging", "stg_raw__paper_listings"]))
+    assert dg.AssetKey(["raw", "paper_listings"]) in staging.parent_keys
+    checks = {key.name for key in graph.asset_check_keys}
+    assert {"no_file_rejected", "listings_map_to_papers", "newest_file_is_fresh"} <= checks
+    assert any(name.startswith("unique_dim_papers_paper_id") for name in checks)  # dbt tests as checks
+    repository = defs.get_repository_def()
+    assert set(repository.schedule_defs and [s.name for s in repository.schedule_defs]) == {
+        "ingest_schedule", "nightly_full_rebuild",
+    }
+    assert [s.name for s in repository.sensor_defs] == ["inbox_sensor"]
+    assert {"ingest_and_build", "full_rebuild"} <= {job.name for job in repository.get_all_jobs()}
+
+
+def test_dbt_build_args_follow_the_run_config(code):
+    config = code.dbt.DbtBuildConfig
+    assert code.dbt.dbt_build_args(config()) == ["build"]
+    assert code.dbt.dbt_build_args(config(full_refresh=True)) == ["build", "--full-refresh"]
+
+
+def warehouse(url: str, inbox: Path) -> WarehouseResource:
+    return WarehouseResource(database_url=url, inbox=str(inbox), settle_seconds="0")
+
+
+def test_materializing_gives_the_same_tables_as_paperhouse_run(
+    code, server_url, template_db, db_url, conn, inbox, cli_env
+):
+    defs = code.defs
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # ingest, the dbt models, our own checks
+        resources={"warehouse": warehouse(db_url, inbox), "dbt": dbt_resource()},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    ingest_event = next(
+        event for event in result.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey(["raw", "paper_listings"])
+    )
+    metadata = ingest_event.step_materialization_data.materialization.metadata
+    assert metadata["listings_loaded"].value == SEED_LISTINGS
+    assert metadata["files_loaded"].value == 5
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["no_file_rejected"] is True
+    assert checks["listings_map_to_papers"] is True
+    assert checks["assert_keyword_counts_per_paper"] is True  # a dbt test, as a check
+    assert all(checks.values()), [name for name, passed in checks.items() if not passed]
+    assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (SEED_DISTINCT_TITLES,)
+    dagster_tables = snapshot(conn)
+
+    with fresh_database(server_url, template_db) as other_url:
+        env = {**cli_env, "PAPERHOUSE_DATABASE_URL": other_url, "PAPERHOUSE_INBOX": str(inbox)}
+        done = run_cli("run", env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        with psycopg.connect(other_url, autocommit=True) as other:
+            cli_tables = snapshot(other)
+    assert dagster_tables == cli_tables
+
+
+def test_plan_tick_asks_once_for_new_bytes_and_never_for_known_ones(code):
+    plan_tick, run_key_for, InboxCursor = (
+        code.automation.plan_tick, code.automation.run_key_for, code.automation.InboxCursor
+    )
+    a, b = "a" * 64, "b" * 64
+    key, cursor = plan_tick({"x.txt": (1, 1, a)}, set(), InboxCursor())
+    assert key == run_key_for({a}) and cursor.requested == {a}
+    assert plan_tick({"x.txt": (1, 1, a)}, set(), cursor)[0] is None
+    assert plan_tick({"y.txt": (1, 2, a)}, {a}, cursor)[0] is None  # renamed, and now ingested
+    key, cursor = plan_tick({"x.txt": (1, 1, a), "z.txt": (1, 3, b)}, {a}, cursor)
+    assert key == run_key_for({b}) and cursor.requested == {b}
+
+
+def test_the_inbox_sensor_against_a_real_inbox(code, db_url, tmp_path):
+    inbox_sensor, run_key_for = code.automation.inbox_sensor, code.automation.run_key_for
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    seeds = sorted(SEEDS.iterdir())
+    for seed in seeds[:2]:
+        shutil.copy2(seed, inbox / seed.name)
+    resources = {"warehouse": warehouse(db_url, inbox)}
+
+    def tick(cursor):
+        with dg.build_sensor_context(cursor=cursor, resources=resources) as context:
+            result = inbox_sensor(context)
+        return result.run_requests or [], result.cursor
+
+    requests, cursor = tick(None)
+    assert len(requests) == 1  # two new files, one run
+    assert tick(cursor)[0] == []  # nothing new since
+    shutil.copy2(inbox / seeds[0].name, inbox / "renamed-copy.txt")
+    requests, cursor = tick(cursor)
+    assert requests == []  # the same bytes under another name
+    shutil.copy2(seeds[2], inbox / seeds[2].name)
+    requests, cursor = tick(cursor)
+    assert len(requests) == 1 and requests[0].run_key == run_key_for(
+        {__import__("hashlib").sha256(seeds[2].read_bytes()).hexdigest()}
+    )
+    assert tick(cursor)[0] == []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_the_webserver_serves_the_asset_graph(dbt_manifest, tmp_path, db_url):
+    port = free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PAPERHOUSE_DATABASE_URL": db_url}
+    server = subprocess.Popen(
+        [str(BIN / "dagster-webserver"), "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    query = json.dumps({"query": "{ assetNodes { assetKey { path } } }"}).encode()
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/graphql", data=query,
+                    headers={"Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    data = json.loads(response.read())
+                if data.get("data", {}).get("assetNodes"):
+                    break
+            except OSError:
+                pass
+            assert server.poll() is None, "the webserver exited"
+            assert time.monotonic() < deadline, "the webserver did not answer in time"
+            time.sleep(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    paths = {"/".join(node["assetKey"]["path"]) for node in data["data"]["assetNodes"]}
+    assert {"raw/paper_listings", "analytics/dim_papers", "analytics/fct_paper_keywords"} <= paths
