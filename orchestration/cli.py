@@ -156,6 +156,22 @@ def calibrate() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+@friendly_errors
+def ui(
+    port: Annotated[int, typer.Option(help="The webserver's port.")] = 3000,
+    host: Annotated[str, typer.Option(help="The address the webserver listens on.")] = "127.0.0.1",
+) -> None:
+    """Start the Dagster UI and daemon (dagster dev) over the warehouse: schedules and the sensor run."""
+    from orchestration.ui import dagster_dev_command, ui_environment
+
+    env = ui_environment(settings())
+    out.print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); DAGSTER_HOME={env['DAGSTER_HOME']}")
+    command = dagster_dev_command(host, port)
+    sys.stdout.flush()
+    os.execve(command[0], command, env)
+
+
 def _print_build_summary(summary: BuildSummary) -> None:
     if summary.succeeded:
         out.print(Text(f"models built: {summary.describe()}", style="green"))

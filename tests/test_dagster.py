@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -156,34 +158,40 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_the_webserver_serves_the_asset_graph(dbt_manifest, tmp_path, db_url):
-    port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PAPERHOUSE_DATABASE_URL": db_url}
-    server = subprocess.Popen(
-        [str(BIN / "dagster-webserver"), "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+def graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
     )
-    query = json.dumps({"query": "{ assetNodes { assetKey { path } } }"}).encode()
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.slow
+def test_paperhouse_ui_serves_the_asset_graph_with_storage_in_postgres(dbt_manifest, cli_env, db_url, tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "paperhouse"), "ui", "--port", str(port)],
+        env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    data: dict = {}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                request = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/graphql", data=query,
-                    headers={"Content-Type": "application/json"},
-                )
-                with urllib.request.urlopen(request, timeout=5) as response:
-                    data = json.loads(response.read())
-                if data.get("data", {}).get("assetNodes"):
-                    break
-            except OSError:
-                pass
-            assert server.poll() is None, "the webserver exited"
+        deadline = time.monotonic() + 150
+        while not data.get("data", {}).get("assetNodes"):
+            assert server.poll() is None, "paperhouse ui exited"
             assert time.monotonic() < deadline, "the webserver did not answer in time"
             time.sleep(1)
+            with contextlib.suppress(OSError, ValueError):
+                data = graphql(port, "{ assetNodes { assetKey { path } } }")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
     paths = {"/".join(node["assetKey"]["path"]) for node in data["data"]["assetNodes"]}
     assert {"raw/paper_listings", "analytics/dim_papers", "analytics/fct_paper_keywords"} <= paths
+    # Dagster's own storage went to PostgreSQL (here the warehouse database), not SQLite.
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("select to_regclass('public.runs') is not null").fetchone() == (True,)
+    dagster_home = Path(cli_env["PAPERHOUSE_HOME"]) / "dagster"
+    assert (dagster_home / "dagster.yaml").exists()
+    assert not list(dagster_home.rglob("*.db")), "no SQLite files"

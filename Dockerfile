@@ -1,0 +1,22 @@
+# One image for the three paperhouse services of docker-compose.yml: the code
+# location (gRPC), the Dagster webserver and the Dagster daemon.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+    DAGSTER_HOME=/opt/dagster/home
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY orchestration ./orchestration
+COPY sql ./sql
+COPY dbt ./dbt
+# Editable: paperhouse finds sql/ and dbt/ beside its package.
+RUN pip install --no-cache-dir -e . \
+    && python -m orchestration.build
+
+COPY dagster.yaml workspace.yaml /opt/dagster/home/
+
+EXPOSE 4000 3000
+CMD ["dagster", "api", "grpc", "-m", "orchestration.definitions", "-h", "0.0.0.0", "-p", "4000"]

@@ -1,0 +1,96 @@
+"""docker-compose.yml cannot run here (no Docker engine): check that it agrees with the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from orchestration.settings import PROJECT_ROOT
+
+COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+ENV_EXAMPLE = (PROJECT_ROOT / ".env.example").read_text()
+
+
+def command(service: str) -> list[str]:
+    return SERVICES[service]["command"]
+
+
+def test_the_stack_has_its_four_services():
+    assert set(SERVICES) == {"warehouse", "code", "webserver", "daemon"}
+
+
+def test_the_warehouse_is_postgres_18_with_a_healthcheck_that_the_others_wait_for():
+    warehouse = SERVICES["warehouse"]
+    assert warehouse["image"] == "postgres:18"
+    assert "pg_isready" in " ".join(warehouse["healthcheck"]["test"])
+    for name in ("code", "webserver", "daemon"):
+        assert SERVICES[name]["depends_on"]["warehouse"]["condition"] == "service_healthy"
+
+
+def test_the_code_location_serves_the_definitions_module_the_workspace_names():
+    code = command("code")
+    assert code[:3] == ["dagster", "api", "grpc"]
+    module = code[code.index("-m") + 1]
+    assert (PROJECT_ROOT / (module.replace(".", "/") + ".py")).exists()
+    workspace = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text())
+    server = workspace["load_from"][0]["grpc_server"]
+    assert server["host"] == "code"
+    assert str(server["port"]) == code[code.index("-p") + 1]
+
+
+def test_the_webserver_listens_on_port_3000_and_both_read_the_workspace():
+    web = command("webserver")
+    assert web[0] == "dagster-webserver" and web[web.index("-p") + 1] == "3000"
+    assert "3000:3000" in SERVICES["webserver"]["ports"]
+    assert command("daemon")[:2] == ["dagster-daemon", "run"]
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    for service in ("webserver", "daemon"):
+        workspace_path = command(service)[command(service).index("-w") + 1]
+        assert workspace_path == "/opt/dagster/home/workspace.yaml"
+    assert "COPY dagster.yaml workspace.yaml /opt/dagster/home/" in dockerfile
+    assert "DAGSTER_HOME=/opt/dagster/home" in dockerfile
+
+
+def test_every_file_the_stack_names_exists():
+    assert (PROJECT_ROOT / "Dockerfile").exists()
+    for service in SERVICES.values():
+        if isinstance(service.get("build"), str):
+            assert (PROJECT_ROOT / service["build"] / "Dockerfile").exists()
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (PROJECT_ROOT / source).exists(), source
+    for copied in re.findall(r"^COPY (.+) \S+$", (PROJECT_ROOT / "Dockerfile").read_text(), re.M):
+        for name in copied.split():
+            assert (PROJECT_ROOT / name).exists(), name
+
+
+def test_every_variable_is_documented_and_none_is_a_committed_secret():
+    text = (PROJECT_ROOT / "docker-compose.yml").read_text()
+    used = set(re.findall(r"\$\{([A-Z_]+)", text))
+    assert used, "the stack takes its settings from .env"
+    for variable in used:
+        assert re.search(rf"^#? ?{variable}=", ENV_EXAMPLE, re.M), f"{variable} not in .env.example"
+    assert "POSTGRES_PASSWORD:?" in text  # required, never defaulted
+    assert not (PROJECT_ROOT / ".env").exists() or ".env" in (PROJECT_ROOT / ".gitignore").read_text()
+
+
+def test_the_services_get_the_variables_the_code_reads():
+    from orchestration.settings import Settings
+
+    environment = SERVICES["code"]["environment"]
+    settings = Settings.from_env({key: str(value) for key, value in environment.items()})
+    assert settings.database_url and "@warehouse:5432/" in settings.database_url
+    assert str(settings.inbox) == "/app/data/inbox"
+    dagster_yaml = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
+    storage_variable = dagster_yaml["storage"]["postgres"]["postgres_url"]["env"]
+    assert storage_variable in environment
+    assert environment[storage_variable].startswith("postgresql+psycopg2://")
+    assert environment[storage_variable].endswith("@warehouse:5432/dagster")
+    init_sql = (PROJECT_ROOT / "docker" / "create-dagster-database.sql").read_text()
+    assert "create database dagster" in init_sql
+    for name in ("webserver", "daemon"):
+        assert SERVICES[name]["environment"] == environment  # one anchor, the same settings
