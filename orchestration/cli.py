@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import date, datetime
 from enum import Enum
 from functools import wraps
 from pathlib import Path
@@ -30,6 +31,8 @@ from orchestration.keyword_reference import calibrate as calibrate_keywords
 from orchestration.ingest.inbox import InboxFile
 from orchestration.ingest.load import FileResult, Outcome
 from orchestration.settings import Settings
+from orchestration.output import OutputFormat, as_record, as_table, show
+from orchestration.queries import QueryFailed, ReadOnlyViolation
 from orchestration.status import WarehouseStatus, read_status
 from orchestration.warehouse import (
     EmbeddedServer,
@@ -41,6 +44,7 @@ from orchestration.warehouse import (
 )
 from orchestration.warehouse.embedded import EmbeddedServerError, psql_executable
 from orchestration.warehouse.migrations import MigrationError
+from orchestration.warehouse.readers import ReaderError
 
 app = typer.Typer(
     name="paperhouse",
@@ -58,11 +62,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class OutputFormat(str, Enum):
-    table = "table"
-    json = "json"
-
-
 def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn the failures a user can act on into one clear line and exit code 1, not a traceback."""
 
@@ -70,7 +69,15 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (WarehouseUnavailable, EmbeddedServerError, MigrationError, CalibrationError) as exc:
+        except (
+            WarehouseUnavailable,
+            EmbeddedServerError,
+            MigrationError,
+            CalibrationError,
+            ReadOnlyViolation,
+            QueryFailed,
+            ReaderError,
+        ) as exc:
             err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
             raise typer.Exit(1) from None
 
@@ -190,10 +197,10 @@ def status(
     url = prepare(settings())
     with connect(url) as conn:
         current = read_status(conn)
-    if format is OutputFormat.json:
-        print(json.dumps(current.as_json(), indent=2))
-    else:
+    if format is OutputFormat.table:
         _print_status(current, url)
+    else:
+        print(json.dumps(current.as_json(), indent=2))
 
 
 def _ingest_with_progress(url: str, paths: list[Path], config: Settings) -> IngestReport:
@@ -275,6 +282,136 @@ def _print_status(current: WarehouseStatus, url: str) -> None:
     out.print(table)
 
 
+# ---------- questions
+
+
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")]
+
+
+@app.command()
+@friendly_errors
+def sql(
+    query: Annotated[str, typer.Argument(help="One SQL statement; it runs read-only.")],
+    format: FormatOption = OutputFormat.table,
+    timeout: Annotated[float, typer.Option(help="Statement timeout in seconds.")] = 30.0,
+) -> None:
+    """Run one read-only SQL statement (writes and DDL are refused) and show its rows."""
+    from orchestration.queries import run_read_only
+
+    url = prepare(settings())
+    with connect(url) as conn:
+        rows = run_read_only(conn, query, timeout)
+    show(rows, format, out)
+
+
+@app.command()
+@friendly_errors
+def search(
+    text: Annotated[str, typer.Argument(help='Words to find; "quoted phrases", or, -excluded.')],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many papers.")] = 20,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Full-text search over titles and abstracts (a title match ranks higher)."""
+    from orchestration.queries import search as search_papers
+
+    with connect(prepare(settings())) as conn:
+        show(search_papers(conn, text, limit), format, out)
+
+
+@app.command()
+@friendly_errors
+def paper(
+    paper_id: Annotated[str, typer.Argument(help="A paper_id (from search or dim_papers).")],
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """One paper: its facts, keywords, title variants and every file and position it was seen in."""
+    from orchestration.output import as_json
+    from orchestration.queries import paper as find_paper
+
+    with connect(prepare(settings())) as conn:
+        report = find_paper(conn, paper_id)
+    if report is None:
+        err.print(Text(f"error: no paper with id {paper_id!r}", style="bold red"))
+        raise typer.Exit(1)
+    sections = {
+        "paper": report.paper,
+        "keywords": report.keywords,
+        "title_variants": report.variants,
+        "seen_in": report.sightings,
+    }
+    if format is OutputFormat.json:
+        data = {name: json.loads(as_json(rows)) for name, rows in sections.items()}
+        data["paper"] = data["paper"][0]
+        print(json.dumps(data, indent=2))
+    elif format is OutputFormat.csv:
+        show(report.sightings, format, out)
+    else:
+        out.print(as_record(report.paper, title="paper"))
+        for name, rows in list(sections.items())[1:]:
+            out.print(as_table(rows, title=name.replace("_", " ")))
+
+
+keywords_app = typer.Typer(help="Top keywords, and those rising fastest.", invoke_without_command=True)
+app.add_typer(keywords_app, name="keywords")
+
+
+def _month(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a month like 2025-10") from None
+
+
+@keywords_app.callback()
+@friendly_errors
+def keywords(
+    ctx: typer.Context,
+    top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many keywords.")] = 20,
+    month: Annotated[str | None, typer.Option(help="Only papers of this month, YYYY-MM.")] = None,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """The keywords most papers carry, overall or in one month."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from orchestration.queries import top_keywords
+
+    with connect(prepare(settings())) as conn:
+        show(top_keywords(conn, top, _month(month)), format, out)
+
+
+@keywords_app.command("trending")
+@friendly_errors
+def keywords_trending(
+    top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many keywords.")] = 20,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Keywords rising fastest from the month before to the latest month."""
+    from orchestration.queries import trending_keywords
+
+    with connect(prepare(settings())) as conn:
+        show(trending_keywords(conn, top), format, out)
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+@app.command()
+@friendly_errors
+def export(
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or parquet.")] = ExportFormat.csv,
+    out_dir: Annotated[Path, typer.Option("--out", help="The folder to write to.")] = Path("export"),
+) -> None:
+    """Write every mart to a file (one per table) for pandas, spreadsheets and notebooks."""
+    from orchestration.export import export_marts
+
+    for path in export_marts(prepare(settings()), format.value, out_dir):
+        out.print(Text(f"wrote {path} ({path.stat().st_size:,} bytes)"))
+
+
 # ---------- the database
 
 
@@ -327,7 +464,7 @@ def db_status(
             "pgdata": str(state.pgdata),
             "log": str(state.log_file),
         }
-    if format is OutputFormat.json:
+    if format is not OutputFormat.table:
         print(json.dumps(info, indent=2))
         return
     table = Table(show_header=False)
@@ -341,6 +478,26 @@ def db_status(
 def db_url() -> None:
     """Print the warehouse's libpq URL for psql or a BI tool (starts the embedded server if needed)."""
     print(database_url(settings()))
+
+
+@db_app.command("create-reader")
+@friendly_errors
+def db_create_reader(
+    name: Annotated[str, typer.Argument(help="The login to create (or whose password to reset).")],
+) -> None:
+    """Create a read-only login for a BI tool: it reads the marts in analytics and nothing else.
+
+    The password comes from $PAPERHOUSE_READER_PASSWORD, else a prompt that does not echo.
+    """
+    from orchestration.warehouse.readers import create_reader
+
+    password = os.environ.get("PAPERHOUSE_READER_PASSWORD") or typer.prompt(
+        f"password for {name}", hide_input=True, confirmation_prompt=True
+    )
+    url = create_reader(prepare(settings()), name, password)
+    out.print(Text(f"created reader {name} (member of paperhouse_reader)"))
+    out.print(Text("connection URL (the password is the one you just set):"))
+    print(url)
 
 
 @db_app.command(

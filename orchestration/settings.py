@@ -9,6 +9,7 @@ from pathlib import Path
 # The code's own files (migrations, the dbt project) live beside the package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
+REPEATABLE_DIR = PROJECT_ROOT / "sql" / "repeatable"
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 
 # The data's places are relative to where paperhouse runs, like git's or dbt's.

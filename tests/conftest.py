@@ -97,6 +97,22 @@ def template_db(server_url: str) -> Iterator[str]:
         admin.execute(f'drop database if exists "{name}" with (force)')
 
 
+@pytest.fixture(scope="session")
+def sample_db(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One warehouse holding the five sample files, built once, for tests that only read."""
+    from orchestration.build import build
+    from orchestration.ingest.batch import ingest_paths
+
+    inbox = tmp_path_factory.mktemp("sample-inbox")
+    for seed in sorted(SEEDS.iterdir()):
+        shutil.copy2(seed, inbox / seed.name)
+    with fresh_database(server_url, template_db) as url:
+        ingest_paths(url, [inbox], settle_seconds=0)
+        summary = build(url, quiet=True)
+        assert summary.succeeded, summary.failures
+        yield url
+
+
 @contextlib.contextmanager
 def fresh_database(server_url: str, template_db: str) -> Iterator[str]:
     """A new migrated database, dropped afterwards; yields its connection string."""

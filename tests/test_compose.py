@@ -18,8 +18,22 @@ def command(service: str) -> list[str]:
     return SERVICES[service]["command"]
 
 
-def test_the_stack_has_its_four_services():
-    assert set(SERVICES) == {"warehouse", "code", "webserver", "daemon"}
+def test_the_stack_has_its_four_services_and_an_optional_bi_profile():
+    always = {name for name, service in SERVICES.items() if "profiles" not in service}
+    assert always == {"warehouse", "code", "webserver", "daemon"}
+    assert SERVICES["metabase"]["profiles"] == ["bi"] == SERVICES["bi-reader"]["profiles"]
+
+
+def test_metabase_reads_through_a_reader_login():
+    reader = SERVICES["bi-reader"]
+    assert reader["command"][:3] == ["paperhouse", "db", "create-reader"]
+    assert "PAPERHOUSE_READER_PASSWORD" in reader["environment"]
+    metabase = SERVICES["metabase"]
+    assert metabase["depends_on"]["bi-reader"]["condition"] == "service_completed_successfully"
+    assert metabase["environment"]["MB_DB_DBNAME"] == "metabase"
+    assert "create database metabase" in (PROJECT_ROOT / "docker" / "create-dagster-database.sql").read_text()
+    # the README tells which login to give Metabase
+    assert reader["command"][3] in (PROJECT_ROOT / "docker-compose.yml").read_text().split("user ", 1)[1]
 
 
 def test_the_warehouse_is_postgres_18_with_a_healthcheck_that_the_others_wait_for():
@@ -94,3 +108,4 @@ def test_the_services_get_the_variables_the_code_reads():
     assert "create database dagster" in init_sql
     for name in ("webserver", "daemon"):
         assert SERVICES[name]["environment"] == environment  # one anchor, the same settings
+    assert "PAPERHOUSE_DATABASE_URL" in SERVICES["bi-reader"]["environment"]

@@ -13,7 +13,7 @@ from datetime import date, datetime
 import psycopg
 import pytest
 
-from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, SEEDS, fresh_database
+from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database
 from keyword_quality import HELD_OUT, LABELS, evaluate
 from orchestration.build import RUN_RESULTS, build, dbt_env
 from orchestration.ingest.batch import ingest_paths
@@ -34,18 +34,6 @@ def built(url, **kwargs):
 
 def scalar(conn, sql, params=()):
     return conn.execute(sql, params).fetchone()[0]
-
-
-@pytest.fixture(scope="module")
-def sample_db(server_url, template_db, tmp_path_factory) -> Iterator[str]:
-    """One warehouse holding the five sample files, built once for the read-only tests."""
-    inbox = tmp_path_factory.mktemp("sample-inbox")
-    for seed in sorted(SEEDS.iterdir()):
-        shutil.copy2(seed, inbox / seed.name)
-    with fresh_database(server_url, template_db) as url:
-        ingest(url, inbox)
-        built(url)
-        yield url
 
 
 @pytest.fixture

@@ -4,6 +4,10 @@ A migration is a file `NNN_description.sql`; files run in the order of NNN,
 each in its own transaction together with its ledger row, so a failed one
 leaves nothing half-applied. An applied file must never change: its checksum
 is recorded and a mismatch stops paperhouse with a message.
+
+Files in sql/repeatable/ are idempotent and run after the migrations every
+time: settings of the database itself, which a copy of the database (from a
+template or a dump) does not carry.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from orchestration.settings import MIGRATIONS_DIR
+from orchestration.settings import MIGRATIONS_DIR, REPEATABLE_DIR
 
 MIGRATION_FILE = re.compile(r"(?P<version>\d{3,})_(?P<name>[a-z0-9_]+)\.sql")
 # Any constant works; it only has to be the same in every paperhouse process.
@@ -66,7 +70,9 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return sorted(migrations, key=lambda m: m.version)
 
 
-def apply_migrations(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def apply_migrations(
+    conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR, repeatable: Path = REPEATABLE_DIR
+) -> list[Migration]:
     """Apply every migration not yet in the ledger; return the ones applied now."""
     pending = discover(directory)
     applied_now = []
@@ -96,6 +102,12 @@ def apply_migrations(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR)
             except psycopg.Error as exc:
                 raise MigrationError(f"{migration.path.name} failed: {exc}") from exc
             applied_now.append(migration)
+        for path in sorted(repeatable.glob("*.sql")):
+            try:
+                with conn.transaction():
+                    conn.execute(path.read_text(encoding="utf-8"))
+            except psycopg.Error as exc:
+                raise MigrationError(f"{path.name} failed: {exc}") from exc
     finally:
         conn.execute("select pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
     return applied_now

@@ -12,6 +12,7 @@
         indexes=[
             {'columns': ['paper_id'], 'unique': true},
             {'columns': ['last_ingest_seq']},
+            {'columns': ['search_document'], 'type': 'gin'},
         ],
     )
 }}
@@ -19,13 +20,7 @@
 with
 
 {% if is_incremental() %}
-touched_papers as (
-
-    select distinct paper_id
-    from {{ ref('fct_paper_listings') }}
-    where ingest_seq > {{ ingest_seq_watermark('last_ingest_seq') }}
-
-),
+{{ touched_papers() }},
 {% endif %}
 
 listings as (
@@ -123,7 +118,12 @@ select
     paper_facts.last_seen_at,
     paper_facts.listing_count,
     paper_facts.file_count,
-    paper_facts.last_ingest_seq
+    paper_facts.last_ingest_seq,
+
+    ---------- full-text search: the title weighs more (A) than the abstract (B)
+    setweight(to_tsvector('english', display_titles.title), 'A')
+        || setweight(to_tsvector('english', coalesce(paper_facts.abstract, '')), 'B')
+        as search_document
 
 from paper_facts
 inner join display_titles on display_titles.paper_id = paper_facts.paper_id

@@ -14,13 +14,7 @@
 with
 
 {% if is_incremental() %}
-touched_papers as (
-
-    select distinct paper_id
-    from {{ ref('fct_paper_listings') }}
-    where ingest_seq > {{ ingest_seq_watermark('last_ingest_seq') }}
-
-),
+{{ touched_papers() }},
 {% endif %}
 
 listings as (

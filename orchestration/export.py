@@ -1,0 +1,100 @@
+"""`paperhouse export`: the marts as CSV or Parquet files, for pandas, spreadsheets and notebooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from orchestration.warehouse import connect
+
+MARTS = (
+    "dim_papers",
+    "paper_title_variants",
+    "fct_paper_listings",
+    "fct_paper_keywords",
+    "dim_keywords",
+    "fct_keyword_monthly",
+)
+BATCH_ROWS = 50_000
+# The search document is an index's input, not data anyone exports.
+SKIPPED_TYPES = {"tsvector"}
+
+
+def export_marts(url: str, format: str, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with connect(url) as conn:
+        for mart in MARTS:
+            columns = _columns(conn, mart)
+            query = sql.SQL("select {} from analytics.{}").format(
+                sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns), sql.Identifier(mart)
+            )
+            path = out_dir / f"{mart}.{format}"
+            if format == "csv":
+                _write_csv(conn, query, path)
+            else:
+                _write_parquet(conn, query, columns, path)
+            written.append(path)
+    return written
+
+
+def _columns(conn: psycopg.Connection, mart: str) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        "select column_name, udt_name from information_schema.columns "
+        "where table_schema = 'analytics' and table_name = %s order by ordinal_position",
+        [mart],
+    ).fetchall()
+    return [(name, udt) for name, udt in rows if udt not in SKIPPED_TYPES]
+
+
+def _write_csv(conn: psycopg.Connection, query: sql.Composed, path: Path) -> None:
+    # COPY streams the table in PostgreSQL's own CSV writer: no rows in Python.
+    copy_sql = sql.SQL("copy ({}) to stdout with (format csv, header)").format(query)
+    with conn.cursor() as cursor, cursor.copy(copy_sql) as copy, open(path, "wb") as out:
+        for chunk in copy:
+            out.write(chunk)
+
+
+def _arrow_type(udt: str):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    return {
+        "int2": pa.int16(),
+        "int4": pa.int32(),
+        "int8": pa.int64(),
+        "numeric": pa.float64(),
+        "float8": pa.float64(),
+        "bool": pa.bool_(),
+        "date": pa.date32(),
+        "timestamptz": pa.timestamp("us", tz="UTC"),
+        "timestamp": pa.timestamp("us"),
+    }.get(udt, pa.string())  # text, uuid and the rest as strings
+
+
+def _write_parquet(
+    conn: psycopg.Connection, query: sql.Composed, columns: list[tuple[str, str]], path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(name, _arrow_type(udt)) for name, udt in columns])
+    converters = [
+        (lambda v: None if v is None else str(v)) if _arrow_type(udt) == pa.string() else
+        (lambda v: None if v is None else float(v)) if udt == "numeric" else (lambda v: v)
+        for _, udt in columns
+    ]
+    # A server-side cursor (it needs a transaction) keeps memory flat at any size.
+    with (
+        conn.transaction(),
+        conn.cursor(name=f"export_{path.stem}") as cursor,
+        pq.ParquetWriter(path, schema) as writer,
+    ):
+        cursor.execute(query)
+        while batch := cursor.fetchmany(BATCH_ROWS):
+            arrays = [
+                pa.array([convert(row[i]) for row in batch], type=schema.field(i).type)
+                for i, convert in enumerate(converters)
+            ]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))

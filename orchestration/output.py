@@ -1,0 +1,82 @@
+"""Query results on a terminal: a rich table, CSV or JSON (always valid JSON)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from orchestration.queries import Rows
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON can hold it."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def as_json(rows: Rows) -> str:
+    return json.dumps([dict(zip(rows.columns, map(plain, row), strict=True)) for row in rows.rows], indent=2)
+
+
+def as_csv(rows: Rows) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(rows.columns)
+    writer.writerows([[("" if v is None else plain(v)) for v in row] for row in rows.rows])
+    return buffer.getvalue()
+
+
+def as_table(rows: Rows, title: str | None = None, max_width: int = 80) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in rows.columns:
+        table.add_column(column, overflow="fold", max_width=max_width)
+    for row in rows.rows:
+        # Text(): data is shown verbatim, never read as rich markup
+        table.add_row(*(Text("" if value is None else str(plain(value))) for value in row))
+    return table
+
+
+def as_record(rows: Rows, title: str | None = None) -> Table:
+    """A single row as a two-column table, one field a line: easier to read than a wide row."""
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for column, value in zip(rows.columns, rows.rows[0] if rows.rows else (), strict=False):
+        table.add_row(column, Text("" if value is None else str(plain(value))))
+    return table
+
+
+def show(rows: Rows, format: OutputFormat, console: Console, title: str | None = None) -> None:
+    if format is OutputFormat.json:
+        console.file.write(as_json(rows) + "\n")
+    elif format is OutputFormat.csv:
+        console.file.write(as_csv(rows))
+    else:
+        console.print(as_table(rows, title))

@@ -1,0 +1,13 @@
+-- Emerging keywords: keywords first seen in the last 90 days that already
+-- appear on several papers, newest first. Change the interval to taste.
+
+select
+    keyword,
+    paper_count,
+    first_seen_at,
+    last_seen_at
+from analytics.dim_keywords
+where first_seen_at >= now() - interval '90 days'
+    and paper_count >= 2
+order by paper_count desc, first_seen_at desc, keyword
+limit 50;

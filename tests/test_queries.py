@@ -1,0 +1,211 @@
+"""Downstream use: read-only SQL, search, one paper, keywords, export, reader logins, example queries."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, run_cli
+from orchestration.build import build
+from orchestration.ingest.batch import ingest_paths
+from orchestration.queries import run_read_only
+from orchestration.settings import PROJECT_ROOT
+
+QUERIES = sorted((PROJECT_ROOT / "sql" / "queries").glob("*.sql"))
+
+
+@pytest.fixture
+def sample_env(cli_env, sample_db):
+    return {**cli_env, "PAPERHOUSE_DATABASE_URL": sample_db}
+
+
+def cli_json(*args, env):
+    done = run_cli(*args, "--format", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+# ---------- paperhouse sql
+
+
+def test_sql_reads_and_prints_valid_json(sample_env):
+    rows = cli_json("sql", "select count(*) as papers, 100 % 7 as remainder from analytics.dim_papers", env=sample_env)
+    assert rows == [{"papers": SEED_DISTINCT_TITLES, "remainder": 2}]
+    done = run_cli("sql", "select title from analytics.dim_papers order by title limit 2", "-f", "csv", env=sample_env)
+    assert done.returncode == 0 and list(csv.reader(done.stdout.splitlines()))[0] == ["title"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "delete from raw.paper_listings",
+        "with gone as (delete from raw.paper_listings returning 1) select count(*) from gone",
+        "select nextval('raw.ingest_seq_seq')",
+        "create table analytics.mine (id int)",
+        "select 1; drop table raw.paper_listings",
+        "commit; delete from raw.paper_listings",
+    ],
+    ids=["delete", "delete-in-cte", "sequence-function", "ddl", "two-statements", "commit-smuggling"],
+)
+def test_sql_refuses_writes_wherever_they_hide(sample_env, sample_db, statement):
+    done = run_cli("sql", statement, env=sample_env)
+    assert done.returncode == 1
+    assert "refused" in done.stderr and "Traceback" not in done.stderr
+    with psycopg.connect(sample_db) as conn:
+        assert conn.execute("select count(*) from raw.paper_listings").fetchone() == (SEED_LISTINGS,)
+        assert conn.execute("select to_regclass('analytics.mine')").fetchone() == (None,)
+
+
+def test_sql_times_out(sample_db):
+    with psycopg.connect(sample_db, autocommit=True) as conn:
+        with pytest.raises(Exception, match="longer than 0.2s"):
+            run_read_only(conn, "select pg_sleep(5)", timeout_seconds=0.2)
+
+
+# ---------- search, paper, keywords
+
+
+def test_search_ranks_a_title_match_above_an_abstract_match(db_url, tmp_path):
+    page = tmp_path / "zebra.txt"
+    filler = "Plenty of ordinary words about learning systems and their evaluation. " * 6
+    page.write_text(
+        "new\n\nDaily Papers\n\nSep 3\n\n"
+        f"Counting Stripes\n\n{filler} A zebrafish appears here.\n\n"
+        f"Zebrafish Larvae Learn\n\n{filler}\n\n"
+        f"Unrelated Paper\n\n{filler}",
+    )
+    ingest_paths(db_url, [page], settle_seconds=0)
+    assert build(db_url, quiet=True).succeeded
+    env = {"PAPERHOUSE_DATABASE_URL": db_url, "PATH": os.environ["PATH"], "PAPERHOUSE_HOME": str(tmp_path / "h")}
+    hits = cli_json("search", "zebrafish", env=env)
+    assert [hit["title"] for hit in hits] == ["Zebrafish Larvae Learn", "Counting Stripes"]
+    assert hits[0]["rank"] > hits[1]["rank"]
+
+
+def test_search_is_served_by_a_gin_index(sample_db):
+    with psycopg.connect(sample_db) as conn:
+        conn.execute("set enable_seqscan = off")
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                "explain select paper_id from analytics.dim_papers "
+                "where search_document @@ websearch_to_tsquery('english', 'state space')"
+            )
+        )
+        indexes = conn.execute(
+            "select indexdef from pg_indexes where schemaname = 'analytics' and tablename = 'dim_papers'"
+        ).fetchall()
+    assert "Bitmap Index Scan" in plan
+    assert any("USING gin (search_document)" in definition for (definition,) in indexes)
+
+
+def test_search_paper_and_keywords_print_valid_json(sample_env):
+    hits = cli_json("search", "state space models", "--limit", "3", env=sample_env)
+    assert 1 <= len(hits) <= 3
+    report = cli_json("paper", hits[0]["paper_id"], env=sample_env)
+    assert set(report) == {"paper", "keywords", "title_variants", "seen_in"}
+    assert report["paper"]["paper_id"] == hits[0]["paper_id"]
+    assert len(report["seen_in"]) == report["paper"]["listing_count"]
+    assert 1 <= len(report["keywords"]) <= 10
+    top = cli_json("keywords", "--top", "5", env=sample_env)
+    assert len(top) == 5 and [k["paper_count"] for k in top] == sorted((k["paper_count"] for k in top), reverse=True)
+    month = top[0]["first_seen_at"][:7]
+    monthly = cli_json("keywords", "--month", month, "--top", "3", env=sample_env)
+    assert monthly and all(row["month"].startswith(month) for row in monthly)
+    trending = cli_json("keywords", "trending", "--top", "5", env=sample_env)
+    assert all(row["rise"] == row["this_month"] - row["last_month"] > 0 for row in trending)
+    assert cli_json("status", env=sample_env)["papers"] == SEED_DISTINCT_TITLES
+
+
+def test_an_unknown_paper_is_a_clear_error(sample_env):
+    done = run_cli("paper", "not-a-paper", env=sample_env)
+    assert done.returncode == 1 and "no paper with id" in done.stderr
+
+
+# ---------- export
+
+
+@pytest.mark.parametrize("format", ["csv", "parquet"])
+def test_export_writes_every_mart(sample_env, sample_db, tmp_path, format):
+    out = tmp_path / "export"
+    done = run_cli("export", "--format", format, "--out", str(out), env=sample_env)
+    assert done.returncode == 0, done.stderr
+    files = sorted(path.name for path in out.iterdir())
+    assert len(files) == 6 and all(name.endswith(f".{format}") for name in files)
+    if format == "csv":
+        with open(out / "dim_papers.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == SEED_DISTINCT_TITLES and "search_document" not in rows[0]
+    else:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(out / "fct_paper_listings.parquet")
+        assert table.num_rows == SEED_LISTINGS
+        assert str(table.schema.field("position").type) == "int32"
+
+
+# ---------- reader logins for BI tools
+
+
+def test_a_reader_reads_the_marts_and_nothing_else(sample_env, sample_db):
+    name = "bi_reader_" + os.urandom(3).hex()
+    env = {**sample_env, "PAPERHOUSE_READER_PASSWORD": "s3cret-Passw0rd"}
+    done = run_cli("db", "create-reader", name, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "s3cret" not in done.stdout + done.stderr  # never echoed
+    url = done.stdout.strip().splitlines()[-1]
+    assert url.startswith(f"postgresql://{name}@")
+    params = psycopg.conninfo.conninfo_to_dict(sample_db)
+    params.update(user=name, password="s3cret-Passw0rd")
+    reader = psycopg.conninfo.make_conninfo("", **params)
+    try:
+        with psycopg.connect(reader, autocommit=True) as conn:
+            assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (SEED_DISTINCT_TITLES,)
+            assert conn.execute("select count(*) from analytics.fct_keyword_monthly").fetchone()[0] > 0
+            for forbidden in (
+                "select count(*) from raw.paper_listings",
+                "select count(*) from staging.stg_raw__paper_listings",
+                "insert into analytics.dim_keywords (keyword, paper_count) values ('x', 1)",
+                "delete from analytics.dim_papers",
+                "create table analytics.mine (id int)",
+                "create table public.mine (id int)",
+                "create temporary table mine (id int)",
+                "create schema mine",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                    conn.execute(forbidden)
+                    pytest.fail(f"a reader could run: {forbidden}")
+        # dbt's grants keep the access through a full rebuild
+        assert build(sample_db, full_refresh=True, quiet=True).succeeded
+        with psycopg.connect(reader, autocommit=True) as conn:
+            assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (SEED_DISTINCT_TITLES,)
+    finally:
+        with psycopg.connect(sample_db, autocommit=True) as admin:
+            admin.execute(f'drop owned by "{name}"')
+            admin.execute(f'drop role "{name}"')
+
+
+# ---------- example analyses
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=[path.stem for path in QUERIES])
+def test_every_example_query_runs_on_the_sample_warehouse(sample_db, query):
+    with psycopg.connect(sample_db, autocommit=True) as conn:
+        rows = run_read_only(conn, query.read_text().strip().rstrip(";"))
+    assert rows.columns
+    assert query.read_text().startswith("-- "), "every example explains itself"
+
+
+def test_the_examples_are_the_six_the_exposures_describe():
+    names = {path.stem for path in QUERIES}
+    exposures = (PROJECT_ROOT / "dbt" / "models" / "marts" / "_exposures.yml").read_text()
+    assert names == {
+        "top_keywords_per_month", "emerging_keywords", "keyword_cooccurrence",
+        "papers_per_organization", "most_listed_papers", "papers_first_seen_this_week",
+    }
+    assert all(f"name: {name}" in exposures for name in names)
