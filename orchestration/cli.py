@@ -291,13 +291,21 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="tabl
 @app.command()
 @friendly_errors
 def sql(
-    query: Annotated[str, typer.Argument(help="One SQL statement; it runs read-only.")],
+    query: Annotated[str | None, typer.Argument(help="One SQL statement; it runs read-only.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Read the statement from this file (- for stdin).")
+    ] = None,
     format: FormatOption = OutputFormat.table,
     timeout: Annotated[float, typer.Option(help="Statement timeout in seconds.")] = 30.0,
 ) -> None:
     """Run one read-only SQL statement (writes and DDL are refused) and show its rows."""
     from orchestration.queries import run_read_only
 
+    if file is not None:
+        query = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    if not query or not query.strip():
+        err.print("error: give a statement, or --file FILE")
+        raise typer.Exit(2)
     url = prepare(settings())
     with connect(url) as conn:
         rows = run_read_only(conn, query, timeout)

@@ -201,6 +201,12 @@ def test_every_example_query_runs_on_the_sample_warehouse(sample_db, query):
     assert query.read_text().startswith("-- "), "every example explains itself"
 
 
+def test_sql_reads_a_statement_from_a_file(sample_env):
+    path = PROJECT_ROOT / "sql" / "queries" / "most_listed_papers.sql"
+    rows = cli_json("sql", "--file", str(path), env=sample_env)
+    assert len(rows) == 25 and rows[0]["listing_count"] >= rows[-1]["listing_count"]
+
+
 def test_the_examples_are_the_six_the_exposures_describe():
     names = {path.stem for path in QUERIES}
     exposures = (PROJECT_ROOT / "dbt" / "models" / "marts" / "_exposures.yml").read_text()
