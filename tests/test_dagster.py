@@ -195,3 +195,20 @@ def test_paperhouse_ui_serves_the_asset_graph_with_storage_in_postgres(dbt_manif
     dagster_home = Path(cli_env["PAPERHOUSE_HOME"]) / "dagster"
     assert (dagster_home / "dagster.yaml").exists()
     assert not list(dagster_home.rglob("*.db")), "no SQLite files"
+
+
+def test_the_instance_settings_keep_one_ingest_at_a_time_and_storage_in_postgres(db_url, tmp_path):
+    from orchestration.ui import as_url
+
+    shutil.copyfile(Path(__file__).parent.parent / "dagster.yaml", tmp_path / "dagster.yaml")
+    os.environ["DAGSTER_POSTGRES_URL"] = as_url(db_url)
+    try:
+        with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+            assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+    finally:
+        del os.environ["DAGSTER_POSTGRES_URL"]
+    from orchestration.defs.ingest import INGEST_POOL, ingest_inbox
+
+    assert ingest_inbox.op.pool == INGEST_POOL
