@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -147,7 +148,7 @@ def test_the_inbox_sensor_against_a_real_inbox(code, db_url, tmp_path):
     shutil.copy2(seeds[2], inbox / seeds[2].name)
     requests, cursor = tick(cursor)
     assert len(requests) == 1 and requests[0].run_key == run_key_for(
-        {__import__("hashlib").sha256(seeds[2].read_bytes()).hexdigest()}
+        {hashlib.sha256(seeds[2].read_bytes()).hexdigest()}
     )
     assert tick(cursor)[0] == []
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from datetime import date, datetime
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS
 from orchestration.ingest.batch import ingest_paths
@@ -60,7 +60,7 @@ def test_ledger_rows_describe_each_file(db_url, conn, inbox):
     ).fetchall()
     for name, sha256, size, version, layout, encoding, error in rows:
         assert size == (inbox / name).stat().st_size
-        assert sha256 == __import__("hashlib").sha256((inbox / name).read_bytes()).hexdigest()
+        assert sha256 == hashlib.sha256((inbox / name).read_bytes()).hexdigest()
         assert (version, encoding, error) == (PARSER_VERSION, "utf-8", None)
     assert [row[4] for row in rows] == ["compact", "compact", "blocks", "blocks", "blocks_with_metadata"]
     # Every file is numbered in commit order; one run commits them in name order.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 
 import psycopg
 import pytest
@@ -14,7 +15,7 @@ from orchestration.warehouse.migrations import MigrationError, apply_migrations,
 
 @pytest.fixture
 def empty_db(server_url):
-    name = f"paperhouse_empty_{__import__('uuid').uuid4().hex[:8]}"
+    name = f"paperhouse_empty_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}"')
     with psycopg.connect(url_for(server_url, name), autocommit=True) as conn:

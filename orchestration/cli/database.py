@@ -1,0 +1,113 @@
+"""`paperhouse db`: the warehouse database: start, stop, status, url, psql, reader logins."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from orchestration.cli import FormatOption, db_app, friendly_errors, out, settings
+from orchestration.output import OutputFormat
+from orchestration.warehouse import EmbeddedServer, WarehouseUnavailable, connect, database_url, prepare, redact
+from orchestration.warehouse.embedded import psql_executable
+
+@db_app.command("start")
+@friendly_errors
+def db_start() -> None:
+    """Start the embedded server (if it is the warehouse) and print its URL."""
+    config = settings()
+    if config.database_url:
+        out.print(f"PAPERHOUSE_DATABASE_URL is set: the warehouse is {redact(config.database_url)}")
+        return
+    print(EmbeddedServer(config.home).start())
+
+
+@db_app.command("stop")
+@friendly_errors
+def db_stop() -> None:
+    """Stop the embedded server."""
+    config = settings()
+    server = EmbeddedServer(config.home)
+    if server.stop():
+        out.print(f"stopped the embedded server in {server.pgdata}")
+    else:
+        out.print("the embedded server is not running")
+
+
+@db_app.command("status")
+@friendly_errors
+def db_status(
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Whether the warehouse server is up, and where."""
+    config = settings()
+    if config.database_url:
+        info: dict[str, object] = {"kind": "external", "url": redact(config.database_url)}
+        try:
+            with connect(config.database_url) as conn:
+                row = conn.execute("show server_version").fetchone()
+                info.update(running=True, server_version=row[0] if row else None)
+        except WarehouseUnavailable as exc:
+            info.update(running=False, error=str(exc))
+    else:
+        state = EmbeddedServer(config.home).state()
+        info = {
+            "kind": "embedded",
+            "running": state.running,
+            "url": state.url,
+            "port": state.port,
+            "pid": state.pid,
+            "pgdata": str(state.pgdata),
+            "log": str(state.log_file),
+        }
+    if format is not OutputFormat.table:
+        print(json.dumps(info, indent=2))
+        return
+    table = Table(show_header=False)
+    for key, value in info.items():
+        table.add_row(key, Text("" if value is None else str(value)))
+    out.print(table)
+
+
+@db_app.command("url")
+@friendly_errors
+def db_url() -> None:
+    """Print the warehouse's libpq URL for psql or a BI tool (starts the embedded server if needed)."""
+    print(database_url(settings()))
+
+
+@db_app.command("create-reader")
+@friendly_errors
+def db_create_reader(
+    name: Annotated[str, typer.Argument(help="The login to create (or whose password to reset).")],
+) -> None:
+    """Create a read-only login for a BI tool: it reads the marts in analytics and nothing else.
+
+    The password comes from $PAPERHOUSE_READER_PASSWORD, else a prompt that does not echo.
+    """
+    from orchestration.warehouse.readers import create_reader
+
+    password = os.environ.get("PAPERHOUSE_READER_PASSWORD") or typer.prompt(
+        f"password for {name}", hide_input=True, confirmation_prompt=True
+    )
+    url = create_reader(prepare(settings()), name, password)
+    out.print(Text(f"created reader {name} (member of paperhouse_reader)"))
+    out.print(Text("connection URL (the password is the one you just set):"))
+    print(url)
+
+
+@db_app.command(
+    "psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+@friendly_errors
+def db_psql(ctx: typer.Context) -> None:
+    """Open psql on the warehouse; extra arguments go to psql."""
+    url = prepare(settings())
+    psql = str(psql_executable())
+    sys.stdout.flush()
+    os.execv(psql, [psql, url, *ctx.args])

@@ -1,0 +1,217 @@
+"""Commands that move data: ingest, run, build, calibrate, status, and the UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from orchestration.build import BuildSummary
+from orchestration.build import build as build_models
+from orchestration.cli import FormatOption, app, err, friendly_errors, out, settings
+from orchestration.ingest.batch import IngestReport, ingest_paths
+from orchestration.ingest.inbox import InboxFile
+from orchestration.ingest.load import FileResult, Outcome
+from orchestration.keyword_reference import SEED_FILE as KEYWORD_SEED_FILE
+from orchestration.keyword_reference import calibrate as calibrate_keywords
+from orchestration.output import OutputFormat
+from orchestration.settings import Settings
+from orchestration.status import WarehouseStatus, read_status
+from orchestration.warehouse import connect, prepare, redact
+
+@app.command()
+@friendly_errors
+def ingest(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files or folders to ingest (default: the inbox, $PAPERHOUSE_INBOX or data/inbox).",
+            exists=True,
+        ),
+    ] = None,
+) -> None:
+    """Ingest listing files into the raw tables, each new file exactly once."""
+    config = settings()
+    url = prepare(config)
+    report = _ingest_with_progress(url, paths or [config.inbox], config)
+    _print_ingest_report(report)
+
+
+@app.command()
+@friendly_errors
+def run(
+    inbox: Annotated[
+        Path | None, typer.Option(help="The inbox folder (default: $PAPERHOUSE_INBOX or data/inbox).")
+    ] = None,
+) -> None:
+    """Ingest the inbox, build the models, and print what the warehouse holds."""
+    config = settings()
+    url = prepare(config)
+    folder = inbox or config.inbox
+    if not folder.is_dir():
+        err.print(f"[bold red]error:[/] the inbox {folder} is not a folder")
+        raise typer.Exit(2)
+    report = _ingest_with_progress(url, [folder], config)
+    _print_ingest_report(report)
+    err.print("building the models (dbt build) ...")
+    summary = build_models(url, quiet=True)
+    _print_build_summary(summary)
+    with connect(url) as conn:
+        _print_status(read_status(conn), url)
+    if not summary.succeeded:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def build(
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
+    ] = False,
+    select: Annotated[str | None, typer.Option("--select", "-s", help="dbt node selection.")] = None,
+) -> None:
+    """Build the dbt models (dbt build: models, seeds and their tests) on the warehouse."""
+    url = prepare(settings())
+    summary = build_models(url, full_refresh=full_refresh, select=select)
+    _print_build_summary(summary)
+    if not summary.succeeded:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def calibrate() -> None:
+    """Recompute the keyword reference frequencies (IDF) from the warehouse, then rebuild every keyword."""
+    url = prepare(settings())
+    phrases = calibrate_keywords(url)
+    out.print(f"wrote {phrases:,} phrases to {KEYWORD_SEED_FILE}")
+    summary = build_models(url, full_refresh=True, quiet=True)
+    _print_build_summary(summary)
+    if not summary.succeeded:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def ui(
+    port: Annotated[int, typer.Option(help="The webserver's port.")] = 3000,
+    host: Annotated[str, typer.Option(help="The address the webserver listens on.")] = "127.0.0.1",
+) -> None:
+    """Start the Dagster UI and daemon (dagster dev) over the warehouse: schedules and the sensor run."""
+    from orchestration.ui import dagster_dev_command, ui_environment
+
+    env = ui_environment(settings())
+    out.print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); DAGSTER_HOME={env['DAGSTER_HOME']}")
+    command = dagster_dev_command(host, port)
+    sys.stdout.flush()
+    os.execve(command[0], command, env)
+
+
+def _print_build_summary(summary: BuildSummary) -> None:
+    if summary.succeeded:
+        out.print(Text(f"models built: {summary.describe()}", style="green"))
+        return
+    err.print(Text(f"dbt build failed: {summary.describe()}", style="bold red"))
+    for failure in summary.failures:
+        err.print(Text(f"  {failure}"))
+
+
+@app.command()
+@friendly_errors
+def status(
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Files by status, listings and papers in the warehouse."""
+    url = prepare(settings())
+    with connect(url) as conn:
+        current = read_status(conn)
+    if format is OutputFormat.table:
+        _print_status(current, url)
+    else:
+        print(json.dumps(current.as_json(), indent=2))
+
+
+def _ingest_with_progress(url: str, paths: list[Path], config: Settings) -> IngestReport:
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = progress.add_task("ingesting", total=None)
+
+    def started(files: list[InboxFile]) -> None:
+        progress.update(task, total=len(files))
+        if len(files) > 1:
+            progress.start()
+
+    def finished(result: FileResult) -> None:
+        progress.update(task, advance=1, description=f"ingesting {result.path.name}")
+
+    try:
+        return ingest_paths(url, paths, settle_seconds=config.settle_seconds, on_start=started, on_file=finished)
+    finally:
+        progress.stop()
+
+
+OUTCOME_STYLES = {
+    Outcome.LOADED: "green",
+    Outcome.DUPLICATE: "yellow",
+    Outcome.EMPTY: "yellow",
+    Outcome.REJECTED: "red",
+    Outcome.UNCHANGED: "dim",
+    Outcome.RETRY: "magenta",
+}
+
+
+def _print_ingest_report(report: IngestReport) -> None:
+    counts = report.by_outcome
+    table = Table(title="Ingest", title_justify="left")
+    table.add_column("outcome")
+    table.add_column("files", justify="right")
+    for outcome in Outcome:
+        if counts[outcome]:
+            table.add_row(f"[{OUTCOME_STYLES[outcome]}]{outcome.value}[/]", f"{counts[outcome]:,}")
+    table.add_row("[bold]listings loaded[/]", f"[bold]{report.listings_loaded:,}[/]")
+    out.print(table)
+
+    noteworthy = [r for r in report.results if r.message and r.outcome is not Outcome.UNCHANGED]
+    if noteworthy or report.passed_over:
+        details = Table(title="Files to look at", title_justify="left", show_lines=False)
+        details.add_column("file", overflow="fold")
+        details.add_column("outcome")
+        details.add_column("why", overflow="fold")
+        # File names and messages are data: Text() shows them verbatim, never as markup.
+        for result in noteworthy:
+            style = OUTCOME_STYLES[result.outcome]
+            details.add_row(
+                Text(result.path.name), Text(result.outcome.value, style=style), Text(result.message or "")
+            )
+        for skipped in report.passed_over:
+            details.add_row(Text(str(skipped.path)), Text("passed over", style="dim"), Text(skipped.reason))
+        out.print(details)
+    if not report.results and not report.passed_over:
+        out.print("no files found")
+
+
+def _print_status(current: WarehouseStatus, url: str) -> None:
+    table = Table(title="Warehouse", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("database", Text(redact(url)))
+    for status_name, count in current.files_by_status.items():
+        table.add_row(f"files {status_name}", f"{count:,}")
+    table.add_row("listings", f"{current.listings:,}")
+    table.add_row("papers", f"{current.papers:,}" if current.papers is not None else "not built yet")
+    last = current.last_ingested_at
+    table.add_row("last ingest", last.isoformat(timespec="seconds") if last else "never")
+    out.print(table)

@@ -1,0 +1,148 @@
+"""Commands that ask the warehouse: sql, search, paper, keywords, export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from orchestration.cli import FormatOption, app, err, friendly_errors, out, settings
+from orchestration.output import OutputFormat, as_record, as_table, show
+from orchestration.warehouse import connect, prepare
+
+@app.command()
+@friendly_errors
+def sql(
+    query: Annotated[str | None, typer.Argument(help="One SQL statement; it runs read-only.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Read the statement from this file (- for stdin).")
+    ] = None,
+    format: FormatOption = OutputFormat.table,
+    timeout: Annotated[float, typer.Option(help="Statement timeout in seconds.")] = 30.0,
+) -> None:
+    """Run one read-only SQL statement (writes and DDL are refused) and show its rows."""
+    from orchestration.queries import run_read_only
+
+    if file is not None:
+        query = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    if not query or not query.strip():
+        err.print("error: give a statement, or --file FILE")
+        raise typer.Exit(2)
+    url = prepare(settings())
+    with connect(url) as conn:
+        rows = run_read_only(conn, query, timeout)
+    show(rows, format, out)
+
+
+@app.command()
+@friendly_errors
+def search(
+    text: Annotated[str, typer.Argument(help='Words to find; "quoted phrases", or, -excluded.')],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many papers.")] = 20,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Full-text search over titles and abstracts (a title match ranks higher)."""
+    from orchestration.queries import search as search_papers
+
+    with connect(prepare(settings())) as conn:
+        show(search_papers(conn, text, limit), format, out)
+
+
+@app.command()
+@friendly_errors
+def paper(
+    paper_id: Annotated[str, typer.Argument(help="A paper_id (from search or dim_papers).")],
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """One paper: its facts, keywords, title variants and every file and position it was seen in."""
+    from orchestration.output import as_json
+    from orchestration.queries import paper as find_paper
+
+    with connect(prepare(settings())) as conn:
+        report = find_paper(conn, paper_id)
+    if report is None:
+        err.print(Text(f"error: no paper with id {paper_id!r}", style="bold red"))
+        raise typer.Exit(1)
+    sections = {
+        "paper": report.paper,
+        "keywords": report.keywords,
+        "title_variants": report.variants,
+        "seen_in": report.sightings,
+    }
+    if format is OutputFormat.json:
+        data = {name: json.loads(as_json(rows)) for name, rows in sections.items()}
+        data["paper"] = data["paper"][0]
+        print(json.dumps(data, indent=2))
+    elif format is OutputFormat.csv:
+        show(report.sightings, format, out)
+    else:
+        out.print(as_record(report.paper, title="paper"))
+        for name, rows in list(sections.items())[1:]:
+            out.print(as_table(rows, title=name.replace("_", " ")))
+
+
+keywords_app = typer.Typer(help="Top keywords, and those rising fastest.", invoke_without_command=True)
+app.add_typer(keywords_app, name="keywords")
+
+
+def _month(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a month like 2025-10") from None
+
+
+@keywords_app.callback()
+@friendly_errors
+def keywords(
+    ctx: typer.Context,
+    top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many keywords.")] = 20,
+    month: Annotated[str | None, typer.Option(help="Only papers of this month, YYYY-MM.")] = None,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """The keywords most papers carry, overall or in one month."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from orchestration.queries import top_keywords
+
+    with connect(prepare(settings())) as conn:
+        show(top_keywords(conn, top, _month(month)), format, out)
+
+
+@keywords_app.command("trending")
+@friendly_errors
+def keywords_trending(
+    top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many keywords.")] = 20,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Keywords rising fastest from the month before to the latest month."""
+    from orchestration.queries import trending_keywords
+
+    with connect(prepare(settings())) as conn:
+        show(trending_keywords(conn, top), format, out)
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+@app.command()
+@friendly_errors
+def export(
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or parquet.")] = ExportFormat.csv,
+    out_dir: Annotated[Path, typer.Option("--out", help="The folder to write to.")] = Path("export"),
+) -> None:
+    """Write every mart to a file (one per table) for pandas, spreadsheets and notebooks."""
+    from orchestration.export import export_marts
+
+    for path in export_marts(prepare(settings()), format.value, out_dir):
+        out.print(Text(f"wrote {path} ({path.stat().st_size:,} bytes)"))
