@@ -73,6 +73,17 @@ def _arrow_type(udt: str):  # type: ignore[no-untyped-def]
     }.get(udt, pa.string())  # text, uuid and the rest as strings
 
 
+def _to_arrow_value(udt: str):  # type: ignore[no-untyped-def]
+    """How a value of this column becomes one pyarrow takes (uuids as text, numerics as floats)."""
+    import pyarrow as pa
+
+    if udt == "numeric":
+        return lambda value: None if value is None else float(value)
+    if _arrow_type(udt) == pa.string():
+        return lambda value: None if value is None else str(value)
+    return lambda value: value
+
+
 def _write_parquet(
     conn: psycopg.Connection, query: sql.Composed, columns: list[tuple[str, str]], path: Path
 ) -> None:
@@ -80,11 +91,7 @@ def _write_parquet(
     import pyarrow.parquet as pq
 
     schema = pa.schema([(name, _arrow_type(udt)) for name, udt in columns])
-    converters = [
-        (lambda v: None if v is None else str(v)) if _arrow_type(udt) == pa.string() else
-        (lambda v: None if v is None else float(v)) if udt == "numeric" else (lambda v: v)
-        for _, udt in columns
-    ]
+    converters = [_to_arrow_value(udt) for _, udt in columns]
     # A server-side cursor (it needs a transaction) keeps memory flat at any size.
     with (
         conn.transaction(),

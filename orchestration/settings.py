@@ -21,6 +21,15 @@ DEFAULT_INBOX = Path("data") / "inbox"
 DEFAULT_SETTLE_SECONDS = 2.0
 
 
+# Settings field -> the environment variable it comes from (all optional).
+ENVIRONMENT_VARIABLES = {
+    "database_url": "PAPERHOUSE_DATABASE_URL",
+    "home": "PAPERHOUSE_HOME",
+    "inbox": "PAPERHOUSE_INBOX",
+    "settle_seconds": "PAPERHOUSE_SETTLE_SECONDS",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -35,12 +44,10 @@ class Settings:
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        home = Path(env.get("PAPERHOUSE_HOME") or DEFAULT_HOME)
-        inbox = Path(env.get("PAPERHOUSE_INBOX") or DEFAULT_INBOX)
-        settle = env.get("PAPERHOUSE_SETTLE_SECONDS")
+        raw = {field: env.get(variable) or None for field, variable in ENVIRONMENT_VARIABLES.items()}
         return cls(
-            home=home.expanduser().resolve(),
-            inbox=inbox.expanduser().resolve(),
-            database_url=env.get("PAPERHOUSE_DATABASE_URL") or None,
-            settle_seconds=float(settle) if settle else DEFAULT_SETTLE_SECONDS,
+            home=Path(raw["home"] or DEFAULT_HOME).expanduser().resolve(),
+            inbox=Path(raw["inbox"] or DEFAULT_INBOX).expanduser().resolve(),
+            database_url=raw["database_url"],
+            settle_seconds=float(raw["settle_seconds"]) if raw["settle_seconds"] else DEFAULT_SETTLE_SECONDS,
         )

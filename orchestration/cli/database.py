@@ -16,6 +16,7 @@ from orchestration.output import OutputFormat
 from orchestration.warehouse import EmbeddedServer, WarehouseUnavailable, connect, database_url, prepare, redact
 from orchestration.warehouse.embedded import psql_executable
 
+
 @db_app.command("start")
 @friendly_errors
 def db_start() -> None:

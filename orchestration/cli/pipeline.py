@@ -26,6 +26,7 @@ from orchestration.settings import Settings
 from orchestration.status import WarehouseStatus, read_status
 from orchestration.warehouse import connect, prepare, redact
 
+
 @app.command()
 @friendly_errors
 def ingest(
@@ -56,7 +57,7 @@ def run(
     url = prepare(config)
     folder = inbox or config.inbox
     if not folder.is_dir():
-        err.print(f"[bold red]error:[/] the inbox {folder} is not a folder")
+        err.print(Text("error: ", style="bold red") + Text(f"the inbox {folder} is not a folder"))
         raise typer.Exit(2)
     report = _ingest_with_progress(url, [folder], config)
     _print_ingest_report(report)

@@ -16,6 +16,7 @@ from orchestration.cli import FormatOption, app, err, friendly_errors, out, sett
 from orchestration.output import OutputFormat, as_record, as_table, show
 from orchestration.warehouse import connect, prepare
 
+
 @app.command()
 @friendly_errors
 def sql(

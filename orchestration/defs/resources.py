@@ -10,18 +10,9 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 
 from orchestration.build import dbt_executable
-from orchestration.settings import DBT_PROJECT_DIR, Settings
+from orchestration.settings import DBT_PROJECT_DIR, ENVIRONMENT_VARIABLES, Settings
 from orchestration.warehouse import prepare
 
-# Every paperhouse variable is optional, and Dagster's EnvVar fails on an unset
-# one; so the resource takes EnvVar for the variables that are set, and the
-# CLI's own defaults (orchestration.settings) stand for the others.
-ENVIRONMENT_VARIABLES = {
-    "database_url": "PAPERHOUSE_DATABASE_URL",
-    "home": "PAPERHOUSE_HOME",
-    "inbox": "PAPERHOUSE_INBOX",
-    "settle_seconds": "PAPERHOUSE_SETTLE_SECONDS",
-}
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -46,6 +37,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 def warehouse_from_env() -> WarehouseResource:
+    """Every paperhouse variable is optional, and Dagster's EnvVar fails on an
+    unset one; so EnvVar stands for the variables that are set, and the CLI's
+    defaults (orchestration.settings) for the others."""
     fields = {
         field: dg.EnvVar(variable)
         for field, variable in ENVIRONMENT_VARIABLES.items()

@@ -37,11 +37,20 @@ def connect(url: str, **kwargs: object) -> psycopg.Connection:
         ) from exc
 
 
+# Warehouses whose schema this process has brought up to date. Long-lived
+# processes (the Dagster code server, whose sensor resolves the warehouse on
+# every tick) migrate once; migrations only change with the code, which
+# restarts the process.
+_migrated: set[str] = set()
+
+
 def prepare(settings: Settings) -> str:
     """Resolve the warehouse, make sure its schema is current, and return its URL."""
     url = database_url(settings)
-    with connect(url) as conn:
-        apply_migrations(conn)
+    if url not in _migrated:
+        with connect(url) as conn:
+            apply_migrations(conn)
+        _migrated.add(url)
     return url
 
 
