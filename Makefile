@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # dagster-dbt reads dbt's manifest when the Dagster definitions load.
 MANIFEST := dbt/target/manifest.json
-DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/tests dbt/seeds dbt/analyses -type f) dbt/dbt_project.yml dbt/profiles.yml
+DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/tests -type f) dbt/dbt_project.yml dbt/profiles.yml
 
 # PostgreSQL 15 on this machine's loopback, for `make test-external`.
 EXTERNAL_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres

@@ -1,4 +1,4 @@
-"""Build the dbt models in dbt/ against the warehouse the CLI uses.
+"""Build the warehouse: the keyword step (orchestration/keywords), then the dbt models in dbt/.
 
 dbt runs as its own process (as dagster-dbt runs it), with the connection
 passed through the environment variables that dbt/profiles.yml reads.
@@ -11,12 +11,13 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
+from orchestration.keywords.store import ExtractionSummary, extract_pending
 from orchestration.settings import DBT_PROJECT_DIR
 
 RUN_RESULTS = DBT_PROJECT_DIR / "target" / "run_results.json"
@@ -55,6 +56,8 @@ class BuildSummary:
     succeeded: bool
     by_status: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    extraction: ExtractionSummary | None = None  # the keyword step before dbt, if it ran
+    full_refresh: bool = False
 
     def describe(self) -> str:
         parts = [f"{count} {status}" for status, count in sorted(self.by_status.items())]
@@ -97,14 +100,42 @@ def run_dbt(url: str, args: Sequence[str], *, quiet: bool = False, silent: bool 
     return summary
 
 
-def build(url: str, *, full_refresh: bool = False, select: str | None = None, quiet: bool = False) -> BuildSummary:
-    """`dbt build`: seeds, models, snapshots and their tests, in dependency order."""
+def dbt_build(
+    url: str, *, full_refresh: bool = False, select: str | None = None, quiet: bool = False
+) -> BuildSummary:
+    """`dbt build`: models and their tests, in dependency order."""
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
-    return run_dbt(url, args, quiet=quiet)
+    summary = run_dbt(url, args, quiet=quiet)
+    summary.full_refresh = full_refresh
+    return summary
+
+
+def build(
+    url: str,
+    *,
+    full_refresh: bool = False,
+    select: str | None = None,
+    quiet: bool = False,
+    on_start: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> BuildSummary:
+    """The keyword step for listings that need it, then `dbt build`.
+
+    A changed extractor (a new rule, a recalibrated reference) re-extracts
+    listings the marts already hold, which their watermarks cannot see: the
+    build is then a full refresh. `on_start`/`on_batch` report the keyword
+    step's progress in listings.
+    """
+    extraction = extract_pending(url, on_start=on_start, on_batch=on_batch)
+    summary = dbt_build(
+        url, full_refresh=full_refresh or extraction.reextracted_files > 0, select=select, quiet=quiet
+    )
+    summary.extraction = extraction
+    return summary
 
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from orchestration.keyword_reference import CalibrationError
+from orchestration.keywords.calibrate import CalibrationError
 from orchestration.output import OutputFormat
 from orchestration.queries import QueryFailed, ReadOnlyViolation
 from orchestration.settings import Settings
@@ -75,4 +75,4 @@ def main() -> None:
 
 
 # The command modules register themselves on `app` and `db_app` when imported.
-from orchestration.cli import database, pipeline, questions  # noqa: E402, F401
+from orchestration.cli import bench, database, pipeline, questions  # noqa: E402, F401

@@ -19,8 +19,9 @@ from orchestration.cli import FormatOption, app, err, friendly_errors, out, sett
 from orchestration.ingest.batch import IngestReport, ingest_paths
 from orchestration.ingest.inbox import InboxFile
 from orchestration.ingest.load import FileResult, Outcome
-from orchestration.keyword_reference import SEED_FILE as KEYWORD_SEED_FILE
-from orchestration.keyword_reference import calibrate as calibrate_keywords
+from orchestration.keywords.calibrate import calibrate as calibrate_keywords
+from orchestration.keywords.store import extract_pending
+from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE
 from orchestration.output import OutputFormat
 from orchestration.settings import Settings
 from orchestration.status import WarehouseStatus, read_status
@@ -61,9 +62,7 @@ def run(
         raise typer.Exit(2)
     report = _ingest_with_progress(url, [folder], config)
     _print_ingest_report(report)
-    err.print("building the models (dbt build) ...")
-    summary = build_models(url, quiet=True)
-    _print_build_summary(summary)
+    summary = _extract_and_build(url, quiet=True)
     with connect(url) as conn:
         _print_status(read_status(conn), url)
     if not summary.succeeded:
@@ -78,10 +77,9 @@ def build(
     ] = False,
     select: Annotated[str | None, typer.Option("--select", "-s", help="dbt node selection.")] = None,
 ) -> None:
-    """Build the dbt models (dbt build: models, seeds and their tests) on the warehouse."""
+    """Extract the keyphrases of new listings, then build the dbt models and run their tests."""
     url = prepare(settings())
-    summary = build_models(url, full_refresh=full_refresh, select=select)
-    _print_build_summary(summary)
+    summary = _extract_and_build(url, full_refresh=full_refresh, select=select)
     if not summary.succeeded:
         raise typer.Exit(1)
 
@@ -92,9 +90,8 @@ def calibrate() -> None:
     """Recompute the keyword reference frequencies (IDF) from the warehouse, then rebuild every keyword."""
     url = prepare(settings())
     phrases = calibrate_keywords(url)
-    out.print(f"wrote {phrases:,} phrases to {KEYWORD_SEED_FILE}")
-    summary = build_models(url, full_refresh=True, quiet=True)
-    _print_build_summary(summary)
+    out.print(f"wrote {phrases:,} phrases to {DOCUMENT_FREQUENCY_FILE}")
+    summary = _extract_and_build(url, quiet=True)
     if not summary.succeeded:
         raise typer.Exit(1)
 
@@ -115,7 +112,30 @@ def ui(
     os.execve(command[0], command, env)
 
 
+def _extract_and_build(
+    url: str, *, full_refresh: bool = False, select: str | None = None, quiet: bool = False
+) -> BuildSummary:
+    err.print("building the models (keyphrases, then dbt build) ...")
+    with Progress(
+        TextColumn("extracting keyphrases"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True,
+    ) as progress:
+        task = progress.add_task("extract", total=None)
+        summary = build_models(
+            url, full_refresh=full_refresh, select=select, quiet=quiet,
+            on_start=lambda total: progress.update(task, total=total),
+            on_batch=lambda done: progress.update(task, advance=done),
+        )
+    _print_build_summary(summary)
+    return summary
+
+
 def _print_build_summary(summary: BuildSummary) -> None:
+    extraction = summary.extraction
+    if extraction and extraction.files:
+        out.print(f"keyphrases extracted: {extraction.listings:,} listings in {extraction.files:,} files")
+    if extraction and extraction.reextracted_files:
+        out.print(f"the keyword extractor changed (now {extraction.version}): every model was rebuilt in full")
     if summary.succeeded:
         out.print(Text(f"models built: {summary.describe()}", style="green"))
         return

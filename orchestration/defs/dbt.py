@@ -13,9 +13,10 @@ from orchestration.defs.resources import WarehouseResource, dbt_project, environ
 class PaperhouseTranslator(DagsterDbtTranslator):
     """The one place where dbt names become asset keys and groups.
 
-    Models and seeds are keyed [schema, name] (analytics/dim_papers); the raw
-    sources are keyed like the ingest asset that writes them (raw/paper_listings),
-    so the asset graph runs from the inbox to the marts in one piece.
+    Models are keyed [schema, name] (analytics/dim_papers); the sources are
+    keyed like the Python assets that write them (raw/paper_listings,
+    features/listing_keywords), so the asset graph runs from the inbox to the
+    marts in one piece.
     """
 
     def get_asset_spec(
@@ -50,6 +51,6 @@ def paperhouse_dbt_models(
     warehouse: WarehouseResource,
     config: DbtBuildConfig,
 ) -> Iterator[Any]:
-    """dbt build over the selected models: seeds, models, data tests and unit tests."""
+    """dbt build over the selected models: models, data tests and unit tests."""
     with environment(dbt_profile_env(warehouse.url())):
         yield from dbt.cli(dbt_build_args(config), context=context).stream()

@@ -72,8 +72,10 @@ paper_facts as (
     select
         paper_id,
 
-        ---------- text: the longest abstract (ties: the first seen)
+        ---------- text: the longest abstract (ties: the first seen), and its listing
         (array_agg(abstract order by length(abstract) desc, seen_order))[1] as abstract,
+        (array_agg(file_id order by length(abstract) desc, seen_order))[1] as abstract_file_id,
+        (array_agg(position order by length(abstract) desc, seen_order))[1] as abstract_position,
 
         ---------- metadata: from the most recently ingested listing that has it
         (array_agg(authors_count order by seen_order desc)
@@ -105,6 +107,8 @@ select
     ---------- text
     display_titles.title,
     paper_facts.abstract,
+    paper_facts.abstract_file_id,
+    paper_facts.abstract_position,
 
     ---------- metadata
     paper_facts.authors_count,

@@ -1,0 +1,326 @@
+"""The keyphrase rule, RAKE-like, as pure functions: a title and an abstract in, scored phrases out.
+
+1. fold the text (NFKC, accents) and cut it into fragments at punctuation,
+   URLs and dashes: a phrase never crosses a comma or a period;
+2. split fragments into words; a function word, a number or a symbol ends a
+   run of content words;
+3. every 1-3 word sequence inside a run is a candidate, except one made only
+   of generic research words (model, method, ...); so is `X of Y` where X and
+   Y are one-word runs (mixture of experts);
+4. a candidate that only ever occurs inside one longer candidate (`state
+   space` inside `state space model`) gives way to it;
+5. score = (abstract occurrences + title weight x title occurrences)
+           x idf x (1 + length boost x (words - 1)) x form weight,
+   idf = ln((N + 1) / (df + 1)) + 1 with df and N from the reference corpus.
+
+This runs in Python, once per listing, rather than in SQL at build time: the
+SQL version cut every abstract into one row per word and cost about 4 ms per
+paper in PostgreSQL, an hour per million papers; here it is a fraction of a
+millisecond and its result is stored (see orchestration.keywords.store).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from orchestration.keywords.vocabulary import Vocabulary
+
+# The weights, tuned on tests/keyword_labels.json (never on the held-out labels).
+TITLE_WEIGHT = 2.0  # an occurrence in the title; one in the abstract weighs 1
+LENGTH_BOOST = 0.5  # each word after the first: keyphrases are mostly 2-3 words
+NAME_BOOST = 1.5  # a name as written (DeltaNet, GSM8K) is what a reader searches for
+UNIGRAM_WEIGHT = 0.3  # a lone common word mostly stands inside longer phrases
+ADJECTIVE_WEIGHT = 0.5  # a lone adjective (causal, modular) is rarely a keyphrase
+OF_WEIGHT = 0.7  # `X of Y` is a keyphrase far less often than a turn of phrase
+VERB_LED_WEIGHT = 0.6  # nor is a phrase led by a verb form (unlocking latent reasoning)
+KEYWORDS_PER_PAPER = 10
+
+URL = re.compile(r"https?://\S+")
+# phrase breakers: punctuation, a period or slash between words, dashes
+BREAKERS = re.compile(r"[,;:!?()\[\]{}\"“”‘’«»|<>=*#@~^&%$/\\]|\.(?:\s|\Z)|\s[-–—]+\s|[–—]")
+SPACE = re.compile(r"\s+")
+POSSESSIVE = re.compile(r"'[sS]\Z")
+ALPHA = re.compile(r"[^\W\d_]")
+NOT_A_WORD = re.compile(r"[^\w.+'-]|_")
+NAMED = re.compile(r"[^\W\d_].*[0-9]|[0-9].*[^\W\d_]")
+ADVERB = re.compile(r"[a-z]{3}ly\Z")
+NOT_ADVERBS = frozenset({"anomaly", "family", "assembly", "supply", "monopoly", "butterfly", "italy"})
+ADJECTIVE = re.compile(r"(?:al|ive|ous|ful|less|able|ible)\Z")
+VERB_LED = re.compile(r"[a-z-]+ing ")
+# `X of Y` where X merely counts or sorts Y (number of, set of) is no keyphrase.
+NOT_OF_HEADS = frozenset(
+    """number numbers set sets lack range variety kind kinds type types amount amounts class family
+    collection part parts use form forms level levels degree terms order example examples size quality
+    ability value values point points end means aim goal basis effect effects impact importance role
+    success analysis study studies evaluation performance lot lots majority state-of-the-art thousands
+    millions billions hundreds dozens""".split()
+)
+# Letters NFKD does not take apart, folded as PostgreSQL's unaccent folds them.
+UNACCENT = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O",
+                          "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ı": "i", "þ": "th", "Þ": "TH"})
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    keyword: str
+    score: float
+    rank: int
+    in_title: bool
+    occurrences: int
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A phrase in display form, with what the score needs."""
+
+    word_count: int
+    is_named: bool
+    title_occurrences: int = 0
+    abstract_occurrences: int = 0
+
+
+# ---------- words
+
+
+_SINGULAR_AS_WRITTEN = frozenset(
+    """series species news physics mathematics robotics dynamics statistics linguistics economics
+    ethics genomics analytics semantics pragmatics kinetics movies cookies lens bias gas atlas
+    canvas""".split()
+)
+
+
+@lru_cache(maxsize=1 << 16)
+def singular(word: str) -> str:
+    """The singular of an English noun, by rule: enough for the last word of a keyphrase
+    (models -> model, strategies -> strategy, approaches -> approach) without a dictionary."""
+    if word in _SINGULAR_AS_WRITTEN:
+        return word
+    if word in ("matrices", "vertices", "indices", "appendices"):
+        return word[:-4] + "ix"
+    if word in ("hypotheses", "analyses", "syntheses", "theses", "diagnoses", "bases"):
+        return word[:-2] + "is"
+    if word in ("criteria", "phenomena"):
+        return word[:-1] + "on"
+    if word.endswith(("ss", "us", "is", "ics")):
+        return word
+    if word.endswith("ies") and len(word) > 4 and word[-4] not in "aeiou":
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses", "zzes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and word[-2] != "s":
+        return word[:-1]
+    return word
+
+
+def fold(text: str) -> str:
+    """NFKC, then accents off (Fréchet -> Frechet), as PostgreSQL's unaccent does."""
+    text = unicodedata.normalize("NFKC", text)
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text.translate(UNACCENT))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    word: str  # lower case
+    is_breaker: bool
+    is_generic: bool
+    is_named: bool
+
+
+def _kind(word: str, vocabulary: Vocabulary) -> str | None:
+    for form in (word, singular(word)):
+        if form in vocabulary.function_words:
+            return "function"
+        if form in vocabulary.generic_words:
+            return "generic"
+    return None
+
+
+TOKEN_CACHE_LIMIT = 1_000_000
+
+
+def _tokens(text: str, vocabulary: Vocabulary) -> list[_Token]:
+    text = BREAKERS.sub(" | ", URL.sub(" | ", fold(text)))
+    cache = vocabulary.token_cache
+    if len(cache) > TOKEN_CACHE_LIMIT:
+        cache.clear()
+    tokens = []
+    for raw in SPACE.split(text):
+        token = cache.get(raw)
+        if token is None:
+            token = cache[raw] = _token(raw, vocabulary)
+        tokens.append(token)
+    return tokens
+
+
+def _token(raw: str, vocabulary: Vocabulary) -> _Token:
+    written = POSSESSIVE.sub("", raw.strip("'.-"))
+    word = written.lower()
+    kind = _kind(word, vocabulary)
+    is_breaker = (
+        len(word) < 2
+        or ALPHA.search(word) is None  # numbers, lone symbols
+        or "0" <= word[0] <= "9"  # measures: 1.3b, 300h
+        or NOT_A_WORD.search(word) is not None
+        or kind == "function"
+        # adverbs (compositionally, respectively) end a phrase too
+        or (ADVERB.search(word) is not None and word not in NOT_ADVERBS)
+    )
+    # a name as written: inner capitals or digits (DeltaNet, LaTRO, GSM8K, BERT)
+    is_named = sum(ch.isupper() for ch in written) >= 2 or NAMED.search(written) is not None
+    return _Token(word, is_breaker, kind == "generic", is_named)
+
+
+# ---------- candidates
+
+
+# A gram's counts while a paper is read: [word count, last word (None for `X of Y`,
+# which keeps its form), all generic, any named, title occurrences, abstract
+# occurrences]; a list, not a dataclass, because it is the innermost loop.
+WORD_COUNT, LAST_WORD, ALL_GENERIC, IS_NAMED, IN_TITLE, IN_ABSTRACT = range(6)
+
+
+def _grams(tokens: list[_Token]) -> Iterator[tuple[str, int, str | None, bool, bool]]:
+    """(words, word count, last word, all generic, any named) of every gram in one field."""
+    count = len(tokens)
+    for i, one in enumerate(tokens):
+        if one.is_breaker:
+            continue
+        yield one.word, 1, one.word, one.is_generic, one.is_named
+        two = tokens[i + 1] if i + 1 < count else None
+        if two is not None and not two.is_breaker:
+            yield (f"{one.word} {two.word}", 2, two.word, one.is_generic and two.is_generic,
+                   one.is_named or two.is_named)
+            three = tokens[i + 2] if i + 2 < count else None
+            if three is not None and not three.is_breaker:
+                yield (f"{one.word} {two.word} {three.word}", 3, three.word,
+                       one.is_generic and two.is_generic and three.is_generic,
+                       one.is_named or two.is_named or three.is_named)
+        # `X of Y` across the `of`, when X and Y are whole one-word runs
+        elif (
+            two is not None
+            and two.word == "of"
+            and i + 2 < count
+            and not (three := tokens[i + 2]).is_breaker
+            and (i == 0 or tokens[i - 1].is_breaker)
+            and (i + 3 >= count or tokens[i + 3].is_breaker)
+            and one.word not in NOT_OF_HEADS
+        ):
+            yield (f"{one.word} of {three.word}", 3, None, one.is_generic or three.is_generic,
+                   one.is_named or three.is_named)
+
+
+def candidates(title: str, abstract: str | None, vocabulary: Vocabulary) -> dict[str, Candidate]:
+    """Candidate phrases of one paper, in display form (lower case, the last word singular)."""
+    grams: dict[str, list] = {}
+    for field, text in ((IN_TITLE, title), (IN_ABSTRACT, abstract or "")):
+        for words, word_count, last_word, all_generic, is_named in _grams(_tokens(text, vocabulary)):
+            gram = grams.get(words)
+            if gram is None:
+                gram = grams[words] = [word_count, last_word, all_generic, is_named, 0, 0]
+            else:
+                gram[ALL_GENERIC] = gram[ALL_GENERIC] and all_generic
+                gram[IS_NAMED] = gram[IS_NAMED] or is_named
+            gram[field] += 1
+
+    # a candidate gives way to a longer one that contains it and occurs as often,
+    # except to a mere generic tail: `hard attention` stands, `hard attention model`
+    # adds nothing to it
+    longer_by_part: dict[str, list[tuple[str, list]]] = {}
+    for words, gram in grams.items():
+        if gram[WORD_COUNT] > 1:
+            head = words.rpartition(" ")[0]
+            tail = words.partition(" ")[2]
+            longer_by_part.setdefault(head, []).append((words, gram))
+            if tail != head:
+                longer_by_part.setdefault(tail, []).append((words, gram))
+
+    found: dict[str, Candidate] = {}
+    for words, (word_count, last_word, all_generic, is_named, in_title, in_abstract) in grams.items():
+        if all_generic:
+            continue
+        longer = longer_by_part.get(words)
+        if longer and _dominated(words, word_count, last_word, in_title + in_abstract, longer, vocabulary):
+            continue
+        phrase = words if last_word is None else words[: len(words) - len(last_word)] + singular(last_word)
+        candidate = found.get(phrase)
+        if candidate is None:
+            found[phrase] = Candidate(word_count, is_named, in_title, in_abstract)
+        else:
+            candidate.word_count = max(candidate.word_count, word_count)
+            candidate.is_named = candidate.is_named or is_named
+            candidate.title_occurrences += in_title
+            candidate.abstract_occurrences += in_abstract
+    return found
+
+
+def _dominated(
+    words: str,
+    word_count: int,
+    last_word: str | None,
+    occurrences: int,
+    longer_grams: list[tuple[str, list]],
+    vocabulary: Vocabulary,
+) -> bool:
+    for longer_words, longer in longer_grams:
+        if longer[WORD_COUNT] != word_count + 1 or longer[IN_TITLE] + longer[IN_ABSTRACT] < occurrences:
+            continue
+        generic_tail = (
+            longer_words.startswith(words + " ")
+            and longer_words[len(words) + 1 :] in vocabulary.generic_words
+        )
+        if not generic_tail or word_count == 1 or (last_word is not None and ADJECTIVE.search(last_word)):
+            return True
+    return False
+
+
+# ---------- scores
+
+
+def form_weight(phrase: str, candidate: Candidate) -> float:
+    if candidate.is_named:
+        return NAME_BOOST
+    if candidate.word_count == 1:
+        return ADJECTIVE_WEIGHT if ADJECTIVE.search(phrase) else UNIGRAM_WEIGHT
+    if " of " in phrase:
+        return OF_WEIGHT
+    if VERB_LED.match(phrase):
+        return VERB_LED_WEIGHT
+    return 1.0
+
+
+def keywords(
+    title: str, abstract: str | None, vocabulary: Vocabulary, limit: int = KEYWORDS_PER_PAPER
+) -> list[Keyword]:
+    """The `limit` best keyphrases of a paper, best first (ties: alphabetical)."""
+    documents = vocabulary.corpus_documents
+    scored = []
+    for phrase, candidate in candidates(title, abstract, vocabulary).items():
+        frequency = vocabulary.document_frequency.get(phrase, 1)
+        idf = math.log((documents + 1.0) / (frequency + 1.0)) + 1.0
+        score = (
+            (candidate.abstract_occurrences + TITLE_WEIGHT * candidate.title_occurrences)
+            * idf
+            * (1.0 + LENGTH_BOOST * (candidate.word_count - 1))
+            * form_weight(phrase, candidate)
+        )
+        scored.append((-round(score, 4), phrase, candidate))
+    scored.sort()
+    return [
+        Keyword(
+            keyword=phrase,
+            score=-negative_score,
+            rank=rank,
+            in_title=candidate.title_occurrences > 0,
+            occurrences=candidate.title_occurrences + candidate.abstract_occurrences,
+        )
+        for rank, (negative_score, phrase, candidate) in enumerate(scored[:limit], start=1)
+    ]

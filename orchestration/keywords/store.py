@@ -1,0 +1,172 @@
+"""The keyword step between ingest and the dbt build: extract the keyphrases of newly loaded listings.
+
+A loaded file is pending when `features.keyword_extractions` has no row for
+it, or one written by another extractor version (a changed rule or a
+recalibrated reference). Pending files are extracted in batches, each batch
+one transaction (delete, COPY, ledger row), so a crash loses at most the
+batch in flight and the next run picks it up again. One extraction runs at a
+time per warehouse (a session advisory lock); a second one waits for it.
+
+Big backlogs (the first load of years of files) are spread over worker
+processes, one per core: the rule is pure Python and CPU-bound.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+
+import psycopg
+
+from orchestration.keywords.extract import keywords
+from orchestration.keywords.vocabulary import Vocabulary, load_vocabulary
+from orchestration.warehouse import connect
+
+# hashtext('paperhouse.keywords'): serializes extraction runs on one warehouse.
+LOCK_KEY = "select pg_advisory_lock(hashtext('paperhouse.keywords'))"
+# Listings per transaction: big enough that commits cost nothing, small enough
+# that a crash redoes little.
+BATCH_LISTINGS = 5_000
+# Below this many pending listings worker processes cost more to start than they save.
+PARALLEL_THRESHOLD = 20_000
+
+PENDING_FILES = """
+select files.file_id, files.listing_count, extractions.file_id is not null as seen_before
+from raw.ingested_files as files
+left join features.keyword_extractions as extractions on extractions.file_id = files.file_id
+where files.status = 'loaded'
+    and (extractions.file_id is null or extractions.extractor_version <> %s)
+order by files.ingest_seq
+"""
+LISTINGS = """
+select file_id, position, title, abstract
+from raw.paper_listings
+where file_id = any(%s)
+order by file_id, position
+"""
+COPY_KEYWORDS = """
+copy features.listing_keywords (file_id, position, keywords, scores, in_title, occurrences)
+from stdin (format binary)
+"""
+KEYWORD_TYPES = ["bigint", "integer", "text[]", "float8[]", "bool[]", "integer[]"]
+RECORD_EXTRACTION = """
+insert into features.keyword_extractions (file_id, extractor_version, listing_count)
+select file_id, %(version)s, count(*) filter (where position is not null)
+from unnest(%(file_ids)s::bigint[]) as files (file_id)
+left join raw.paper_listings using (file_id)
+group by file_id
+on conflict (file_id) do update
+    set extractor_version = excluded.extractor_version,
+        listing_count = excluded.listing_count,
+        extracted_at = now()
+"""
+
+
+@dataclass(frozen=True)
+class ExtractionSummary:
+    files: int  # files extracted this run
+    listings: int
+    reextracted_files: int  # of those, files an older extractor version had done
+    version: str
+
+
+def extract_pending(
+    url: str,
+    *,
+    workers: int | None = None,
+    parallel_threshold: int = PARALLEL_THRESHOLD,
+    on_start: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> ExtractionSummary:
+    """Extract the keyphrases of every pending file.
+
+    `on_start(listings)` tells how many listings are pending, `on_batch(listings)`
+    how many each batch did.
+    """
+    vocabulary = load_vocabulary()
+    with connect(url) as conn, connect(url) as reader:
+        conn.execute(LOCK_KEY)
+        pending = conn.execute(PENDING_FILES, [vocabulary.version]).fetchall()
+        batches = list(_batches(pending))
+        total = sum(count for _, count, _ in pending)
+        if on_start:
+            on_start(total)
+        workers = workers or os.cpu_count() or 1
+        if workers > 1 and total >= parallel_threshold:
+            # spawn, not fork: the parent holds a connection and may run inside Dagster
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                for done in pool.map(_extract_batch_in_worker, [(url, batch) for batch in batches]):
+                    if on_batch:
+                        on_batch(done)
+        else:
+            for batch in batches:
+                done = extract_batch(conn, reader, batch, vocabulary)
+                if on_batch:
+                    on_batch(done)
+    return ExtractionSummary(
+        files=len(pending),
+        listings=total,
+        reextracted_files=sum(1 for _, _, seen_before in pending if seen_before),
+        version=vocabulary.version,
+    )
+
+
+def _batches(pending: Sequence[tuple[int, int, bool]]) -> Iterator[list[int]]:
+    batch: list[int] = []
+    size = 0
+    for file_id, listing_count, _ in pending:
+        batch.append(file_id)
+        size += listing_count
+        if size >= BATCH_LISTINGS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def extract_batch(
+    writer: psycopg.Connection, reader: psycopg.Connection, file_ids: list[int], vocabulary: Vocabulary
+) -> int:
+    """Replace the keyphrases of `file_ids` in one transaction of `writer`; return the listings done.
+
+    `reader`, a second connection, streams the listings through a server-side
+    cursor while `writer` is busy with its COPY (one connection cannot do both),
+    so memory stays flat however big the files are.
+    """
+    done = 0
+    with writer.transaction(), reader.transaction():
+        writer.execute("delete from features.keyword_extractions where file_id = any(%s)", [file_ids])
+        writer.execute(RECORD_EXTRACTION, {"version": vocabulary.version, "file_ids": file_ids})
+        with reader.cursor(name="paperhouse_keyword_listings") as listings, writer.cursor() as cursor:
+            listings.itersize = 2_000
+            listings.execute(LISTINGS, [file_ids])
+            with cursor.copy(COPY_KEYWORDS) as copy:
+                copy.set_types(KEYWORD_TYPES)
+                for file_id, position, title, abstract in listings:
+                    found = keywords(title, abstract, vocabulary)
+                    copy.write_row((
+                        file_id,
+                        position,
+                        [k.keyword for k in found],
+                        [k.score for k in found],
+                        [k.in_title for k in found],
+                        [k.occurrences for k in found],
+                    ))
+                    done += 1
+    return done
+
+
+def _extract_batch_in_worker(job: tuple[str, list[int]]) -> int:
+    url, file_ids = job
+    global _worker_connections
+    if _worker_connections is None:
+        _worker_connections = (connect(url), connect(url))
+    writer, reader = _worker_connections
+    return extract_batch(writer, reader, file_ids, load_vocabulary())
+
+
+# A worker process's two connections, opened by its first batch.
+_worker_connections: tuple[psycopg.Connection, psycopg.Connection] | None = None

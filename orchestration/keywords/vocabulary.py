@@ -1,0 +1,81 @@
+"""The extractor's word lists and reference corpus, read from the CSV files beside this module.
+
+- stopwords.csv: words that end a keyphrase (kind `function`: English function
+  words and the verbs and adjectives abstracts are made of) and words that may
+  stand in a keyphrase but never alone (kind `generic`: model, method, ...).
+- document_frequency.csv: in how many papers of a reference corpus each
+  candidate phrase occurs (phrases in two papers or more), and the corpus
+  size: the IDF side of the score. `paperhouse calibrate` rewrites it.
+
+A fixed reference, rather than the live corpus, makes a paper's keywords a
+function of its own text: extraction runs once per listing, and incremental
+builds touch only the papers new files touch and still equal a full refresh.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STOPWORDS_FILE = HERE / "stopwords.csv"
+DOCUMENT_FREQUENCY_FILE = HERE / "document_frequency.csv"
+
+# Bump when the rule in `extract` changes the keywords of the same text; the
+# version also carries a digest of the two files, so recalibrating counts too.
+RULE_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    function_words: frozenset[str]
+    generic_words: frozenset[str]
+    document_frequency: dict[str, int]
+    corpus_documents: int
+    version: str
+    # raw token -> its classification, filled by extract._token: a corpus has
+    # far fewer distinct tokens than tokens, and classifying one is most of the cost
+    token_cache: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+
+def read_stopwords(path: Path = STOPWORDS_FILE) -> dict[str, str]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return {row["word"]: row["kind"] for row in csv.DictReader(handle)}
+
+
+def read_document_frequency(path: Path = DOCUMENT_FREQUENCY_FILE) -> tuple[dict[str, int], int]:
+    """Phrase -> papers that contain it, and the size of the reference corpus (1 when empty)."""
+    frequencies: dict[str, int] = {}
+    corpus = 0
+    with open(path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            frequencies[row["phrase"]] = int(row["document_count"])
+            corpus = max(corpus, int(row["corpus_documents"]))
+    return frequencies, corpus or 1
+
+
+def write_document_frequency(
+    frequencies: dict[str, int], corpus_documents: int, path: Path = DOCUMENT_FREQUENCY_FILE
+) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["phrase", "document_count", "corpus_documents"])
+        for phrase in sorted(frequencies):
+            writer.writerow([phrase, frequencies[phrase], corpus_documents])
+
+
+@cache
+def load_vocabulary(stopwords: Path = STOPWORDS_FILE, reference: Path = DOCUMENT_FREQUENCY_FILE) -> Vocabulary:
+    kinds = read_stopwords(stopwords)
+    frequencies, corpus = read_document_frequency(reference)
+    digest = hashlib.sha256(stopwords.read_bytes() + b"\0" + reference.read_bytes()).hexdigest()
+    return Vocabulary(
+        function_words=frozenset(word for word, kind in kinds.items() if kind == "function"),
+        generic_words=frozenset(word for word, kind in kinds.items() if kind == "generic"),
+        document_frequency=frequencies,
+        corpus_documents=corpus,
+        version=f"{RULE_VERSION}-{digest[:12]}",
+    )

@@ -1,0 +1,38 @@
+-- The features layer: what paperhouse derives from each raw listing in Python
+-- before the dbt build (orchestration.keywords.store). Derived, so it can be
+-- dropped and recomputed from raw at any time; keyed like raw.paper_listings.
+
+create schema if not exists features;
+comment on schema features is
+    'Per-listing features computed from raw listings before the dbt build (keyphrases); recomputable from raw.';
+
+-- One row per loaded file whose listings have been through the extractor.
+create table features.keyword_extractions (
+    file_id            bigint primary key references raw.ingested_files (file_id) on delete cascade,
+    extractor_version  text not null,
+    listing_count      integer not null check (listing_count >= 0),
+    extracted_at       timestamptz not null default now()
+);
+comment on table features.keyword_extractions is
+    'Files whose listings have keyphrases, and the extractor version (rule and word lists) that found them. '
+    'A file missing here, or with another version, is extracted by the next build.';
+
+-- The keyphrases of each listing, best first, as parallel arrays: one row per
+-- listing keeps a million listings at a million rows (ten per listing would
+-- cost ten times the COPY and the index).
+create table features.listing_keywords (
+    file_id      bigint not null references features.keyword_extractions (file_id) on delete cascade,
+    position     integer not null,
+    keywords     text[] not null,
+    scores       double precision[] not null,
+    in_title     boolean[] not null,
+    occurrences  integer[] not null,
+    primary key (file_id, position),
+    check (cardinality(keywords) = cardinality(scores)
+           and cardinality(keywords) = cardinality(in_title)
+           and cardinality(keywords) = cardinality(occurrences))
+);
+comment on table features.listing_keywords is
+    'Up to ten keyphrases of each loaded listing (from its own title and abstract), best first; '
+    'keywords[i] scored scores[i]. analytics.fct_paper_keywords gives each paper those of the listing its abstract comes from.';
+

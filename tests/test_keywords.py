@@ -1,0 +1,127 @@
+"""The keyword extractor (pure) and the keyword step on a real warehouse."""
+
+from __future__ import annotations
+
+import psycopg
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import SEED_DISTINCT_TITLES
+from orchestration.build import build
+from orchestration.ingest.batch import ingest_paths
+from orchestration.keywords.calibrate import calibrate
+from orchestration.keywords.extract import KEYWORDS_PER_PAPER, candidates, keywords, singular
+from orchestration.keywords.store import extract_pending
+from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE, load_vocabulary
+from orchestration.settings import DBT_PROJECT_DIR
+
+VOCABULARY = load_vocabulary()
+
+
+def phrases(title: str, abstract: str) -> list[str]:
+    return [k.keyword for k in keywords(title, abstract, VOCABULARY)]
+
+
+# ---------- the rule
+
+
+def test_singular_by_rule():
+    cases = {
+        "models": "model", "strategies": "strategy", "approaches": "approach", "matrices": "matrix",
+        "hypotheses": "hypothesis", "criteria": "criterion", "series": "series", "bias": "bias",
+        "dynamics": "dynamics", "boxes": "box", "days": "day", "gas": "gas", "class": "class",
+    }
+    assert {word: singular(word) for word in cases} == cases
+
+
+def test_a_phrase_never_crosses_punctuation_or_a_function_word():
+    found = candidates("Sparse attention", "Sparse attention, graph pruning; and the token budget.", VOCABULARY)
+    assert "sparse attention" in found and "graph pruning" in found and "token budget" in found
+    assert not any(phrase in found for phrase in ("attention graph", "pruning token", "the token"))
+
+
+def test_display_form_is_lower_case_with_the_last_word_singular():
+    assert "state space model" in phrases("State Space Models", "We scale State Space Models to video.")
+
+
+def test_x_of_y_when_both_are_whole_runs_and_x_does_not_merely_count():
+    found = candidates("t", "We train a mixture of experts. A number of experts helps.", VOCABULARY)
+    assert "mixture of experts" in found
+    assert "number of experts" not in found
+
+
+def test_names_as_written_score_above_common_words():
+    ranked = phrases("GSM8K results", "GSM8K problems need arithmetic. Arithmetic is hard.")
+    assert ranked.index("gsm8k") < ranked.index("arithmetic")
+
+
+def test_urls_are_not_keywords():
+    assert not any("http" in phrase or "example" in phrase for phrase in phrases(
+        "Link test", "Code at https://example.org/repo/tree. Graph pruning works."
+    ))
+
+
+def test_a_papers_keywords_depend_on_its_own_text_alone():
+    first = keywords("Graph Pruning", "Graph pruning removes edges from sparse graphs.", VOCABULARY)
+    candidates("Other", "Completely unrelated text about protein folding.", VOCABULARY)
+    assert keywords("Graph Pruning", "Graph pruning removes edges from sparse graphs.", VOCABULARY) == first
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80), st.text(max_size=600))
+def test_any_text_gives_at_most_ten_ranked_lower_case_phrases(title, abstract):
+    found = keywords(title, abstract, VOCABULARY)
+    assert len(found) <= KEYWORDS_PER_PAPER
+    assert [k.rank for k in found] == list(range(1, len(found) + 1))
+    assert all(a.score >= b.score for a, b in zip(found, found[1:]))
+    for k in found:
+        assert k.keyword == k.keyword.lower() == k.keyword.strip() and k.keyword
+        assert k.score > 0 and k.occurrences >= 1
+
+
+def test_the_dbt_project_agrees_on_keywords_per_paper():
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    assert project["vars"]["keywords_per_paper"] == KEYWORDS_PER_PAPER
+
+
+# ---------- the step on a warehouse
+
+
+def test_calibrating_on_the_samples_reproduces_the_committed_reference(sample_db, tmp_path):
+    written = tmp_path / "document_frequency.csv"
+    phrases_written = calibrate(sample_db, written)
+    assert written.read_text() == DOCUMENT_FREQUENCY_FILE.read_text()
+    assert phrases_written == len(DOCUMENT_FREQUENCY_FILE.read_text().splitlines()) - 1
+    assert written.read_text().splitlines()[1].endswith(f",{SEED_DISTINCT_TITLES}")
+
+
+def keyword_rows(conn):
+    return conn.execute(
+        "select file_id, position, keywords, scores from features.listing_keywords order by 1, 2"
+    ).fetchall()
+
+
+def test_worker_processes_extract_what_one_process_does(db_url, conn, inbox, sample_db):
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+    summary = extract_pending(db_url, workers=2, parallel_threshold=0)
+    assert (summary.files, summary.reextracted_files) == (5, 0)
+    with psycopg.connect(sample_db) as sample:
+        expected = [row[2:] for row in keyword_rows(sample)]
+    assert [row[2:] for row in keyword_rows(conn)] == expected  # file ids differ, order does not
+    assert extract_pending(db_url).files == 0  # nothing left pending
+
+
+def test_a_changed_extractor_reextracts_and_rebuilds_in_full(db_url, conn, inbox):
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+    assert build(db_url, quiet=True).succeeded
+    before = conn.execute("select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2").fetchall()
+    conn.execute("update features.keyword_extractions set extractor_version = 'an older rule'")
+    conn.execute("delete from analytics.fct_paper_keywords where rank = 1")  # the marts' stale state
+
+    summary = build(db_url, quiet=True)
+
+    assert summary.succeeded and summary.full_refresh
+    assert summary.extraction is not None and summary.extraction.reextracted_files == 5
+    after = conn.execute("select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2").fetchall()
+    assert after == before
