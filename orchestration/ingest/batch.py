@@ -3,13 +3,21 @@
 Only the warehouse itself failing (connection lost, server down) ends a run
 early: files committed before that stay committed, and the next run goes on
 where this one stopped.
+
+Big batches are spread over worker processes, each with its own connection:
+with one connection the client waits for the server (COPY, commit) about half
+the time, and a second one parses meanwhile. Files stay independent: the
+ledger's unique index settles two workers meeting the same bytes.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 
 import psycopg
@@ -17,6 +25,11 @@ import psycopg
 from orchestration.ingest.inbox import InboxFile, PassedOver, scan
 from orchestration.ingest.load import FileChanged, FileResult, Outcome, load_file
 from orchestration.warehouse import WarehouseUnavailable, connect, first_line
+
+
+# Worker processes take a second or so to start: only worth it for many files.
+PARALLEL_MIN_FILES = 16
+DEFAULT_WORKERS = min(os.cpu_count() or 1, 4)
 
 
 @dataclass
@@ -38,6 +51,7 @@ def ingest_paths(
     paths: Iterable[Path],
     *,
     settle_seconds: float,
+    workers: int = DEFAULT_WORKERS,
     on_start: Callable[[list[InboxFile]], None] | None = None,
     on_file: Callable[[FileResult], None] | None = None,
 ) -> IngestReport:
@@ -46,13 +60,34 @@ def ingest_paths(
     report = IngestReport(passed_over=found.passed_over)
     if on_start is not None:
         on_start(found.files)
-    with connect(url) as conn:
-        for file in found.files:
-            result = ingest_one(conn, file)
-            report.results.append(result)
-            if on_file is not None:
-                on_file(result)
+    for result in _ingest_files(url, found.files, workers):
+        report.results.append(result)
+        if on_file is not None:
+            on_file(result)
     return report
+
+
+def _ingest_files(url: str, files: list[InboxFile], workers: int) -> Iterator[FileResult]:
+    if workers > 1 and len(files) >= PARALLEL_MIN_FILES:
+        # spawn, not fork: the caller may hold connections, or run inside Dagster
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            yield from pool.map(_ingest_in_worker, [(url, file) for file in files])
+        return
+    with connect(url) as conn:
+        for file in files:
+            yield ingest_one(conn, file)
+
+
+# A worker process's connection, opened by its first file.
+_worker_connection: psycopg.Connection | None = None
+
+
+def _ingest_in_worker(job: tuple[str, InboxFile]) -> FileResult:
+    global _worker_connection
+    url, file = job
+    if _worker_connection is None:
+        _worker_connection = connect(url)
+    return ingest_one(_worker_connection, file)
 
 
 def ingest_one(conn: psycopg.Connection, file: InboxFile) -> FileResult:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import NamedTuple
 
 from orchestration.ingest.dates import (
     ListingDate,
@@ -83,8 +84,7 @@ def is_metadata(text: str) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Line:
+class _Line(NamedTuple):  # a tuple: made for every line, it must cost little
     number: int
     text: str | None  # None: a line too long to read (the decoder warned)
 
