@@ -1,0 +1,372 @@
+"""`paperhouse bench`: how fast paperhouse is at N listings, beside the machine's own limits.
+
+Everything runs in one go on a fresh server (embedded, or the one at
+PAPERHOUSE_DATABASE_URL, where it creates and drops its own databases):
+
+1. ingest of a synthetic inbox of N listings, end to end, in a child process
+   (its peak RSS read by wait4), beside a bare COPY of the same rows into an
+   empty copy of raw.paper_listings: the physical limit of loading them;
+2. peak RSS of ingesting one file of 500 MB (memory must not follow file size);
+3. the keyword step and a full `dbt build` over the N listings;
+4. `paperhouse run` after one new 200-listing file, on 10k listings and on N;
+5. p50/p95 latency of search, top keywords and a one-paper lookup at N.
+
+Measurements are numbers with their targets (issue 6); a benchmark is never
+a timed test: tests run it at a tiny N and check only that it is right.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from orchestration import queries
+from orchestration.bench.corpus import big_file_chunks, generate_files
+from orchestration.build import RUN_RESULTS, dbt_build
+from orchestration.keywords.store import extract_pending
+from orchestration.settings import ENVIRONMENT_VARIABLES
+from orchestration.warehouse import connect
+from orchestration.warehouse.embedded import EmbeddedServer
+from orchestration.warehouse.migrations import apply_migrations
+
+SMALL_WAREHOUSE = 10_000
+NEW_FILE_LISTINGS = 200
+BIG_FILE_BYTES = 500 * 1024 * 1024
+QUERY_REPEATS = 40
+DATABASES = ("bench_main", "bench_small", "bench_big_file")
+# An hour old: the inbox's settle time never holds the corpus back.
+CORPUS_MTIME_AGE_SECONDS = 3600
+
+
+@dataclass
+class Measurement:
+    name: str
+    value: float
+    unit: str
+    target: str | None = None
+    met: bool | None = None
+
+
+@dataclass
+class BenchReport:
+    listings: int
+    machine: dict[str, str]
+    measurements: list[Measurement] = field(default_factory=list)
+    checks: dict[str, int] = field(default_factory=dict)  # counts that must come out exact
+
+    def add(self, name: str, value: float, unit: str, target: str | None = None, met: bool | None = None) -> float:
+        self.measurements.append(Measurement(name, value, unit, target, met))
+        return value
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def run_bench(
+    listings: int,
+    *,
+    big_file_bytes: int = BIG_FILE_BYTES,
+    small_listings: int = SMALL_WAREHOUSE,
+    workdir: Path | None = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> BenchReport:
+    """Run every stage at `listings` listings and return the measurements."""
+    with _workdir(workdir) as work, bench_server(work / "server") as server_url:
+        report = BenchReport(listings=listings, machine=describe_machine(server_url))
+        urls = {name: _fresh_database(server_url, name) for name in DATABASES}
+        try:
+            _run_stages(report, urls, work, listings, small_listings, big_file_bytes, log)
+        finally:
+            for name in DATABASES:
+                _drop_database(server_url, name)
+        return report
+
+
+def _run_stages(
+    report: BenchReport,
+    urls: dict[str, str],
+    work: Path,
+    listings: int,
+    small_listings: int,
+    big_file_bytes: int,
+    log: Callable[[str], None],
+) -> None:
+    main, small = urls["bench_main"], urls["bench_small"]
+
+    log(f"writing a synthetic inbox of {listings:,} listings")
+    inbox = work / "inbox"
+    expected_papers = write_corpus(inbox, listings, seed=1)
+    report.checks["expected_papers"] = expected_papers
+
+    log("1. ingest, end to end, and a bare COPY of the same rows")
+    ingest = ingest_in_child(main, inbox)
+    report.add("ingest throughput", ingest["listings"] / ingest["seconds"], "listings/s")
+    report.add("ingest throughput (bytes)", ingest["bytes"] / ingest["seconds"] / 1e6, "MB/s")
+    copy_rate = bare_copy_rate(main, work / "listings.copy")
+    report.add("bare COPY of the same rows", copy_rate, "rows/s")
+    ratio = ingest["listings"] / ingest["seconds"] / copy_rate
+    report.add("ingest / bare COPY", ratio, "ratio", ">= 0.60", ratio >= 0.60)
+    report.add("ingest peak RSS", ingest["max_rss_mb"], "MB", "< 300", ingest["max_rss_mb"] < 300)
+    report.checks["listings_loaded"] = ingest["listings"]
+
+    log(f"2. ingest of one {big_file_bytes / 2**20:,.0f} MB file")
+    big_inbox = work / "big-inbox"
+    big_inbox.mkdir()
+    with open(big_inbox / "big.txt", "w", encoding="utf-8") as out:
+        for chunk in big_file_chunks(big_file_bytes):
+            out.write(chunk)
+    _age(big_inbox / "big.txt")
+    big = ingest_in_child(urls["bench_big_file"], big_inbox)
+    report.add("one-file ingest peak RSS", big["max_rss_mb"], "MB", "< 300", big["max_rss_mb"] < 300)
+    report.add("one-file size", big["bytes"] / 2**20, "MB")
+    shutil.rmtree(big_inbox)
+
+    log("3. keyword step and full dbt build")
+    started = time.perf_counter()
+    extracted = extract_pending(main)
+    seconds = time.perf_counter() - started
+    report.add("keyword step", seconds, "s")
+    report.add("keyword step throughput", extracted.listings / seconds, "listings/s")
+    started = time.perf_counter()
+    summary = dbt_build(main, full_refresh=True, quiet=True)
+    seconds = time.perf_counter() - started
+    if not summary.succeeded:
+        raise RuntimeError(f"the full dbt build failed: {summary.failures}")
+    report.add("full dbt build", seconds, "s", "< 120", seconds < 120)
+    for model, model_seconds in slowest_models(5):
+        report.add(f"  {model}", model_seconds, "s")
+    with connect(main) as conn:
+        report.checks["papers_built"] = conn.execute("select count(*) from analytics.dim_papers").fetchone()[0]
+
+    log(f"4. paperhouse run after one new file, at {small_listings:,} and {listings:,} listings")
+    small_inbox = work / "small-inbox"
+    write_corpus(small_inbox, small_listings, seed=2)
+    ingest_in_child(small, small_inbox)
+    extract_pending(small)
+    if not dbt_build(small, quiet=True).succeeded:
+        raise RuntimeError("the build of the small warehouse failed")
+    at_small = run_after_new_file(small, small_inbox)
+    at_n = run_after_new_file(main, inbox)
+    report.add(f"paperhouse run, one new file, {small_listings:,} listings", at_small, "s")
+    report.add(f"paperhouse run, one new file, {listings:,} listings", at_n, "s", "< 10", at_n < 10)
+    report.add("run at N / run at 10k", at_n / at_small, "ratio", "<= 1.5", at_n / at_small <= 1.5)
+
+    log("5. query latency")
+    for name, p50, p95 in query_latencies(main):
+        report.add(f"{name} p50", p50, "ms")
+        report.add(f"{name} p95", p95, "ms", "< 50", p95 < 50)
+
+
+# ---------- the stages' parts
+
+
+def write_corpus(folder: Path, listings: int, seed: int, first_paper: int = 0) -> int:
+    """Write the synthetic inbox; return how many distinct papers it holds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    papers = 0
+    for file in generate_files(listings, seed=seed, first_paper=first_paper):
+        path = folder / file.name
+        path.write_text(file.text, encoding="utf-8")
+        _age(path)
+        papers += file.new_papers
+    return papers
+
+
+def _age(path: Path) -> None:
+    stamp = time.time() - CORPUS_MTIME_AGE_SECONDS
+    os.utime(path, (stamp, stamp))
+
+
+def ingest_in_child(url: str, folder: Path) -> dict:
+    """Ingest `folder` in a child process; its own timing, and its peak RSS from wait4."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.bench.child", url, str(folder)],
+        stdout=subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"the ingest child failed with code {child.returncode}")
+    result = json.loads(output)
+    result["max_rss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    return result
+
+
+def bare_copy_rate(url: str, scratch: Path) -> float:
+    """Rows/s of COPY FROM of the loaded rows, pre-serialized, into an empty twin of the table."""
+    columns = (
+        "file_id, position, line_number, title, abstract, "
+        "authors_count, organization, published_text, published_on, upvotes"
+    )
+    with connect(url) as conn:
+        with open(scratch, "wb") as out, conn.cursor().copy(
+            f"copy (select {columns} from raw.paper_listings) to stdout"
+        ) as copy:
+            for chunk in copy:
+                out.write(chunk)
+        conn.execute("drop table if exists public.bare_copy")
+        conn.execute("create table public.bare_copy (like raw.paper_listings including all)")
+        started = time.perf_counter()
+        with conn.transaction(), open(scratch, "rb") as rows, conn.cursor().copy(
+            f"copy public.bare_copy ({columns}) from stdin"
+        ) as copy:
+            while chunk := rows.read(1024 * 1024):
+                copy.write(chunk)
+        seconds = time.perf_counter() - started
+        count = conn.execute("select count(*) from public.bare_copy").fetchone()[0]
+        conn.execute("drop table public.bare_copy")
+    scratch.unlink()
+    return count / seconds
+
+
+def slowest_models(top: int) -> list[tuple[str, float]]:
+    """The models of the last dbt run that took longest, from dbt's run_results.json."""
+    results = json.loads(RUN_RESULTS.read_text()).get("results", [])
+    timed = [
+        (r["unique_id"].split(".")[-1], r["execution_time"])
+        for r in results
+        if r["unique_id"].startswith("model.")
+    ]
+    return sorted(timed, key=lambda item: -item[1])[:top]
+
+
+def run_after_new_file(url: str, inbox: Path) -> float:
+    """Wall time of `paperhouse run` (a new process, as a user or cron runs it) after one new file."""
+    new_file = next(generate_files(NEW_FILE_LISTINGS, seed=7, first_paper=50_000_000))
+    path = inbox / f"zz_new_{new_file.name}"
+    path.write_text(new_file.text, encoding="utf-8")
+    _age(path)
+    env = {**os.environ, ENVIRONMENT_VARIABLES["database_url"]: url}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "paperhouse"), "run", "--inbox", str(inbox)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"paperhouse run failed:\n{done.stdout}\n{done.stderr}")
+    return seconds
+
+
+def query_latencies(url: str) -> list[tuple[str, float, float]]:
+    """(query, p50 ms, p95 ms) over repeated runs, on one connection as the CLI holds one."""
+    terms = ["diffusion", "state space models", "graph neural networks", "quantization -video",
+             '"preference optimization"', "robot manipulation", "federated", "segmentation"]
+    with connect(url) as conn:
+        paper_ids = [row[0] for row in conn.execute(
+            "select paper_id::text from analytics.dim_papers order by random() limit %s", [QUERY_REPEATS]
+        )]
+        cases: dict[str, Callable[[int], object]] = {
+            "search": lambda i: queries.search(conn, terms[i % len(terms)]),
+            "top keywords": lambda i: queries.top_keywords(conn, top=20),
+            "one paper": lambda i: queries.paper(conn, paper_ids[i % len(paper_ids)]),
+        }
+        results = []
+        for name, run in cases.items():
+            run(0)  # warm the connection's caches, as a second CLI call would find them
+            timings = []
+            for i in range(QUERY_REPEATS):
+                started = time.perf_counter()
+                run(i)
+                timings.append((time.perf_counter() - started) * 1000)
+            results.append((name, statistics.median(timings), _percentile(timings, 95)))
+        return results
+
+
+def _percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
+
+
+# ---------- where it runs
+
+
+@contextmanager
+def _workdir(workdir: Path | None) -> Iterator[Path]:
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        yield workdir
+        return
+    path = Path(tempfile.mkdtemp(prefix="paperhouse-bench-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def bench_server(home: Path) -> Iterator[str]:
+    """A server URL: PAPERHOUSE_DATABASE_URL's server if set, else a fresh embedded server."""
+    external = os.environ.get(ENVIRONMENT_VARIABLES["database_url"])
+    if external:
+        yield external
+        return
+    server = EmbeddedServer(home)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def _database_url(server_url: str, name: str) -> str:
+    return psycopg.conninfo.make_conninfo(server_url, dbname=name)
+
+
+def _fresh_database(server_url: str, name: str) -> str:
+    _drop_database(server_url, name)
+    with connect(server_url) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = _database_url(server_url, name)
+    with connect(url) as conn:
+        apply_migrations(conn)
+    return url
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    with connect(server_url) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def describe_machine(server_url: str) -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "unknown"
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory = f"{pages / 2**30:.1f} GiB"
+    except (ValueError, OSError):
+        pass
+    with connect(server_url) as conn:
+        server = conn.execute("select version()").fetchone()[0]
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": memory,
+        "system": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": server.split(" on ")[0],
+    }

@@ -1,0 +1,75 @@
+"""`paperhouse bench`: the benchmark harness (orchestration/bench) on the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from orchestration.bench.harness import BenchReport, run_bench
+from orchestration.cli import app, err, friendly_errors, out
+
+
+class BenchFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+@friendly_errors
+def bench(
+    listings: Annotated[int, typer.Option("--listings", "-n", min=1, help="Listings in the synthetic inbox.")] = 100_000,
+    format: Annotated[BenchFormat, typer.Option("--format", "-f", help="table or json.")] = BenchFormat.table,
+    output: Annotated[Path | None, typer.Option("--out", help="Also write the report to this file.")] = None,
+    big_file_mb: Annotated[
+        int, typer.Option(help="Size of the single big file whose ingest memory is measured.", min=1)
+    ] = 500,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Where the synthetic inbox is written (default: a temporary folder).")
+    ] = None,
+) -> None:
+    """Measure ingest, builds, incremental runs and queries on a synthetic inbox of N listings.
+
+    Runs on a fresh embedded server, or creates its own databases on the server
+    of PAPERHOUSE_DATABASE_URL; it never touches the warehouse's data.
+    """
+    report = run_bench(
+        listings,
+        big_file_bytes=big_file_mb * 1024 * 1024,
+        small_listings=min(10_000, listings),
+        workdir=workdir,
+        log=lambda message: err.print(Text(message, style="dim")),
+    )
+    if format is BenchFormat.json:
+        rendered = json.dumps(report.as_json(), indent=2)
+        print(rendered)
+    else:
+        table = report_table(report)
+        out.print(table)
+        recorder = Console(record=True, width=110, file=io.StringIO())
+        recorder.print(table)
+        rendered = recorder.export_text()
+    if output is not None:
+        output.write_text(rendered + "\n", encoding="utf-8")
+
+
+def report_table(report: BenchReport) -> Table:
+    machine = ", ".join(f"{key} {value}" for key, value in report.machine.items())
+    table = Table(title=f"paperhouse bench, {report.listings:,} listings", caption=machine, title_justify="left")
+    table.add_column("measurement")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    table.add_column("target")
+    table.add_column("met")
+    for m in report.measurements:
+        met = "" if m.met is None else ("[green]yes[/]" if m.met else "[bold red]no[/]")
+        value = f"{m.value:,.2f}" if m.value < 100 else f"{m.value:,.0f}"
+        table.add_row(m.name, value, m.unit, m.target or "", met)
+    return table

@@ -1,0 +1,69 @@
+"""The benchmark harness, run at a tiny N so that it cannot rot. Correctness only: no timings asserted."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import unicodedata
+from collections import Counter
+
+from conftest import run_cli
+from orchestration.bench.corpus import LAYOUTS, generate_files, method_name, title_variant
+from parsing import parse_bytes
+
+
+def title_key(title: str) -> str:
+    """The dbt macro title_key, for the ASCII titles of the synthetic corpus."""
+    return " ".join(re.findall(r"[a-z0-9]+", unicodedata.normalize("NFKC", title).lower()))
+
+
+def test_the_corpus_is_deterministic_and_parses_without_a_warning():
+    files = list(generate_files(2_500, seed=5))
+    assert [f.text for f in files] == [f.text for f in generate_files(2_500, seed=5)]
+    assert sum(f.listings for f in files) == 2_500
+    assert {f.layout for f in files} == set(LAYOUTS)
+    assert all(150 <= f.listings <= 230 for f in files[:-1])
+    keys: Counter[str] = Counter()
+    for file in files:
+        parsed = parse_bytes(file.text.encode())
+        assert len(parsed.listings) == file.listings, file.name
+        assert parsed.notes.render() is None, file.name
+        assert parsed.parser.layout.value == file.layout
+        keys.update(title_key(listing.title) for listing in parsed.listings)
+    papers = sum(f.new_papers for f in files)
+    assert len(keys) == papers  # variants and repeats share their paper's key
+    repeats = 1 - papers / 2_500
+    assert 0.10 < repeats < 0.20
+
+
+def test_method_names_are_unique_and_variants_keep_the_title_key():
+    assert len({method_name(n) for n in range(50_000)}) == 50_000
+    rng = random.Random(0)
+    title = "Kaluze-Net: Towards Long-Context Image Segmentation"
+    for _ in range(20):
+        variant = title_variant(title, rng)
+        assert title_key(variant) == title_key(title)
+
+
+def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
+    out = tmp_path / "bench.json"
+    result = run_cli(
+        "bench", "--listings", "1200", "--big-file-mb", "2", "--format", "json", "--out", str(out),
+        env=cli_env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert json.loads(result.stdout) == report
+    assert report["listings"] == 1200
+    assert report["checks"]["listings_loaded"] == 1200
+    assert report["checks"]["papers_built"] == report["checks"]["expected_papers"]
+    measured = {m["name"]: m for m in report["measurements"]}
+    for name in ["ingest throughput", "bare COPY of the same rows", "ingest / bare COPY", "ingest peak RSS",
+                 "one-file ingest peak RSS", "keyword step", "full dbt build", "search p95",
+                 "top keywords p95", "one paper p95", "run at N / run at 10k"]:
+        assert measured[name]["value"] > 0, name
+    assert measured["ingest peak RSS"]["target"] == "< 300"
+    assert isinstance(measured["full dbt build"]["met"], bool)
+    assert report["machine"]["cores"].isdigit()
+    assert "PostgreSQL" in report["machine"]["postgresql"]
