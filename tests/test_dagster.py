@@ -70,8 +70,9 @@ def test_the_asset_graph_runs_from_the_inbox_to_the_marts(code):
 
 def test_dbt_build_args_follow_the_run_config(code):
     config = code.dbt.DbtBuildConfig
-    assert code.dbt.dbt_build_args(config()) == ["build"]
-    assert code.dbt.dbt_build_args(config(full_refresh=True)) == ["build", "--full-refresh"]
+    assert code.dbt.dbt_build_args(config(), 0) == ["build", "--vars", '{"test_since_ingest_seq": 0}']
+    assert code.dbt.dbt_build_args(config(), 42) == ["build", "--vars", '{"test_since_ingest_seq": 42}']
+    assert code.dbt.dbt_build_args(config(full_refresh=True), 42) == ["build", "--full-refresh"]
 
 
 def warehouse(url: str, inbox: Path) -> WarehouseResource:

@@ -1,8 +1,17 @@
 {#
-    CTEs `new_versions` and `previous_versions` for a keyword mart's
-    incremental build: the keyword sets of the papers touched since the mart's
-    watermark, and the set each of them had just before. A keyword (or
-    keyword-month) in either may have changed its counts.
+    CTEs for a keyword mart's incremental build, from the keyword sets of the
+    papers touched since the mart's watermark:
+
+    - `latest_versions`: each touched paper's newest keyword set (Q);
+    - `previous_versions`: the set it had before (P), which the mart counts now;
+    - `gained` / `lost`: (paper, keyword, month) rows in Q but not P, and in
+      P but not Q.
+
+    The marts add what was gained to their counts (work in proportion to the
+    new files, however popular a keyword is) and recount from scratch only
+    what was lost, which is rare (a paper's abstract or month changed). A
+    recount is idempotent, so a build that runs again over the same versions
+    changes nothing; gains always move the mart's watermark past their version.
 #}
 {% macro touched_keyword_versions() %}
 
@@ -11,6 +20,14 @@
         select *
         from {{ ref('int_paper_keyword_versions') }}
         where last_ingest_seq > {{ ingest_seq_watermark('last_ingest_seq') }}
+
+    ),
+
+    latest_versions as (
+
+        select distinct on (paper_id) *
+        from new_versions
+        order by paper_id, last_ingest_seq desc
 
     ),
 
@@ -24,6 +41,36 @@
             where newer.paper_id = older.paper_id
         )
         order by older.paper_id, older.last_ingest_seq desc
+
+    ),
+
+    latest_rows as (
+
+        select latest.paper_id, latest.trend_month as month, latest.last_ingest_seq, keyword
+        from latest_versions as latest
+        cross join lateral unnest(latest.keywords) as keyword
+
+    ),
+
+    previous_rows as (
+
+        select previous.paper_id, previous.trend_month as month, keyword
+        from previous_versions as previous
+        cross join lateral unnest(previous.keywords) as keyword
+
+    ),
+
+    gained as (
+
+        select paper_id, keyword, month, last_ingest_seq from latest_rows
+        where (paper_id, keyword, month) not in (select paper_id, keyword, month from previous_rows)
+
+    ),
+
+    lost as (
+
+        select paper_id, keyword, month from previous_rows
+        where (paper_id, keyword, month) not in (select paper_id, keyword, month from latest_rows)
 
     )
 

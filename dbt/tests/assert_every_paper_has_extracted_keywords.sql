@@ -11,3 +11,4 @@ left join {{ source('features', 'listing_keywords') }} as extracted
     on extracted.file_id = papers.abstract_file_id
     and extracted.position = papers.abstract_position
 where extracted.file_id is null
+    and {{ built_this_run('papers.last_ingest_seq') }}

@@ -1,10 +1,18 @@
 -- At most keywords_per_paper keywords a paper, and at least 3 for a paper
--- whose abstract has 50 words or more.
+-- whose abstract has 50 words or more (the papers this build wrote).
 
 -- shown in Dagster as a check of the model it guards
 {{ config(meta={"dagster": {"ref": {"name": "fct_paper_keywords"}}}) }}
 
 with
+
+papers as (
+
+    select paper_id, abstract
+    from {{ ref('dim_papers') }}
+    where {{ built_this_run('last_ingest_seq') }}
+
+),
 
 counts as (
 
@@ -13,7 +21,7 @@ counts as (
         array_length(regexp_split_to_array(trim(coalesce(papers.abstract, '')), '\s+'), 1)
             as abstract_words,
         count(keywords.keyword) as keyword_count
-    from {{ ref('dim_papers') }} as papers
+    from papers
     left join {{ ref('fct_paper_keywords') }} as keywords on keywords.paper_id = papers.paper_id
     group by papers.paper_id, papers.abstract
 

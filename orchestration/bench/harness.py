@@ -4,7 +4,7 @@ Everything runs in one go on a fresh server (embedded, or the one at
 PAPERHOUSE_DATABASE_URL, where it creates and drops its own databases):
 
 1. ingest of a synthetic inbox of N listings, end to end, in a child process
-   (its peak RSS read by wait4), beside a bare COPY of the same rows into an
+   (its peak RSS from /proc), beside a bare COPY of the same rows into an
    empty copy of raw.paper_listings: the physical limit of loading them;
 2. peak RSS of ingesting one file of 500 MB (memory must not follow file size);
 3. the keyword step and a full `dbt build` over the N listings;
@@ -192,20 +192,15 @@ def _age(path: Path) -> None:
 
 
 def ingest_in_child(url: str, folder: Path) -> dict:
-    """Ingest `folder` in a child process; its own timing, and its peak RSS from wait4."""
-    child = subprocess.Popen(
+    """Ingest `folder` in a child process; its own timing and peak RSS (orchestration.bench.child)."""
+    done = subprocess.run(
         [sys.executable, "-m", "orchestration.bench.child", url, str(folder)],
         stdout=subprocess.PIPE,
+        check=False,
     )
-    assert child.stdout is not None
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise RuntimeError(f"the ingest child failed with code {child.returncode}")
-    result = json.loads(output)
-    result["max_rss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
-    return result
+    if done.returncode != 0:
+        raise RuntimeError(f"the ingest child failed with code {done.returncode}")
+    return json.loads(done.stdout)
 
 
 def bare_copy_rate(url: str, scratch: Path) -> float:

@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from orchestration.build import dbt_profile_env
+from orchestration.build import built_watermark, dbt_build_options, dbt_profile_env
 from orchestration.defs.resources import WarehouseResource, dbt_project, environment
 
 
@@ -39,9 +39,9 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
 
 
-def dbt_build_args(config: DbtBuildConfig) -> list[str]:
-    """The dbt command for a run (pure: tested on its own)."""
-    return ["build", *(["--full-refresh"] if config.full_refresh else [])]
+def dbt_build_args(config: DbtBuildConfig, watermark: int) -> list[str]:
+    """The dbt command for a run (pure: tested on its own); `watermark` scopes an incremental run's tests."""
+    return ["build", *dbt_build_options(config.full_refresh, watermark)]
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
@@ -52,5 +52,7 @@ def paperhouse_dbt_models(
     config: DbtBuildConfig,
 ) -> Iterator[Any]:
     """dbt build over the selected models: models, data tests and unit tests."""
-    with environment(dbt_profile_env(warehouse.url())):
-        yield from dbt.cli(dbt_build_args(config), context=context).stream()
+    url = warehouse.url()
+    watermark = 0 if config.full_refresh else built_watermark(url)
+    with environment(dbt_profile_env(url)):
+        yield from dbt.cli(dbt_build_args(config, watermark), context=context).stream()

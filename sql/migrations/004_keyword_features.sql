@@ -28,6 +28,7 @@ create table features.listing_keywords (
     in_title     boolean[] not null,
     occurrences  integer[] not null,
     primary key (file_id, position),
+    check (array_position(keywords, null) is null),
     check (cardinality(keywords) = cardinality(scores)
            and cardinality(keywords) = cardinality(in_title)
            and cardinality(keywords) = cardinality(occurrences))

@@ -1,4 +1,8 @@
 -- One row per keyword: how many papers carry it and when it was seen.
+--
+-- Incremental: counts move by what touched papers gained, keywords that a
+-- paper gave up are recounted (macro touched_keyword_versions), so a build
+-- costs what its files bring, not what a popular keyword has gathered.
 
 -- depends_on: {{ ref('int_paper_keyword_versions') }}
 
@@ -16,35 +20,25 @@
 
 with
 
-{% if is_incremental() %}
-{{ touched_keyword_versions() }},
-
-touched as (
-
-    select unnest(keywords) as keyword from new_versions
-    union
-    select unnest(keywords) as keyword from previous_versions
-
-),
-{% endif %}
-
-keywords as (
-
-    select * from {{ ref('fct_paper_keywords') }}
-
-    {% if is_incremental() %}
-    where keyword in (select keyword from touched)
-    {% endif %}
-
-),
-
 papers as (
 
     select paper_id, first_seen_at, last_seen_at from {{ ref('dim_papers') }}
 
+)
+
+{% if is_incremental() %}
+,
+
+{{ touched_keyword_versions() }},
+
+-- keywords a paper gave up: counted again from the facts
+lost_keywords as (
+
+    select distinct keyword from lost
+
 ),
 
-counted as (
+recounted as (
 
     select
         keywords.keyword,
@@ -52,22 +46,66 @@ counted as (
         min(papers.first_seen_at) as first_seen_at,
         max(papers.last_seen_at) as last_seen_at,
         max(keywords.last_ingest_seq) as last_ingest_seq
-    from keywords
+    from {{ ref('fct_paper_keywords') }} as keywords
     inner join papers on papers.paper_id = keywords.paper_id
+    where keywords.keyword in (select keyword from lost_keywords)
     group by keywords.keyword
+
+),
+
+-- the others only gained papers, or kept theirs and saw them again
+carried as (
+
+    select
+        latest_rows.keyword,
+        count(*) filter (where gained.paper_id is not null)::integer as papers_gained,
+        min(papers.first_seen_at) filter (where gained.paper_id is not null) as first_seen_at,
+        max(papers.last_seen_at) as last_seen_at,
+        max(latest_rows.last_ingest_seq) as last_ingest_seq
+    from latest_rows
+    inner join papers on papers.paper_id = latest_rows.paper_id
+    left join (select distinct paper_id, keyword from gained) as gained
+        on gained.paper_id = latest_rows.paper_id and gained.keyword = latest_rows.keyword
+    where latest_rows.keyword not in (select keyword from lost_keywords)
+    group by latest_rows.keyword
+
+),
+
+updated as (
+
+    select
+        carried.keyword,
+        coalesce(current.paper_count, 0) + carried.papers_gained as paper_count,
+        least(current.first_seen_at, carried.first_seen_at) as first_seen_at,
+        greatest(current.last_seen_at, carried.last_seen_at) as last_seen_at,
+        greatest(current.last_ingest_seq, carried.last_ingest_seq) as last_ingest_seq
+    from carried
+    left join {{ this }} as current on current.keyword = carried.keyword
 
 )
 
-{% if is_incremental() %}
+select * from updated
+union all
 -- keywords no paper carries any more: counted as 0, then deleted by the post-hook
 select
-    touched.keyword,
-    coalesce(counted.paper_count, 0) as paper_count,
-    counted.first_seen_at,
-    counted.last_seen_at,
-    counted.last_ingest_seq
-from touched
-left join counted on counted.keyword = touched.keyword
+    lost_keywords.keyword,
+    coalesce(recounted.paper_count, 0) as paper_count,
+    recounted.first_seen_at,
+    recounted.last_seen_at,
+    recounted.last_ingest_seq
+from lost_keywords
+left join recounted on recounted.keyword = lost_keywords.keyword
+
 {% else %}
-select * from counted
+
+select
+    keywords.keyword,
+    count(*)::integer as paper_count,
+    min(papers.first_seen_at) as first_seen_at,
+    max(papers.last_seen_at) as last_seen_at,
+    max(keywords.last_ingest_seq) as last_ingest_seq
+from {{ ref('fct_paper_keywords') }} as keywords
+inner join papers on papers.paper_id = keywords.paper_id
+group by keywords.keyword
+
 {% endif %}

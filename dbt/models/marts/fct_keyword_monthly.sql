@@ -1,6 +1,9 @@
 -- Keyword x month: how many papers of that month carry the keyword, for trend
 -- charts. A paper's month is its publication month where known, else the
 -- month it was first seen.
+--
+-- Incremental: counts move by what touched papers gained; (keyword, month)
+-- pairs a paper gave up are recounted (macro touched_keyword_versions).
 
 -- depends_on: {{ ref('int_paper_keyword_versions') }}
 
@@ -19,50 +22,75 @@
     )
 }}
 
+{% if is_incremental() %}
+
 with
 
-{% if is_incremental() %}
 {{ touched_keyword_versions() }},
 
-touched as (
+lost_pairs as (
 
-    select unnest(keywords) as keyword, trend_month as month from new_versions
-    union
-    select unnest(keywords) as keyword, trend_month as month from previous_versions
-
-),
-{% endif %}
-
-keywords as (
-
-    select * from {{ ref('fct_paper_keywords') }}
-
-    {% if is_incremental() %}
-    where keyword in (select keyword from touched)
-    {% endif %}
+    select distinct keyword, month from lost
 
 ),
 
-counted as (
+recounted as (
+
+    select keywords.keyword, keywords.trend_month as month, count(*)::integer as paper_count,
+        max(keywords.last_ingest_seq) as last_ingest_seq
+    from {{ ref('fct_paper_keywords') }} as keywords
+    inner join lost_pairs
+        on lost_pairs.keyword = keywords.keyword and lost_pairs.month = keywords.trend_month
+    group by keywords.keyword, keywords.trend_month
+
+),
+
+-- the others only gained papers, or kept theirs (their watermark moves on)
+carried_pairs as (
 
     select
-        keyword,
-        trend_month as month,
-        count(*)::integer as paper_count,
-        max(last_ingest_seq) as last_ingest_seq
-    from keywords
-    group by keyword, trend_month
+        latest_rows.keyword,
+        latest_rows.month,
+        count(gained.paper_id)::integer as papers_gained,
+        max(latest_rows.last_ingest_seq) as last_ingest_seq
+    from latest_rows
+    left join gained
+        on gained.paper_id = latest_rows.paper_id
+        and gained.keyword = latest_rows.keyword
+        and gained.month = latest_rows.month
+    where (latest_rows.keyword, latest_rows.month) not in (select keyword, month from lost_pairs)
+    group by latest_rows.keyword, latest_rows.month
 
 )
 
-{% if is_incremental() %}
 select
-    touched.keyword,
-    touched.month,
-    coalesce(counted.paper_count, 0) as paper_count,
-    counted.last_ingest_seq
-from touched
-left join counted on counted.keyword = touched.keyword and counted.month = touched.month
+    carried_pairs.keyword,
+    carried_pairs.month,
+    coalesce(current.paper_count, 0) + carried_pairs.papers_gained as paper_count,
+    greatest(current.last_ingest_seq, carried_pairs.last_ingest_seq) as last_ingest_seq
+from carried_pairs
+left join {{ this }} as current
+    on current.keyword = carried_pairs.keyword and current.month = carried_pairs.month
+
+union all
+
+-- pairs no paper carries any more: counted as 0, then deleted by the post-hook
+select
+    lost_pairs.keyword,
+    lost_pairs.month,
+    coalesce(recounted.paper_count, 0) as paper_count,
+    recounted.last_ingest_seq
+from lost_pairs
+left join recounted on recounted.keyword = lost_pairs.keyword and recounted.month = lost_pairs.month
+
 {% else %}
-select * from counted
+
+select
+    keyword,
+    trend_month as month,
+    count(*)::integer as paper_count,
+    max(last_ingest_seq) as last_ingest_seq
+from {{ ref('fct_paper_keywords') }}
+group by keyword, trend_month
+
 {% endif %}

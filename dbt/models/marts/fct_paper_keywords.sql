@@ -12,7 +12,7 @@
         unique_key='paper_id',
         indexes=[
             {'columns': ['paper_id', 'keyword'], 'unique': true},
-            {'columns': ['keyword']},
+            {'columns': ['keyword', 'trend_month']},
             {'columns': ['last_ingest_seq']},
         ],
     )
@@ -47,13 +47,13 @@ listing_keywords as (
 select
     ---------- ids
     papers.paper_id,
-    listing_keywords.keyword,
+    keyword.keyword,
 
     ---------- the score
-    listing_keywords.score,
-    listing_keywords.rank,
-    listing_keywords.in_title,
-    listing_keywords.occurrences,
+    keyword.score::numeric(14, 4) as score,
+    keyword.rank::integer as rank,
+    keyword.in_title,
+    keyword.occurrences,
 
     ---------- for trends and increments
     papers.trend_month,
@@ -63,3 +63,7 @@ from papers
 inner join listing_keywords
     on listing_keywords.file_id = papers.abstract_file_id
     and listing_keywords.position = papers.abstract_position
+cross join lateral
+    unnest(listing_keywords.keywords, listing_keywords.scores,
+           listing_keywords.in_title, listing_keywords.occurrences)
+        with ordinality as keyword (keyword, score, in_title, occurrences, rank)

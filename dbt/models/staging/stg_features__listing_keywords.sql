@@ -1,4 +1,6 @@
--- One row per keyphrase of a listing: the extractor's parallel arrays unnested.
+-- One row per loaded listing with its keyphrases, best first, as parallel
+-- arrays. Unnested where they are used, after the join that picks the few
+-- listings a build needs: unnesting here made every build unnest them all.
 
 with
 
@@ -8,25 +10,21 @@ source as (
 
 ),
 
-unnested as (
+renamed as (
 
     select
         ---------- ids
-        source.file_id,
-        source.position,
+        file_id,
+        position,
 
-        ---------- the keyphrase
-        keyword.keyword,
-        keyword.score::numeric(14, 4) as score,
-        keyword.rank::integer as rank,
-        keyword.in_title,
-        keyword.occurrences
+        ---------- the keyphrases, best first
+        keywords,
+        scores,
+        in_title,
+        occurrences
 
     from source
-    cross join lateral
-        unnest(source.keywords, source.scores, source.in_title, source.occurrences)
-            with ordinality as keyword (keyword, score, in_title, occurrences, rank)
 
 )
 
-select * from unnested
+select * from renamed
