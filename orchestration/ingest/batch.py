@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 
 from orchestration.ingest.inbox import InboxFile, PassedOver, scan
-from orchestration.ingest.load import FileChanged, FileResult, Outcome, load_file
+from orchestration.ingest.load import FileChanged, FileResult, Outcome, fingerprint, load_file
 from orchestration.warehouse import WarehouseUnavailable, connect, first_line
 
 
@@ -60,11 +60,44 @@ def ingest_paths(
     report = IngestReport(passed_over=found.passed_over)
     if on_start is not None:
         on_start(found.files)
-    for result in _ingest_files(url, found.files, workers):
+    unchanged, new = _sort_out_unchanged(url, found.files)
+    for result in [*unchanged, *_ingest_files(url, new, workers)]:
         report.results.append(result)
         if on_file is not None:
             on_file(result)
     return report
+
+
+def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResult], list[InboxFile]]:
+    """Files whose bytes were ingested before under the same name, found with one query.
+
+    An inbox keeps every file it ever received: without this, each run would
+    open a transaction per old file just to learn it is known, a cost that
+    grows with the warehouse rather than with what is new.
+    """
+    fingerprints: dict[Path, str] = {}
+    for file in files:
+        try:
+            fingerprints[file.path] = fingerprint(file.path)[0]
+        except OSError:
+            pass  # the per-file path reports it
+    with connect(url) as conn:
+        recorded = {
+            (sha256, file_name): file_id
+            for sha256, file_name, file_id in conn.execute(
+                "select sha256, file_name, coalesce(duplicate_of, file_id) "
+                "from raw.ingested_files where sha256 = any(%s)",
+                [sorted(set(fingerprints.values()))],
+            )
+        }
+    unchanged, new = [], []
+    for file in files:
+        file_id = recorded.get((fingerprints.get(file.path), file.name))
+        if file_id is None:
+            new.append(file)
+        else:
+            unchanged.append(FileResult(file.path, Outcome.UNCHANGED, file_id=file_id))
+    return unchanged, new
 
 
 def _ingest_files(url: str, files: list[InboxFile], workers: int) -> Iterator[FileResult]:
