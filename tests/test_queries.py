@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, run_cli
+from orchestration import queries
 from orchestration.build import build
 from orchestration.ingest.batch import ingest_paths
 from orchestration.queries import run_read_only
@@ -84,6 +85,26 @@ def test_search_ranks_a_title_match_above_an_abstract_match(db_url, tmp_path):
     hits = cli_json("search", "zebrafish", env=env)
     assert [hit["title"] for hit in hits] == ["Zebrafish Larvae Learn", "Counting Stripes"]
     assert hits[0]["rank"] > hits[1]["rank"]
+
+
+def test_a_common_word_is_ranked_among_its_most_recent_matches(sample_db, monkeypatch):
+    monkeypatch.setattr(queries, "EXHAUSTIVE_MATCHES", 3)
+    monkeypatch.setattr(queries, "RECENT_CANDIDATES", 5)
+    with psycopg.connect(sample_db, autocommit=True) as conn:
+        hits = queries.search(conn, "language models", limit=3)
+        recent = {
+            row[0]
+            for row in conn.execute(
+                "select paper_id from analytics.dim_papers "
+                "where search_document @@ websearch_to_tsquery('english', 'language models') "
+                "order by last_seen_at desc limit 5"
+            )
+        }
+        everything = queries.search(conn, "zebra or language models", limit=500)
+    assert len(hits.rows) == 3 and {row[0] for row in hits.rows} <= recent
+    assert len(everything.rows) == 5  # more matches than EXHAUSTIVE_MATCHES: the recent ones only
+    ranks = [row[2] for row in hits.rows]
+    assert ranks == sorted(ranks, reverse=True)
 
 
 def test_search_is_served_by_a_gin_index(sample_db):

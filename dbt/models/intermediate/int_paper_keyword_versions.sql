@@ -8,6 +8,7 @@
         materialized='incremental',
         incremental_strategy='append',
         indexes=[{'columns': ['paper_id', 'last_ingest_seq'], 'unique': true}],
+        post_hook=["{% if not is_incremental() %}analyze {{ this }}{% endif %}"],
     )
 }}
 

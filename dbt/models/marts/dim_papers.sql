@@ -1,5 +1,8 @@
 -- One row per paper: every listing whose title has the same key is one paper.
 --
+-- Indexes: search_document (GIN) serves search; last_seen_at lets search rank
+-- the most recent matches of a common word (orchestration/queries.py).
+--
 -- Incremental: a build recomputes only the papers that new listings touched,
 -- from all of their listings, so its cost follows the new files, and any
 -- sequence of builds gives the same rows as a full refresh.
@@ -13,6 +16,7 @@
             {'columns': ['paper_id'], 'unique': true},
             {'columns': ['last_ingest_seq']},
             {'columns': ['search_document'], 'type': 'gin'},
+            {'columns': ['last_seen_at']},
         ],
     )
 }}
