@@ -14,11 +14,11 @@ from orchestration.defs.automation import (
 from orchestration.defs.checks import listings_map_to_papers, newest_file_is_fresh
 from orchestration.defs.dbt import paperhouse_dbt_models
 from orchestration.defs.ingest import ingest_inbox
-from orchestration.defs.keywords import extract_keywords
+from orchestration.defs.features import extract_features
 from orchestration.defs.resources import dbt_resource, warehouse_from_env
 
 defs = dg.Definitions(
-    assets=[ingest_inbox, extract_keywords, paperhouse_dbt_models],
+    assets=[ingest_inbox, extract_features, paperhouse_dbt_models],
     asset_checks=[listings_map_to_papers, newest_file_is_fresh],
     jobs=[ingest_and_build, full_rebuild],
     schedules=[ingest_schedule, nightly_full_rebuild],

@@ -41,8 +41,10 @@ def read_status(conn: psycopg.Connection, *, problem_limit: int = 10) -> Warehou
         conn.execute("select status, count(*) from raw.ingested_files group by status").fetchall()
     )
     files_by_status = {status.value: int(counts.get(status.value, 0)) for status in FileStatus}
+    # The ledger's per-file counts, written in the same transaction as the
+    # listings: exact, and a scan of one row per file rather than of every listing.
     listings, last_ingested_at = conn.execute(
-        "select (select count(*) from raw.paper_listings), (select max(ingested_at) from raw.ingested_files)"
+        "select coalesce(sum(listing_count), 0), max(ingested_at) from raw.ingested_files"
     ).fetchone() or (0, None)
     problems = [
         ProblemFile(*row)

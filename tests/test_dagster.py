@@ -59,7 +59,12 @@ def test_the_asset_graph_runs_from_the_inbox_to_the_marts(code):
     assert dg.AssetKey(["raw", "paper_listings"]) in staging.parent_keys
     checks = {key.name for key in graph.asset_check_keys}
     assert {"no_file_rejected", "listings_map_to_papers", "newest_file_is_fresh"} <= checks
-    assert any(name.startswith("unique_dim_papers_paper_id") for name in checks)  # dbt tests as checks
+    assert any(name.startswith("not_null_dim_papers_paper_id") for name in checks)  # dbt tests as checks
+    features = graph.get(dg.AssetKey(["staging", "stg_features__listing_search_documents"]))
+    assert dg.AssetKey(["features", "listing_search_documents"]) in features.parent_keys
+    assert dg.AssetKey(["raw", "paper_listings"]) in graph.get(
+        dg.AssetKey(["features", "listing_keywords"])
+    ).parent_keys
     repository = defs.get_repository_def()
     assert set(repository.schedule_defs and [s.name for s in repository.schedule_defs]) == {
         "ingest_schedule", "nightly_full_rebuild",

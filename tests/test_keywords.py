@@ -116,7 +116,7 @@ def test_a_changed_extractor_reextracts_and_rebuilds_in_full(db_url, conn, inbox
     ingest_paths(db_url, [inbox], settle_seconds=0)
     assert build(db_url, quiet=True).succeeded
     before = conn.execute("select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2").fetchall()
-    conn.execute("update features.keyword_extractions set extractor_version = 'an older rule'")
+    conn.execute("update features.extracted_files set extractor_version = 'an older rule'")
     conn.execute("delete from analytics.fct_paper_keywords where rank = 1")  # the marts' stale state
 
     summary = build(db_url, quiet=True)

@@ -1,10 +1,11 @@
-"""The keyword step between ingest and the dbt build: extract the keyphrases of newly loaded listings.
+"""The features step between ingest and the dbt build: keyphrases and search documents of new listings.
 
-A loaded file is pending when `features.keyword_extractions` has no row for
+A loaded file is pending when `features.extracted_files` has no row for
 it, or one written by another extractor version (a changed rule or a
 recalibrated reference). Pending files are extracted in batches, each batch
-one transaction (delete, COPY, ledger row), so a crash loses at most the
-batch in flight and the next run picks it up again. One extraction runs at a
+one transaction (delete, ledger row, COPY of the keyphrases, the search
+documents computed by PostgreSQL), so a crash loses at most the batch in
+flight and the next run picks it up again. One extraction runs at a
 time per warehouse (a session advisory lock); a second one waits for it.
 
 Big backlogs (the first load of years of files) are spread over worker
@@ -36,7 +37,7 @@ PARALLEL_THRESHOLD = 20_000
 PENDING_FILES = """
 select files.file_id, files.listing_count, extractions.file_id is not null as seen_before
 from raw.ingested_files as files
-left join features.keyword_extractions as extractions on extractions.file_id = files.file_id
+left join features.extracted_files as extractions on extractions.file_id = files.file_id
 where files.status = 'loaded'
     and (extractions.file_id is null or extractions.extractor_version <> %s)
 order by files.ingest_seq
@@ -52,8 +53,17 @@ copy features.listing_keywords (file_id, position, keywords, scores, in_title, o
 from stdin (format binary)
 """
 KEYWORD_TYPES = ["bigint", "integer", "text[]", "float8[]", "bool[]", "integer[]"]
+INSERT_SEARCH_DOCUMENTS = """
+insert into features.listing_search_documents (file_id, position, search_document)
+select
+    file_id,
+    position,
+    setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', abstract), 'B')
+from raw.paper_listings
+where file_id = any(%s)
+"""
 RECORD_EXTRACTION = """
-insert into features.keyword_extractions (file_id, extractor_version, listing_count)
+insert into features.extracted_files (file_id, extractor_version, listing_count)
 select file_id, %(version)s, count(*) filter (where position is not null)
 from unnest(%(file_ids)s::bigint[]) as files (file_id)
 left join raw.paper_listings using (file_id)
@@ -138,7 +148,7 @@ def extract_batch(
     """
     done = 0
     with writer.transaction(), reader.transaction():
-        writer.execute("delete from features.keyword_extractions where file_id = any(%s)", [file_ids])
+        writer.execute("delete from features.extracted_files where file_id = any(%s)", [file_ids])
         writer.execute(RECORD_EXTRACTION, {"version": vocabulary.version, "file_ids": file_ids})
         with reader.cursor(name="paperhouse_keyword_listings") as listings, writer.cursor() as cursor:
             listings.itersize = 2_000
@@ -156,6 +166,7 @@ def extract_batch(
                         [k.occurrences for k in found],
                     ))
                     done += 1
+        writer.execute(INSERT_SEARCH_DOCUMENTS, [file_ids])
     return done
 
 

@@ -31,7 +31,9 @@ listings as (
 
     select
         facts.*,
-        raw_listings.abstract,
+        -- only the length travels through the sorts below; the chosen
+        -- abstract is fetched once per paper at the end
+        length(raw_listings.abstract) as abstract_length,
         -- the order in which the warehouse saw the paper's listings
         row_number() over (
             partition by facts.paper_id order by facts.ingest_seq, facts.position
@@ -76,10 +78,9 @@ paper_facts as (
     select
         paper_id,
 
-        ---------- text: the longest abstract (ties: the first seen), and its listing
-        (array_agg(abstract order by length(abstract) desc, seen_order))[1] as abstract,
-        (array_agg(file_id order by length(abstract) desc, seen_order))[1] as abstract_file_id,
-        (array_agg(position order by length(abstract) desc, seen_order))[1] as abstract_position,
+        ---------- text: the listing with the longest abstract (ties: the first seen)
+        (array_agg(file_id order by abstract_length desc, seen_order))[1] as abstract_file_id,
+        (array_agg(position order by abstract_length desc, seen_order))[1] as abstract_position,
 
         ---------- metadata: from the most recently ingested listing that has it
         (array_agg(authors_count order by seen_order desc)
@@ -110,7 +111,7 @@ select
 
     ---------- text
     display_titles.title,
-    paper_facts.abstract,
+    abstract_listings.abstract,
     paper_facts.abstract_file_id,
     paper_facts.abstract_position,
 
@@ -128,10 +129,16 @@ select
     paper_facts.file_count,
     paper_facts.last_ingest_seq,
 
-    ---------- full-text search: the title weighs more (A) than the abstract (B)
-    setweight(to_tsvector('english', display_titles.title), 'A')
-        || setweight(to_tsvector('english', coalesce(paper_facts.abstract, '')), 'B')
-        as search_document
+    ---------- full-text search: title (weight A) and abstract (B) of the abstract's
+    ---------- listing, computed once per listing by the features step
+    search_documents.search_document
 
 from paper_facts
 inner join display_titles on display_titles.paper_id = paper_facts.paper_id
+inner join {{ ref('stg_raw__paper_listings') }} as abstract_listings
+    on abstract_listings.file_id = paper_facts.abstract_file_id
+    and abstract_listings.position = paper_facts.abstract_position
+-- left: a listing the features step missed keeps its paper (a dbt test names it)
+left join {{ ref('stg_features__listing_search_documents') }} as search_documents
+    on search_documents.file_id = paper_facts.abstract_file_id
+    and search_documents.position = paper_facts.abstract_position

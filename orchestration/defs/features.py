@@ -1,0 +1,40 @@
+"""The features asset: keyphrases and search documents of new listings, between ingest and the dbt models."""
+
+import dagster as dg
+
+from orchestration.defs.ingest import INGEST_POOL, RAW_LISTINGS
+from orchestration.defs.resources import WarehouseResource
+from orchestration.keywords.store import extract_pending
+
+EXTRACTED_FILES = dg.AssetKey(["features", "extracted_files"])
+LISTING_KEYWORDS = dg.AssetKey(["features", "listing_keywords"])
+LISTING_SEARCH_DOCUMENTS = dg.AssetKey(["features", "listing_search_documents"])
+
+_DESCRIPTIONS = {
+    EXTRACTED_FILES: "Files whose listings have their features, and the extractor version.",
+    LISTING_KEYWORDS: "Up to ten keyphrases of every loaded listing (orchestration/keywords).",
+    LISTING_SEARCH_DOCUMENTS: "Title and abstract of every loaded listing as a tsvector, for search.",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(key, deps=[RAW_LISTINGS], description=description, group_name="features",
+                     kinds={"python", "postgres"})
+        for key, description in _DESCRIPTIONS.items()
+    ],
+    # one writer of the raw and features layers at a time, like ingest
+    pool=INGEST_POOL,
+)
+def extract_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Compute the features of every listing that has none from the current extractor."""
+    summary = extract_pending(warehouse.url())
+    context.log.info("extracted the features of %s listing(s) in %s file(s)", summary.listings, summary.files)
+    metadata = {
+        "listings_extracted": dg.MetadataValue.int(summary.listings),
+        "files_extracted": dg.MetadataValue.int(summary.files),
+        "files_reextracted": dg.MetadataValue.int(summary.reextracted_files),
+        "extractor_version": dg.MetadataValue.text(summary.version),
+    }
+    for key in _DESCRIPTIONS:
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
