@@ -101,8 +101,10 @@ def search(conn: psycopg.Connection, text: str, limit: int = 20) -> Rows:
         if recent_only:
             # Matches are dense (just counted), but the planner multiplies the
             # words' frequencies as if independent and, for `state space
-            # models`, expects few: it would fetch all 50k matches to sort them.
+            # models`, expects few: it would fetch all 50k matches, or scan the
+            # table, to sort them. Walking the recency index is what is wanted.
             conn.execute("set local enable_bitmapscan = off")
+            conn.execute("set local enable_seqscan = off")
         return _rows(conn.execute(ranked))
 
 

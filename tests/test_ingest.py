@@ -121,6 +121,24 @@ def test_a_file_whose_bytes_changed_is_a_new_file(db_url, conn, inbox):
     assert names == (2,)
 
 
+def test_a_known_name_size_and_mtime_is_not_read_again_and_a_touched_file_is(db_url, conn, inbox):
+    ingest(db_url, inbox)
+    target = inbox / "003_e6a3815afc9a5699.txt"
+    stamp = target.stat().st_mtime
+    data = target.read_bytes()
+    # same size, same modification time, other bytes: by the make/rsync rule
+    # the file is known without being read (README, "Guarantees")
+    target.write_bytes(data.replace(b"Video", b"Audio", 1))
+    os.utime(target, (stamp, stamp))
+    assert ingest(db_url, inbox).by_outcome == {Outcome.UNCHANGED: 5}
+    # a new modification time makes paperhouse read it, and its bytes decide
+    os.utime(target, (stamp - 60, stamp - 60))
+    assert ingest(db_url, inbox).by_outcome == {Outcome.LOADED: 1, Outcome.UNCHANGED: 4}
+    target.write_bytes(data)
+    os.utime(target, (stamp - 120, stamp - 120))
+    assert ingest(db_url, inbox).by_outcome == {Outcome.UNCHANGED: 5}  # known bytes again
+
+
 def test_bad_files_get_a_status_and_never_stop_the_good_ones(db_url, conn, inbox):
     (inbox / "0_empty.txt").write_bytes(b"")
     (inbox / "1_binary.pdf").write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 20)

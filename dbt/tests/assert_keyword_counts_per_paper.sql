@@ -18,8 +18,9 @@ counts as (
 
     select
         papers.paper_id,
-        array_length(regexp_split_to_array(trim(coalesce(papers.abstract, '')), '\s+'), 1)
-            as abstract_words,
+        -- words as spaces + 1: splitting every abstract with a regex was most
+        -- of this test's cost at a million papers
+        length(papers.abstract) - length(replace(papers.abstract, ' ', '')) + 1 as abstract_words,
         count(keywords.keyword) as keyword_count
     from papers
     left join {{ ref('fct_paper_keywords') }} as keywords on keywords.paper_id = papers.paper_id

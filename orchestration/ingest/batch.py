@@ -69,20 +69,39 @@ def ingest_paths(
 
 
 def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResult], list[InboxFile]]:
-    """Files whose bytes were ingested before under the same name, found with one query.
+    """Files ingested before under the same name, found with two queries and no transaction each.
 
     An inbox keeps every file it ever received: without this, each run would
     open a transaction per old file just to learn it is known, a cost that
-    grows with the warehouse rather than with what is new.
+    grows with the warehouse rather than with what is new. A file whose name,
+    size and modification time match its ledger row is not even read (the
+    rule of make and rsync); any other file is known by its SHA-256.
     """
-    fingerprints: dict[Path, str] = {}
-    for file in files:
-        try:
-            fingerprints[file.path] = fingerprint(file.path)[0]
-        except OSError:
-            pass  # the per-file path reports it
     with connect(url) as conn:
-        recorded = {
+        by_stat = {
+            (file_name, size_bytes, modified_at): file_id
+            for file_name, size_bytes, modified_at, file_id in conn.execute(
+                "select file_name, size_bytes, modified_at, coalesce(duplicate_of, file_id) "
+                "from raw.ingested_files where file_name = any(%s) and modified_at is not null",
+                [[file.name for file in files]],
+            )
+        }
+        unchanged: list[FileResult] = []
+        to_hash: list[InboxFile] = []
+        for file in files:
+            file_id = by_stat.get((file.name, file.size, file.modified_at))
+            if file_id is None:
+                to_hash.append(file)
+            else:
+                unchanged.append(FileResult(file.path, Outcome.UNCHANGED, file_id=file_id))
+
+        fingerprints: dict[Path, str] = {}
+        for file in to_hash:
+            try:
+                fingerprints[file.path] = fingerprint(file.path)[0]
+            except OSError:
+                pass  # the per-file path reports it
+        by_content = {
             (sha256, file_name): file_id
             for sha256, file_name, file_id in conn.execute(
                 "select sha256, file_name, coalesce(duplicate_of, file_id) "
@@ -90,9 +109,9 @@ def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResu
                 [sorted(set(fingerprints.values()))],
             )
         }
-    unchanged, new = [], []
-    for file in files:
-        file_id = recorded.get((fingerprints.get(file.path), file.name))
+    new = []
+    for file in to_hash:
+        file_id = by_content.get((fingerprints.get(file.path), file.name))
         if file_id is None:
             new.append(file)
         else:

@@ -13,6 +13,7 @@ import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 IN_PROGRESS_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".swp")
@@ -27,6 +28,10 @@ class InboxFile:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def modified_at(self) -> datetime:
+        return datetime.fromtimestamp(self.mtime, tz=UTC)
 
 
 @dataclass(frozen=True)

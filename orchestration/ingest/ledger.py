@@ -8,7 +8,7 @@ same bytes waits for the first one's transaction and then finds the row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 import psycopg
@@ -36,7 +36,13 @@ class Claim:
 
 
 def claim(
-    conn: psycopg.Connection, *, file_name: str, sha256: str, size_bytes: int, parser_version: int
+    conn: psycopg.Connection,
+    *,
+    file_name: str,
+    sha256: str,
+    size_bytes: int,
+    modified_at: datetime,
+    parser_version: int,
 ) -> Claim:
     """Insert the ledger row for new bytes, inside the caller's transaction.
 
@@ -45,12 +51,12 @@ def claim(
     """
     row = conn.execute(
         """
-        insert into raw.ingested_files (file_name, sha256, size_bytes, status, parser_version)
-        values (%s, %s, %s, 'loaded', %s)
+        insert into raw.ingested_files (file_name, sha256, size_bytes, modified_at, status, parser_version)
+        values (%s, %s, %s, %s, 'loaded', %s)
         on conflict (sha256) where status <> 'duplicate' do nothing
         returning file_id
         """,
-        [file_name, sha256, size_bytes, parser_version],
+        [file_name, sha256, size_bytes, modified_at, parser_version],
     ).fetchone()
     if row is not None:
         return Claim(file_id=row[0], known=None)
@@ -68,6 +74,7 @@ def record_duplicate(
     file_name: str,
     sha256: str,
     size_bytes: int,
+    modified_at: datetime,
     parser_version: int,
     original: KnownFile,
 ) -> bool:
@@ -75,8 +82,8 @@ def record_duplicate(
     row = conn.execute(
         """
         insert into raw.ingested_files
-            (file_name, sha256, size_bytes, status, parser_version, duplicate_of, error)
-        values (%s, %s, %s, 'duplicate', %s, %s, %s)
+            (file_name, sha256, size_bytes, modified_at, status, parser_version, duplicate_of, error)
+        values (%s, %s, %s, %s, 'duplicate', %s, %s, %s)
         on conflict (sha256, file_name) where status = 'duplicate' do nothing
         returning file_id
         """,
@@ -84,6 +91,7 @@ def record_duplicate(
             file_name,
             sha256,
             size_bytes,
+            modified_at,
             parser_version,
             original.file_id,
             f"the same bytes as {original.file_name} (file_id {original.file_id})",

@@ -72,7 +72,12 @@ def load_file(conn: psycopg.Connection, file: InboxFile) -> FileResult:
     sha256, size = fingerprint(file.path)
     with conn.transaction():
         claim = ledger.claim(
-            conn, file_name=file.name, sha256=sha256, size_bytes=size, parser_version=PARSER_VERSION
+            conn,
+            file_name=file.name,
+            sha256=sha256,
+            size_bytes=size,
+            modified_at=file.modified_at,
+            parser_version=PARSER_VERSION,
         )
         if claim.file_id is None:
             assert claim.known is not None
@@ -90,6 +95,7 @@ def _already_known(
         file_name=file.name,
         sha256=sha256,
         size_bytes=size,
+        modified_at=file.modified_at,
         parser_version=PARSER_VERSION,
         original=known,
     )
