@@ -1,4 +1,4 @@
-"""Build the warehouse: the keyword step (orchestration/keywords), then the dbt models in dbt/.
+"""Build the warehouse: the features step (orchestration/features.py), then the dbt models in dbt/.
 
 dbt runs as its own process (as dagster-dbt runs it), with the connection
 passed through the environment variables that dbt/profiles.yml reads.
@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from orchestration.keywords.store import ExtractionSummary, extract_pending
+from orchestration.features import ExtractionSummary, extract_pending
 from orchestration.settings import DBT_PROJECT_DIR
 
 RUN_RESULTS = DBT_PROJECT_DIR / "target" / "run_results.json"
@@ -57,7 +57,7 @@ class BuildSummary:
     succeeded: bool
     by_status: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
-    extraction: ExtractionSummary | None = None  # the keyword step before dbt, if it ran
+    extraction: ExtractionSummary | None = None  # the features step before dbt, if it ran
     full_refresh: bool = False
 
     def describe(self) -> str:
@@ -140,11 +140,11 @@ def build(
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> BuildSummary:
-    """The keyword step for listings that need it, then `dbt build`.
+    """The features step for listings that need it, then `dbt build`.
 
     A changed extractor (a new rule, a recalibrated reference) re-extracts
     listings the marts already hold, which their watermarks cannot see: the
-    build is then a full refresh. `on_start`/`on_batch` report the keyword
+    build is then a full refresh. `on_start`/`on_batch` report the features
     step's progress in listings.
     """
     extraction = extract_pending(url, on_start=on_start, on_batch=on_batch)

@@ -12,7 +12,7 @@ from orchestration.build import build
 from orchestration.ingest.batch import ingest_paths
 from orchestration.keywords.calibrate import calibrate
 from orchestration.keywords.extract import KEYWORDS_PER_PAPER, candidates, keywords, singular
-from orchestration.keywords.store import extract_pending
+from orchestration.features import extract_pending
 from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE, load_vocabulary
 from orchestration.settings import DBT_PROJECT_DIR
 

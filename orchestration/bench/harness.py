@@ -7,7 +7,7 @@ PAPERHOUSE_DATABASE_URL, where it creates and drops its own databases):
    (its peak RSS from /proc), beside a bare COPY of the same rows into an
    empty copy of raw.paper_listings: the physical limit of loading them;
 2. peak RSS of ingesting one file of 500 MB (memory must not follow file size);
-3. the keyword step and a full `dbt build` over the N listings;
+3. the features step (keyphrases, search documents) and a full `dbt build` over the N listings;
 4. `paperhouse run` after one new 200-listing file, on 10k listings and on N;
 5. p50/p95 latency of search, top keywords and a one-paper lookup at N.
 
@@ -37,7 +37,7 @@ from psycopg import sql
 from orchestration import queries
 from orchestration.bench.corpus import big_file_chunks, generate_files
 from orchestration.build import RUN_RESULTS, dbt_build
-from orchestration.keywords.store import extract_pending
+from orchestration.features import extract_pending
 from orchestration.settings import ENVIRONMENT_VARIABLES
 from orchestration.warehouse import connect
 from orchestration.warehouse.embedded import EmbeddedServer
@@ -135,12 +135,12 @@ def _run_stages(
     report.add("one-file size", big["bytes"] / 2**20, "MB")
     shutil.rmtree(big_inbox)
 
-    log("3. keyword step and full dbt build")
+    log("3. features step and full dbt build")
     started = time.perf_counter()
     extracted = extract_pending(main)
     seconds = time.perf_counter() - started
-    report.add("keyword step", seconds, "s")
-    report.add("keyword step throughput", extracted.listings / seconds, "listings/s")
+    report.add("features step", seconds, "s")
+    report.add("features step throughput", extracted.listings / seconds, "listings/s")
     started = time.perf_counter()
     summary = dbt_build(main, full_refresh=True, quiet=True)
     seconds = time.perf_counter() - started

@@ -20,7 +20,6 @@ from orchestration.ingest.batch import IngestReport, ingest_paths
 from orchestration.ingest.inbox import InboxFile
 from orchestration.ingest.load import FileResult, Outcome
 from orchestration.keywords.calibrate import calibrate as calibrate_keywords
-from orchestration.keywords.store import extract_pending
 from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE
 from orchestration.output import OutputFormat
 from orchestration.settings import Settings
@@ -77,7 +76,7 @@ def build(
     ] = False,
     select: Annotated[str | None, typer.Option("--select", "-s", help="dbt node selection.")] = None,
 ) -> None:
-    """Extract the keyphrases of new listings, then build the dbt models and run their tests."""
+    """Compute the features of new listings (keyphrases, search documents), then build the dbt models and run their tests."""
     url = prepare(settings())
     summary = _extract_and_build(url, full_refresh=full_refresh, select=select)
     if not summary.succeeded:
@@ -115,9 +114,9 @@ def ui(
 def _extract_and_build(
     url: str, *, full_refresh: bool = False, select: str | None = None, quiet: bool = False
 ) -> BuildSummary:
-    err.print("building the models (keyphrases, then dbt build) ...")
+    err.print("building the models (features step, then dbt build) ...")
     with Progress(
-        TextColumn("extracting keyphrases"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("keyphrases and search documents"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, transient=True,
     ) as progress:
         task = progress.add_task("extract", total=None)
@@ -133,7 +132,7 @@ def _extract_and_build(
 def _print_build_summary(summary: BuildSummary) -> None:
     extraction = summary.extraction
     if extraction and extraction.files:
-        out.print(f"keyphrases extracted: {extraction.listings:,} listings in {extraction.files:,} files")
+        out.print(f"features extracted: {extraction.listings:,} listings in {extraction.files:,} files")
     if extraction and extraction.reextracted_files:
         out.print(f"the keyword extractor changed (now {extraction.version}): every model was rebuilt in full")
     if summary.succeeded:

@@ -4,7 +4,7 @@ import dagster as dg
 
 from orchestration.defs.ingest import INGEST_POOL, RAW_LISTINGS
 from orchestration.defs.resources import WarehouseResource
-from orchestration.keywords.store import extract_pending
+from orchestration.features import extract_pending
 
 EXTRACTED_FILES = dg.AssetKey(["features", "extracted_files"])
 LISTING_KEYWORDS = dg.AssetKey(["features", "listing_keywords"])

@@ -16,7 +16,7 @@
 This runs in Python, once per listing, rather than in SQL at build time: the
 SQL version cut every abstract into one row per word and cost about 4 ms per
 paper in PostgreSQL, an hour per million papers; here it is a fraction of a
-millisecond and its result is stored (see orchestration.keywords.store).
+millisecond and its result is stored (see orchestration.features).
 """
 
 from __future__ import annotations

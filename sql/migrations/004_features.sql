@@ -1,5 +1,5 @@
 -- The features layer: what paperhouse derives from each raw listing once,
--- between ingest and the dbt build (orchestration.keywords.store): its
+-- between ingest and the dbt build (orchestration.features): its
 -- keyphrases (Python) and its full-text search document (PostgreSQL).
 -- Derived, so it can be dropped and recomputed from raw at any time; keyed
 -- like raw.paper_listings. A full dbt rebuild reuses it instead of redoing it.
