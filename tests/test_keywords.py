@@ -80,6 +80,15 @@ def test_any_text_gives_at_most_ten_ranked_lower_case_phrases(title, abstract):
         assert k.score > 0 and k.occurrences >= 1
 
 
+def test_no_keyword_of_a_sample_paper_is_a_stop_word_alone(sample_db):
+    # (was the dbt test assert_no_keyword_is_a_stop_word_alone, when the word lists were seeds)
+    stop_words = VOCABULARY.function_words | VOCABULARY.generic_words
+    with psycopg.connect(sample_db) as conn:
+        found = {k for (k,) in conn.execute("select distinct keyword from analytics.fct_paper_keywords")}
+    assert len(found) > 1_000
+    assert not found & stop_words
+
+
 def test_the_dbt_project_agrees_on_keywords_per_paper():
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
     assert project["vars"]["keywords_per_paper"] == KEYWORDS_PER_PAPER
