@@ -24,11 +24,9 @@ papers as (
 
     select paper_id, first_seen_at, last_seen_at from {{ ref('dim_papers') }}
 
-)
+),
 
 {% if is_incremental() %}
-,
-
 {{ touched_keyword_versions() }},
 
 -- keywords a paper gave up: counted again from the facts
@@ -37,8 +35,10 @@ lost_keywords as (
     select distinct keyword from lost
 
 ),
+{% endif %}
 
-recounted as (
+-- every keyword on a full build; only the lost ones on an incremental one
+counted as (
 
     select
         keywords.keyword,
@@ -48,10 +48,15 @@ recounted as (
         max(keywords.last_ingest_seq) as last_ingest_seq
     from {{ ref('fct_paper_keywords') }} as keywords
     inner join papers on papers.paper_id = keywords.paper_id
+    {% if is_incremental() %}
     where keywords.keyword in (select keyword from lost_keywords)
+    {% endif %}
     group by keywords.keyword
 
-),
+)
+
+{% if is_incremental() %}
+,
 
 -- the others only gained papers, or kept theirs and saw them again
 carried as (
@@ -69,43 +74,31 @@ carried as (
     where latest_rows.keyword not in (select keyword from lost_keywords)
     group by latest_rows.keyword
 
-),
-
-updated as (
-
-    select
-        carried.keyword,
-        coalesce(current.paper_count, 0) + carried.papers_gained as paper_count,
-        least(current.first_seen_at, carried.first_seen_at) as first_seen_at,
-        greatest(current.last_seen_at, carried.last_seen_at) as last_seen_at,
-        greatest(current.last_ingest_seq, carried.last_ingest_seq) as last_ingest_seq
-    from carried
-    left join {{ this }} as current on current.keyword = carried.keyword
-
 )
 
-select * from updated
+select
+    carried.keyword,
+    coalesce(current.paper_count, 0) + carried.papers_gained as paper_count,
+    least(current.first_seen_at, carried.first_seen_at) as first_seen_at,
+    greatest(current.last_seen_at, carried.last_seen_at) as last_seen_at,
+    greatest(current.last_ingest_seq, carried.last_ingest_seq) as last_ingest_seq
+from carried
+left join {{ this }} as current on current.keyword = carried.keyword
+
 union all
+
 -- keywords no paper carries any more: counted as 0, then deleted by the post-hook
 select
     lost_keywords.keyword,
-    coalesce(recounted.paper_count, 0) as paper_count,
-    recounted.first_seen_at,
-    recounted.last_seen_at,
-    recounted.last_ingest_seq
+    coalesce(counted.paper_count, 0) as paper_count,
+    counted.first_seen_at,
+    counted.last_seen_at,
+    counted.last_ingest_seq
 from lost_keywords
-left join recounted on recounted.keyword = lost_keywords.keyword
+left join counted on counted.keyword = lost_keywords.keyword
 
 {% else %}
 
-select
-    keywords.keyword,
-    count(*)::integer as paper_count,
-    min(papers.first_seen_at) as first_seen_at,
-    max(papers.last_seen_at) as last_seen_at,
-    max(keywords.last_ingest_seq) as last_ingest_seq
-from {{ ref('fct_paper_keywords') }} as keywords
-inner join papers on papers.paper_id = keywords.paper_id
-group by keywords.keyword
+select * from counted
 
 {% endif %}

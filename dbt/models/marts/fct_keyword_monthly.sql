@@ -22,28 +22,38 @@
     )
 }}
 
-{% if is_incremental() %}
-
 with
 
+{% if is_incremental() %}
 {{ touched_keyword_versions() }},
 
+-- (keyword, month) pairs a paper gave up: counted again from the facts
 lost_pairs as (
 
     select distinct keyword, month from lost
 
 ),
+{% endif %}
 
-recounted as (
+-- every pair on a full build; only the lost ones on an incremental one
+counted as (
 
-    select keywords.keyword, keywords.trend_month as month, count(*)::integer as paper_count,
+    select
+        keywords.keyword,
+        keywords.trend_month as month,
+        count(*)::integer as paper_count,
         max(keywords.last_ingest_seq) as last_ingest_seq
     from {{ ref('fct_paper_keywords') }} as keywords
+    {% if is_incremental() %}
     inner join lost_pairs
         on lost_pairs.keyword = keywords.keyword and lost_pairs.month = keywords.trend_month
+    {% endif %}
     group by keywords.keyword, keywords.trend_month
 
-),
+)
+
+{% if is_incremental() %}
+,
 
 -- the others only gained papers, or kept theirs (their watermark moves on)
 carried_pairs as (
@@ -78,19 +88,13 @@ union all
 select
     lost_pairs.keyword,
     lost_pairs.month,
-    coalesce(recounted.paper_count, 0) as paper_count,
-    recounted.last_ingest_seq
+    coalesce(counted.paper_count, 0) as paper_count,
+    counted.last_ingest_seq
 from lost_pairs
-left join recounted on recounted.keyword = lost_pairs.keyword and recounted.month = lost_pairs.month
+left join counted on counted.keyword = lost_pairs.keyword and counted.month = lost_pairs.month
 
 {% else %}
 
-select
-    keyword,
-    trend_month as month,
-    count(*)::integer as paper_count,
-    max(last_ingest_seq) as last_ingest_seq
-from {{ ref('fct_paper_keywords') }}
-group by keyword, trend_month
+select * from counted
 
 {% endif %}
