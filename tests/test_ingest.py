@@ -11,7 +11,8 @@ from pathlib import Path
 import psycopg
 
 from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS
-from orchestration.ingest.batch import ingest_paths
+from orchestration.ingest.batch import ingest_one, ingest_paths
+from orchestration.ingest.inbox import scan
 from orchestration.ingest.load import Outcome
 from orchestration.ingest.parse import PARSER_VERSION
 
@@ -137,6 +138,16 @@ def test_a_known_name_size_and_mtime_is_not_read_again_and_a_touched_file_is(db_
     target.write_bytes(data)
     os.utime(target, (stamp - 120, stamp - 120))
     assert ingest(db_url, inbox).by_outcome == {Outcome.UNCHANGED: 5}  # known bytes again
+
+
+def test_bytes_that_changed_after_they_were_hashed_roll_the_file_back(db_url, conn, inbox):
+    path = inbox / "003_e6a3815afc9a5699.txt"
+    stale = (hashlib.sha256(b"what the file held when it was hashed").hexdigest(), path.stat().st_size)
+    with psycopg.connect(db_url, autocommit=True) as own:
+        result = ingest_one(own, scan([path], settle_seconds=0).files[0], stale)
+    assert result.outcome is Outcome.RETRY and "changed while" in (result.message or "")
+    assert files(conn) == {} and listing_count(conn) == 0
+    assert ingest(db_url, path).by_outcome == {Outcome.LOADED: 1}  # the next run loads it whole
 
 
 def test_bad_files_get_a_status_and_never_stop_the_good_ones(db_url, conn, inbox):

@@ -68,7 +68,11 @@ def ingest_paths(
     return report
 
 
-def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResult], list[InboxFile]]:
+# A file to load, with its (SHA-256, size) when the sorting pass could read it.
+NewFile = tuple[InboxFile, tuple[str, int] | None]
+
+
+def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResult], list[NewFile]]:
     """Files ingested before under the same name, found with two queries and no transaction each.
 
     An inbox keeps every file it ever received: without this, each run would
@@ -95,10 +99,10 @@ def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResu
             else:
                 unchanged.append(FileResult(file.path, Outcome.UNCHANGED, file_id=file_id))
 
-        fingerprints: dict[Path, str] = {}
+        fingerprints: dict[Path, tuple[str, int]] = {}
         for file in to_hash:
             try:
-                fingerprints[file.path] = fingerprint(file.path)[0]
+                fingerprints[file.path] = fingerprint(file.path)
             except OSError:
                 pass  # the per-file path reports it
         by_content = {
@@ -106,46 +110,49 @@ def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResu
             for sha256, file_name, file_id in conn.execute(
                 "select sha256, file_name, coalesce(duplicate_of, file_id) "
                 "from raw.ingested_files where sha256 = any(%s)",
-                [sorted(set(fingerprints.values()))],
+                [sorted({sha256 for sha256, _ in fingerprints.values()})],
             )
         }
-    new = []
+    new: list[NewFile] = []
     for file in to_hash:
-        file_id = by_content.get((fingerprints.get(file.path), file.name))
+        identity = fingerprints.get(file.path)
+        file_id = by_content.get((identity[0], file.name)) if identity else None
         if file_id is None:
-            new.append(file)
+            new.append((file, identity))
         else:
             unchanged.append(FileResult(file.path, Outcome.UNCHANGED, file_id=file_id))
     return unchanged, new
 
 
-def _ingest_files(url: str, files: list[InboxFile], workers: int) -> Iterator[FileResult]:
+def _ingest_files(url: str, files: list[NewFile], workers: int) -> Iterator[FileResult]:
     if workers > 1 and len(files) >= PARALLEL_MIN_FILES:
         # spawn, not fork: the caller may hold connections, or run inside Dagster
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             yield from pool.map(_ingest_in_worker, [(url, file) for file in files])
         return
     with connect(url) as conn:
-        for file in files:
-            yield ingest_one(conn, file)
+        for file, identity in files:
+            yield ingest_one(conn, file, identity)
 
 
 # A worker process's connection, opened by its first file.
 _worker_connection: psycopg.Connection | None = None
 
 
-def _ingest_in_worker(job: tuple[str, InboxFile]) -> FileResult:
+def _ingest_in_worker(job: tuple[str, NewFile]) -> FileResult:
     global _worker_connection
-    url, file = job
+    url, (file, identity) = job
     if _worker_connection is None:
         _worker_connection = connect(url)
-    return ingest_one(_worker_connection, file)
+    return ingest_one(_worker_connection, file, identity)
 
 
-def ingest_one(conn: psycopg.Connection, file: InboxFile) -> FileResult:
+def ingest_one(
+    conn: psycopg.Connection, file: InboxFile, identity: tuple[str, int] | None = None
+) -> FileResult:
     """Load one file; every failure but the warehouse's own becomes a result."""
     try:
-        return load_file(conn, file)
+        return load_file(conn, file, identity)
     except FileChanged:
         return FileResult(
             file.path, Outcome.RETRY, message="changed while it was being read; the next run reads it again"

@@ -67,9 +67,15 @@ def fingerprint(path: Path) -> tuple[str, int]:
         return digest.hexdigest(), stream.tell()
 
 
-def load_file(conn: psycopg.Connection, file: InboxFile) -> FileResult:
-    """Ingest one file exactly once. `conn` is in autocommit mode; this opens the transaction."""
-    sha256, size = fingerprint(file.path)
+def load_file(
+    conn: psycopg.Connection, file: InboxFile, identity: tuple[str, int] | None = None
+) -> FileResult:
+    """Ingest one file exactly once. `conn` is in autocommit mode; this opens the transaction.
+
+    `identity` is the file's (SHA-256, size) when the caller has just read it;
+    the load verifies it anyway, as it hashes the bytes it parses.
+    """
+    sha256, size = identity or fingerprint(file.path)
     with conn.transaction():
         claim = ledger.claim(
             conn,
