@@ -15,11 +15,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from orchestration.features import ExtractionSummary, extract_pending
 from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.warehouse import connect
 
 RUN_RESULTS = DBT_PROJECT_DIR / "target" / "run_results.json"
 
@@ -125,7 +125,7 @@ def dbt_build_options(full_refresh: bool, watermark: int) -> list[str]:
 
 def built_watermark(url: str) -> int:
     """The highest ingest_seq the marts hold (0 before the first build)."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url) as conn:
         if conn.execute("select to_regclass('analytics.fct_paper_listings')").fetchone()[0] is None:
             return 0
         return conn.execute("select coalesce(max(ingest_seq), 0) from analytics.fct_paper_listings").fetchone()[0]

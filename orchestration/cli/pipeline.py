@@ -61,7 +61,7 @@ def run(
         raise typer.Exit(2)
     report = _ingest_with_progress(url, [folder], config)
     _print_ingest_report(report)
-    summary = _extract_and_build(url, quiet=True)
+    summary = _build_with_progress(url, quiet=True)
     with connect(url) as conn:
         _print_status(read_status(conn), url)
     if not summary.succeeded:
@@ -78,7 +78,7 @@ def build(
 ) -> None:
     """Compute the features of new listings (keyphrases, search documents), then build the dbt models and run their tests."""
     url = prepare(settings())
-    summary = _extract_and_build(url, full_refresh=full_refresh, select=select)
+    summary = _build_with_progress(url, full_refresh=full_refresh, select=select)
     if not summary.succeeded:
         raise typer.Exit(1)
 
@@ -90,7 +90,7 @@ def calibrate() -> None:
     url = prepare(settings())
     phrases = calibrate_keywords(url)
     out.print(f"wrote {phrases:,} phrases to {DOCUMENT_FREQUENCY_FILE}")
-    summary = _extract_and_build(url, quiet=True)
+    summary = _build_with_progress(url, quiet=True)
     if not summary.succeeded:
         raise typer.Exit(1)
 
@@ -111,7 +111,7 @@ def ui(
     os.execve(command[0], command, env)
 
 
-def _extract_and_build(
+def _build_with_progress(
     url: str, *, full_refresh: bool = False, select: str | None = None, quiet: bool = False
 ) -> BuildSummary:
     err.print("building the models (features step, then dbt build) ...")
