@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from datetime import date, datetime
 from pathlib import Path
 
 import psycopg
 
 from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS
-from orchestration.ingest.batch import ingest_one, ingest_paths
+from orchestration.ingest import ledger
+from orchestration.ingest.batch import ingest_group, ingest_one, ingest_paths
 from orchestration.ingest.inbox import scan
 from orchestration.ingest.load import Outcome
 from orchestration.ingest.parse import PARSER_VERSION
@@ -144,7 +146,7 @@ def test_bytes_that_changed_after_they_were_hashed_roll_the_file_back(db_url, co
     path = inbox / "003_e6a3815afc9a5699.txt"
     stale = (hashlib.sha256(b"what the file held when it was hashed").hexdigest(), path.stat().st_size)
     with psycopg.connect(db_url, autocommit=True) as own:
-        result = ingest_one(own, scan([path], settle_seconds=0).files[0], stale)
+        [result] = ingest_group(own, [(scan([path], settle_seconds=0).files[0], stale)])
     assert result.outcome is Outcome.RETRY and "changed while" in (result.message or "")
     assert files(conn) == {} and listing_count(conn) == 0
     assert ingest(db_url, path).by_outcome == {Outcome.LOADED: 1}  # the next run loads it whole
@@ -217,3 +219,38 @@ def test_a_failure_mid_file_leaves_no_trace_and_the_next_run_loads_it_whole(db_u
     conn.execute("drop trigger fail_mid_file on raw.paper_listings")
     assert ingest(db_url, inbox).by_outcome == {Outcome.LOADED: 2, Outcome.UNCHANGED: 3}
     assert listing_count(conn) == SEED_LISTINGS
+
+
+def test_two_ingesters_holding_the_same_bytes_in_opposite_orders_give_way_without_loss(db_url, conn, inbox, tmp_path):
+    # Ingester A has copies of files X then Y in its group, ingester B copies
+    # of Y then X: each claims its first file, then waits for the other's.
+    x, y = inbox / "002_ee19567c067055aa.txt", inbox / "003_e6a3815afc9a5699.txt"
+    other = tmp_path / "other"
+    other.mkdir()
+    x_copy, y_copy = other / "x_copy.txt", other / "y_copy.txt"
+    shutil.copy2(x, x_copy)
+    shutil.copy2(y, y_copy)
+    both_claimed_their_first = threading.Barrier(2, timeout=30)
+    results = {}
+
+    def ingester(paths: list[Path]) -> None:
+        first, second = scan(paths, settle_seconds=0).files
+        with psycopg.connect(db_url, autocommit=True) as own, own.transaction():
+            results[first.name] = ingest_one(own, first)
+            both_claimed_their_first.wait()
+            results[second.name] = ingest_one(own, second)  # the server breaks the cycle
+            ledger.number_in_commit_order(own)
+
+    threads = [threading.Thread(target=ingester, args=[paths]) for paths in ([x, y], [y_copy, x_copy])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 4
+    retried = [name for name, result in results.items() if result.outcome is Outcome.RETRY]
+    assert len(retried) == 1 and "another ingest" in results[retried[0]].message
+    # The next run settles the file that gave way; every content is loaded once.
+    ingest(db_url, x, y, x_copy, y_copy)
+    statuses = sorted(status for status, _, _ in files(conn).values())
+    assert statuses == ["duplicate", "duplicate", "loaded", "loaded"]
+    assert listing_count(conn) == SEED_COUNTS[x.name] + SEED_COUNTS[y.name]

@@ -97,24 +97,7 @@ def record_duplicate(
             f"the same bytes as {original.file_name} (file_id {original.file_id})",
         ],
     ).fetchone()
-    if row is None:
-        return False
-    _take_ingest_seq(conn, row[0])
-    return True
-
-
-# Held from numbering a file until its transaction commits, so that
-# ingest_seq order is commit order (see raw.ingested_files.ingest_seq).
-COMMIT_ORDER_LOCK_KEY = 0x7061_7065_7273_6571  # "paperseq"
-
-
-def _take_ingest_seq(conn: psycopg.Connection, file_id: int) -> None:
-    """Number the file in commit order; call last in the transaction, just before it commits."""
-    conn.execute("select pg_advisory_xact_lock(%s)", [COMMIT_ORDER_LOCK_KEY])
-    conn.execute(
-        "update raw.ingested_files set ingest_seq = nextval('raw.ingest_seq_seq') where file_id = %s",
-        [file_id],
-    )
+    return row is not None
 
 
 def finish(
@@ -136,4 +119,31 @@ def finish(
         """,
         [status.value, listing_count, error, layout, encoding, scraped_on, file_id],
     )
-    _take_ingest_seq(conn, file_id)
+
+
+# Held from numbering files until their transaction commits, so that
+# ingest_seq order is commit order (see raw.ingested_files.ingest_seq).
+COMMIT_ORDER_LOCK_KEY = 0x7061_7065_7273_6571  # "paperseq"
+
+
+def number_in_commit_order(conn: psycopg.Connection) -> None:
+    """Number the rows this transaction recorded; call last, just before it commits.
+
+    The rows without an ingest_seq are this transaction's own (migration 007
+    explains why). They are numbered in name order, whatever order they were
+    loaded in: names usually carry the scrape date, and the marts take a
+    paper's latest metadata by ingest_seq. The lock is taken here rather
+    than at the first file, so concurrent ingesters wait on each other only
+    for this statement and the commit.
+    """
+    conn.execute("select pg_advisory_xact_lock(%s)", [COMMIT_ORDER_LOCK_KEY])
+    conn.execute(
+        """
+        with numbered as (
+            select file_id, nextval('raw.ingest_seq_seq') as ingest_seq
+            from (select file_id from raw.ingested_files where ingest_seq is null order by file_name, file_id) as own
+        )
+        update raw.ingested_files as f set ingest_seq = numbered.ingest_seq
+        from numbered where f.file_id = numbered.file_id
+        """
+    )

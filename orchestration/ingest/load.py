@@ -1,9 +1,12 @@
-"""Load one file: its ledger row and its listings in a single transaction, listings by COPY.
+"""Load one file: its ledger row and its listings all or nothing, listings by COPY.
 
 The file is read twice: once to learn its identity (SHA-256) so that known
 bytes cost no parsing, and once to parse and load, hashing again on the way;
-if the two hashes differ the file changed while being read, and the whole
-transaction is rolled back for the next run to try again.
+if the two hashes differ the file changed while being read, and everything
+the file wrote is rolled back for the next run to try again.
+
+A file's work is a savepoint inside the caller's transaction (batch.py
+commits a group of files at once), so it can be undone alone.
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ def fingerprint(path: Path) -> tuple[str, int]:
 def load_file(
     conn: psycopg.Connection, file: InboxFile, identity: tuple[str, int] | None = None
 ) -> FileResult:
-    """Ingest one file exactly once. `conn` is in autocommit mode; this opens the transaction.
+    """Ingest one file exactly once, inside the caller's transaction (ledger.number_in_commit_order
+    must run before it commits); an exception undoes this file's work and nothing else.
 
     `identity` is the file's (SHA-256, size) when the caller has just read it;
     the load verifies it anyway, as it hashes the bytes it parses.
@@ -132,7 +136,7 @@ def _parse_and_copy(
             rejection = str(exc)
         except psycopg.DataError as exc:
             rejection = f"a value the warehouse cannot store: {exc}"
-        # Raises FileChanged, rolling back the whole transaction, ledger row included.
+        # Raises FileChanged, rolling back the file's savepoint, ledger row included.
         hashing.verify(sha256, size)
 
     if rejection is not None:
