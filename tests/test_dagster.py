@@ -193,7 +193,12 @@ def test_paperhouse_ui_serves_the_asset_graph_with_storage_in_postgres(dbt_manif
                 data = graphql(port, "{ assetNodes { assetKey { path } } }")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # dagster dev sometimes hangs on shutdown under load; not what this test is about
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
     paths = {"/".join(node["assetKey"]["path"]) for node in data["data"]["assetNodes"]}
     assert {"raw/paper_listings", "analytics/dim_papers", "analytics/fct_paper_keywords"} <= paths
     # Dagster's own storage went to PostgreSQL (here the warehouse database), not SQLite.
