@@ -17,7 +17,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
-from orchestration.features import ExtractionSummary, extract_pending
+from orchestration.features import ExtractionSummary, extract_pending, extracted_through
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.warehouse import connect
 
@@ -108,7 +108,8 @@ def dbt_build(
 
     An incremental build tests only the rows it writes (dbt/macros/test_scope.sql).
     """
-    args = ["build", *dbt_build_options(full_refresh, 0 if full_refresh else built_watermark(url))]
+    watermark = 0 if full_refresh else built_watermark(url)
+    args = ["build", *dbt_build_options(full_refresh, watermark, extracted_through(url))]
     if select:
         args += ["--select", select]
     summary = run_dbt(url, args, quiet=quiet)
@@ -116,11 +117,16 @@ def dbt_build(
     return summary
 
 
-def dbt_build_options(full_refresh: bool, watermark: int) -> list[str]:
-    """The flags of one `dbt build` (pure): a full refresh, or the watermark its tests start above."""
+def dbt_build_options(full_refresh: bool, watermark: int, through: int) -> list[str]:
+    """The flags of one `dbt build` (pure).
+
+    It takes the files up to ingest_seq `through` (see features.extracted_through);
+    an incremental build's tests start above `watermark`.
+    """
+    variables = {"build_through_ingest_seq": through}
     if full_refresh:
-        return ["--full-refresh"]
-    return ["--vars", json.dumps({"test_since_ingest_seq": watermark})]
+        return ["--full-refresh", "--vars", json.dumps(variables)]
+    return ["--vars", json.dumps({**variables, "test_since_ingest_seq": watermark})]
 
 
 def built_watermark(url: str) -> int:

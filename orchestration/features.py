@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 
 import psycopg
 
 from orchestration.keywords.extract import keywords
 from orchestration.keywords.vocabulary import Vocabulary, load_vocabulary
 from orchestration.warehouse import connect
+from orchestration.workers import worker_pool
 
 # hashtext('paperhouse.keywords'): serializes extraction runs on one warehouse.
 LOCK_KEY = "select pg_advisory_lock(hashtext('paperhouse.keywords'))"
@@ -41,6 +40,19 @@ left join features.extracted_files as extractions on extractions.file_id = files
 where files.status = 'loaded'
     and (extractions.file_id is null or extractions.extractor_version <> %s)
 order by files.ingest_seq
+"""
+# The build's bound: every loaded file up to this ingest_seq has its features.
+# ingest_seq is commit order, so the files below a pending one are all visible.
+EXTRACTED_THROUGH = """
+select coalesce(
+    (select min(files.ingest_seq) - 1
+     from raw.ingested_files as files
+     left join features.extracted_files as extractions
+        on extractions.file_id = files.file_id and extractions.extractor_version = %(version)s
+     where files.status = 'loaded' and extractions.file_id is null),
+    (select max(ingest_seq) from raw.ingested_files),
+    0
+)
 """
 LISTINGS = """
 select file_id, position, title, abstract
@@ -106,8 +118,7 @@ def extract_pending(
             on_start(total)
         workers = workers or os.cpu_count() or 1
         if workers > 1 and total >= parallel_threshold:
-            # spawn, not fork: the parent holds a connection and may run inside Dagster
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            with worker_pool(workers) as pool:
                 for done in pool.map(_extract_batch_in_worker, [(url, batch) for batch in batches]):
                     if on_batch:
                         on_batch(done)
@@ -122,6 +133,16 @@ def extract_pending(
         reextracted_files=sum(1 for _, _, seen_before in pending if seen_before),
         version=vocabulary.version,
     )
+
+
+def extracted_through(url: str) -> int:
+    """The highest ingest_seq up to which every loaded file has its features: a build's bound.
+
+    Files committed while a build runs (after its features step) are past it,
+    and wait for the next build.
+    """
+    with connect(url) as conn:
+        return conn.execute(EXTRACTED_THROUGH, {"version": load_vocabulary().version}).fetchone()[0]  # type: ignore[index]
 
 
 def _batches(pending: Sequence[tuple[int, int, bool]]) -> Iterator[list[int]]:

@@ -20,6 +20,9 @@
     {%- set conditions = [] -%}
     {%- if where -%}{%- do conditions.append('(' ~ where ~ ')') -%}{%- endif -%}
     {%- if column and since > 0 -%}{%- do conditions.append(column ~ ' > ' ~ since) -%}{%- endif -%}
+    {%- if column and var('build_through_ingest_seq', none) is not none -%}
+        {%- do conditions.append(build_bound(column)) -%}
+    {%- endif -%}
     {%- if conditions -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') -%}
     {%- else -%}
@@ -42,7 +45,19 @@
 {%- endmacro %}
 
 
-{# For singular tests: `column` above this build's starting watermark (true when testing everything). #}
+{# For singular tests: `column` within what this build wrote (above its starting watermark, up to its bound). #}
 {% macro built_this_run(column) -%}
-    {{ column }} > {{ var('test_since_ingest_seq', 0) | int }}
+    {{ column }} > {{ var('test_since_ingest_seq', 0) | int }} and {{ build_bound(column) }}
+{%- endmacro %}
+
+
+{#
+    A build takes the files committed up to var build_through_ingest_seq:
+    those whose features are extracted (orchestration/build.py sets it).
+    Files an ingest commits while the build runs wait for the next build;
+    without a bound, dbt run by hand takes everything.
+#}
+{% macro build_bound(column) -%}
+    {%- set through = var('build_through_ingest_seq', none) -%}
+    {%- if through is none -%}true{%- else -%}{{ column }} <= {{ through | int }}{%- endif -%}
 {%- endmacro %}

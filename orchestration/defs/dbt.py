@@ -7,6 +7,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration.build import built_watermark, dbt_build_options, dbt_profile_env
+from orchestration.features import extracted_through
 from orchestration.defs.resources import WarehouseResource, dbt_project, environment
 
 
@@ -39,9 +40,10 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
 
 
-def dbt_build_args(config: DbtBuildConfig, watermark: int) -> list[str]:
-    """The dbt command for a run (pure: tested on its own); `watermark` scopes an incremental run's tests."""
-    return ["build", *dbt_build_options(config.full_refresh, watermark)]
+def dbt_build_args(config: DbtBuildConfig, watermark: int, through: int) -> list[str]:
+    """The dbt command for a run (pure: tested on its own); `watermark` scopes an incremental
+    run's tests, and the run takes the files up to `through`."""
+    return ["build", *dbt_build_options(config.full_refresh, watermark, through)]
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
@@ -54,5 +56,6 @@ def paperhouse_dbt_models(
     """dbt build over the selected models: models, data tests and unit tests."""
     url = warehouse.url()
     watermark = 0 if config.full_refresh else built_watermark(url)
+    args = dbt_build_args(config, watermark, extracted_through(url))
     with environment(dbt_profile_env(url)):
-        yield from dbt.cli(dbt_build_args(config, watermark), context=context).stream()
+        yield from dbt.cli(args, context=context).stream()

@@ -1,4 +1,5 @@
 -- Each listing with the key it deduplicates on and the commit order of its file.
+-- (fct_paper_listings derives the paper id from the key.)
 
 with
 
@@ -18,7 +19,6 @@ keyed as (
 
     select
         ---------- ids
-        {{ paper_id(title_key('listings.title')) }} as paper_id,
         listings.file_id,
         listings.position,
         files.ingest_seq,
