@@ -35,10 +35,13 @@ def test_a_file_changed_moments_ago_waits_for_the_next_run(tmp_path):
     assert [f.name for f in scan([fresh], settle_seconds=30).files] == ["fresh.txt"]
 
 
-def test_broken_links_and_special_files_are_passed_over_with_a_reason(tmp_path):
+def test_broken_links_and_special_files_are_unusable_with_a_reason(tmp_path):
     (tmp_path / "dangling.txt").symlink_to(tmp_path / "gone.txt")
     os.mkfifo(tmp_path / "pipe.txt")
     found = scan([tmp_path], settle_seconds=0)
-    reasons = {p.path.name: p.reason for p in found.passed_over}
-    assert reasons == {"dangling.txt": "a broken symbolic link", "pipe.txt": "not a regular file"}
-    assert found.files == []
+    reasons = {p.path.name: p.reason for p in found.unusable}
+    assert reasons == {
+        "dangling.txt": "a broken symbolic link",
+        "pipe.txt": "not a regular file (a device, pipe or socket)",
+    }
+    assert found.files == [] and found.passed_over == []

@@ -18,8 +18,8 @@ from orchestration.ingest.batch import ingest_paths
 
 
 def main(url: str, folder: str) -> None:
-    files = sorted(Path(folder).iterdir())
-    size = sum(path.stat().st_size for path in files)
+    # is_file() is False for broken links, pipes and folders (walked by rglob)
+    size = sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())
     started = time.perf_counter()
     report = ingest_paths(url, [Path(folder)], settle_seconds=0)
     seconds = time.perf_counter() - started

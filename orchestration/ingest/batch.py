@@ -21,9 +21,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import psycopg
@@ -32,6 +30,7 @@ from orchestration.ingest import ledger
 from orchestration.ingest.inbox import InboxFile, PassedOver, scan
 from orchestration.ingest.load import FileChanged, FileResult, Outcome, fingerprint, load_file
 from orchestration.warehouse import WarehouseUnavailable, connect, first_line
+from orchestration.workers import worker_pool
 
 
 # Worker processes take a second or so to start: only worth it for many files.
@@ -71,8 +70,11 @@ def ingest_paths(
     report = IngestReport(passed_over=found.passed_over)
     if on_start is not None:
         on_start(found.files)
+    unusable = [
+        FileResult(path.path, Outcome.REJECTED, message=path.reason) for path in found.unusable
+    ]
     unchanged, new = _sort_out_unchanged(url, found.files)
-    for result in [*unchanged, *_ingest_files(url, new, workers)]:
+    for result in [*unusable, *unchanged, *_ingest_files(url, new, workers)]:
         report.results.append(result)
         if on_file is not None:
             on_file(result)
@@ -168,8 +170,7 @@ def group_files(files: list[NewFile]) -> list[list[NewFile]]:
 def _ingest_files(url: str, files: list[NewFile], workers: int) -> Iterator[FileResult]:
     groups = group_files(files)
     if workers > 1 and len(files) >= PARALLEL_MIN_FILES and len(groups) > 1:
-        # spawn, not fork: the caller may hold connections, or run inside Dagster
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        with worker_pool(workers) as pool:
             for results in pool.map(_ingest_in_worker, [(url, group) for group in groups]):
                 yield from results
         return
@@ -224,7 +225,9 @@ def ingest_one(
             "files committed before it are kept; run again once the warehouse is back"
         ) from exc
     except OSError as exc:
-        return FileResult(file.path, Outcome.RETRY, message=f"cannot be read: {exc.strerror or exc}")
+        # Nothing recorded: without bytes there is no identity, and the next
+        # run tries again (permissions fixed, disk back).
+        return FileResult(file.path, Outcome.REJECTED, message=f"cannot be read: {exc.strerror or exc}")
     except Exception as exc:  # noqa: BLE001 - a bug must not cost the other files
         # Not recorded as rejected: the file may be fine and paperhouse at
         # fault; rolled back, it is tried again on every run until fixed.

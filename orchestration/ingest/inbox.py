@@ -4,6 +4,10 @@ A file being written is not read half-way: files whose names mark them as
 in progress (`*.part`, `*.tmp`, hidden dot-files) are never taken, and in a
 folder scan a file modified less than `settle_seconds` ago waits for the next
 run. Writers that can, should write `name.part` and rename it when done.
+
+Folders are walked, subfolders included. A path that is no file to read (a
+broken symbolic link, a device or pipe, one that cannot be examined) is
+unusable: the run reports it as rejected, with the reason.
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ class PassedOver:
 @dataclass(frozen=True)
 class InboxScan:
     files: list[InboxFile]
-    passed_over: list[PassedOver]
+    passed_over: list[PassedOver]  # not ready yet: the next run looks again
+    unusable: list[PassedOver]  # no file to read: reported as rejected
 
 
 def is_in_progress_name(name: str) -> bool:
@@ -57,6 +62,7 @@ def scan(paths: Iterable[Path], *, settle_seconds: float, now: float | None = No
     now = time.time() if now is None else now
     files: list[InboxFile] = []
     passed_over: list[PassedOver] = []
+    unusable: list[PassedOver] = []
     seen: set[Path] = set()
 
     def consider(path: Path, *, named: bool) -> None:
@@ -64,10 +70,10 @@ def scan(paths: Iterable[Path], *, settle_seconds: float, now: float | None = No
             info = path.stat()
         except FileNotFoundError:
             reason = "a broken symbolic link" if path.is_symlink() else "no such file"
-            passed_over.append(PassedOver(path, reason))
+            unusable.append(PassedOver(path, reason))
             return
         except OSError as exc:
-            passed_over.append(PassedOver(path, f"cannot be examined: {exc.strerror}"))
+            unusable.append(PassedOver(path, f"cannot be examined: {exc.strerror}"))
             return
         if stat.S_ISDIR(info.st_mode):
             for child in sorted(path.iterdir()):
@@ -75,7 +81,7 @@ def scan(paths: Iterable[Path], *, settle_seconds: float, now: float | None = No
                     consider(child, named=False)
             return
         if not stat.S_ISREG(info.st_mode):
-            passed_over.append(PassedOver(path, "not a regular file"))
+            unusable.append(PassedOver(path, "not a regular file (a device, pipe or socket)"))
             return
         if not named and is_in_progress_name(path.name):
             return  # by convention still being written; not worth a line in the report
@@ -92,4 +98,4 @@ def scan(paths: Iterable[Path], *, settle_seconds: float, now: float | None = No
 
     for path in paths:
         consider(Path(os.path.expanduser(path)), named=True)
-    return InboxScan(files=files, passed_over=passed_over)
+    return InboxScan(files=files, passed_over=passed_over, unusable=unusable)

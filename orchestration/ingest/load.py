@@ -45,9 +45,11 @@ class Outcome(StrEnum):
     LOADED = FileStatus.LOADED.value
     DUPLICATE = FileStatus.DUPLICATE.value
     EMPTY = FileStatus.EMPTY.value
+    # not a listing file (recorded), or no file to read: unreadable, a broken
+    # link, not a regular file (not recorded: without bytes it has no identity)
     REJECTED = FileStatus.REJECTED.value
     UNCHANGED = "unchanged"  # these bytes under this name were ingested before
-    RETRY = "retry"  # not recorded this run (changed while read, unreadable); the next run tries again
+    RETRY = "retry"  # not recorded this run (changed while read, a paperhouse bug); the next run tries again
 
 
 @dataclass(frozen=True)
