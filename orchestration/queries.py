@@ -30,29 +30,93 @@ class Rows:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
+# What `paperhouse sql` runs: queries. COPY (which can run programs on the
+# server), DO, CALL, SET, LOCK, CHECKPOINT, LISTEN and the rest are refused.
+QUERY_KEYWORDS = ("select", "with", "values", "table", "explain", "show")
+
+# pg_read_all_data (PostgreSQL 14+) reads every table and view and nothing
+# more: no writes, no server files or programs, no signalling other sessions.
+READ_ALL_DATA_ROLE = "pg_read_all_data"
+CAN_BECOME_READER = """
+select exists (select from pg_roles where rolname = %(role)s)
+    and pg_has_role(current_user, %(role)s, 'member')
+"""
+
+
+def leading_keyword(statement: str) -> str:
+    """The first word of a SQL statement, past white space, comments and opening parentheses.
+
+    Written by hand: only the first token matters (the server's own parser
+    holds the statement to one, see run_read_only), and comments nest in
+    PostgreSQL, which a regular expression cannot follow.
+    """
+    i, n = 0, len(statement)
+    while i < n:
+        if statement[i].isspace() or statement[i] == "(":
+            i += 1
+        elif statement.startswith("--", i):
+            end = statement.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif statement.startswith("/*", i):
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if statement.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif statement.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+        else:
+            break
+    end = i
+    while end < n and (statement[end].isalnum() or statement[end] == "_"):
+        end += 1
+    return statement[i:end].lower()
+
+
 def run_read_only(
     conn: psycopg.Connection, query: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
 ) -> Rows:
-    """Run one statement in a READ ONLY transaction with a statement timeout.
+    """Run one query in a READ ONLY transaction, with read-only privileges and a statement timeout.
 
-    The statement is prepared, so it is exactly one statement: `select 1;
-    commit; drop ...` is refused before anything runs. Writes, DDL and
-    functions that write (nextval, ...) fail in the read-only transaction,
-    however deep in a CTE or function call they hide.
+    Three guards, each enough for most mistakes:
+    - only queries (QUERY_KEYWORDS) are run, and the statement is prepared,
+      so it is exactly one: `select 1; commit; drop ...` is refused;
+    - the transaction is READ ONLY: writes, DDL and functions that write
+      (nextval, a PL/pgSQL function that inserts) fail however deep in a CTE
+      or function call they hide;
+    - when the login may (superusers, the embedded server's), the query
+      runs as pg_read_all_data, so functions with other side effects
+      (pg_terminate_backend, lo_export, pg_read_file) are refused too.
+    It guards against mistakes, not against someone who holds a superuser
+    login (set_config can restore the role): give people who should only
+    read a login of their own (`paperhouse db create-reader`).
     """
+    keyword = leading_keyword(query)
+    if keyword not in QUERY_KEYWORDS:
+        raise ReadOnlyViolation(
+            f"refused: paperhouse sql runs queries only ({', '.join(k.upper() for k in QUERY_KEYWORDS)}), "
+            f"not {keyword.upper() or 'this statement'}. The warehouse changes through paperhouse ingest and build."
+        )
     try:
         with conn.transaction():
             conn.execute("set transaction read only")
             conn.execute(
                 "select set_config('statement_timeout', %s, true)", [f"{int(timeout_seconds * 1000)}ms"]
             )
+            if conn.execute(CAN_BECOME_READER, {"role": READ_ALL_DATA_ROLE}).fetchone()[0]:  # type: ignore[index]
+                conn.execute(sql.SQL("set local role {}").format(sql.Identifier(READ_ALL_DATA_ROLE)))
             cursor = conn.cursor()
             # a trailing `;` is how people end statements, not a second one
             cursor.execute(query.strip().rstrip(";"), prepare=True)  # type: ignore[call-overload]
             if cursor.description is None:
                 return Rows(columns=[], rows=[])
             return Rows([column.name for column in cursor.description], cursor.fetchall())
-    except psycopg.errors.ReadOnlySqlTransaction as exc:
+    except (
+        psycopg.errors.ReadOnlySqlTransaction,  # a write
+        psycopg.errors.InsufficientPrivilege,  # a side effect pg_read_all_data may not have
+        psycopg.errors.ActiveSqlTransaction,  # set_config('transaction_read_only', 'off', ...)
+    ) as exc:
         raise ReadOnlyViolation(
             f"refused: paperhouse sql only reads ({_first_line(exc)}). "
             "The warehouse changes through paperhouse ingest and build."

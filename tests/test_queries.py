@@ -13,7 +13,7 @@ from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, run_cli
 from orchestration import queries
 from orchestration.build import build
 from orchestration.ingest.batch import ingest_paths
-from orchestration.queries import run_read_only
+from orchestration.queries import leading_keyword, run_read_only
 from orchestration.settings import PROJECT_ROOT
 
 QUERIES = sorted((PROJECT_ROOT / "sql" / "queries").glob("*.sql"))
@@ -49,16 +49,69 @@ def test_sql_reads_and_prints_valid_json(sample_env):
         "create table analytics.mine (id int)",
         "select 1; drop table raw.paper_listings",
         "commit; delete from raw.paper_listings",
+        "select public.probe_writer()",
+        "with n as (select public.probe_writer() as written) select * from n",
+        "select set_config('transaction_read_only', 'off', true), public.probe_writer()",
+        "explain analyze delete from raw.paper_listings",
+        "/* a comment /* nested */ first */ -- and a line\n ( copy (select 1) to program 'touch {marker}')",
+        "do $$ begin delete from raw.paper_listings; end $$",
+        "select lo_from_bytea(0, 'written')",
+        "select lo_export(1, '{marker}')",
+        "select pg_read_file('/etc/hostname')",
+        "lock table raw.paper_listings",
+        "set role postgres",
     ],
-    ids=["delete", "delete-in-cte", "sequence-function", "ddl", "two-statements", "commit-smuggling"],
+    ids=[
+        "delete", "delete-in-cte", "sequence-function", "ddl", "two-statements", "commit-smuggling",
+        "writing-function", "writing-function-in-cte", "read-write-again", "explain-analyze",
+        "copy-to-program-behind-comments", "do-block", "large-object-write", "server-file-write",
+        "server-file-read", "lock", "set-role",
+    ],
 )
-def test_sql_refuses_writes_wherever_they_hide(sample_env, sample_db, statement):
-    done = run_cli("sql", statement, env=sample_env)
-    assert done.returncode == 1
+def test_sql_refuses_writes_wherever_they_hide(sample_env, sample_db, statement, tmp_path):
+    with psycopg.connect(sample_db, autocommit=True) as conn:
+        # a function with a side effect, as a user or an extension might have made one
+        conn.execute(
+            "create or replace function public.probe_writer() returns int language plpgsql as "
+            "$$ begin delete from raw.paper_listings; return 1; end $$"
+        )
+    marker = tmp_path / "written-by-the-server"
+    try:
+        done = run_cli("sql", statement.format(marker=marker), env=sample_env)
+    finally:
+        with psycopg.connect(sample_db, autocommit=True) as conn:
+            conn.execute("drop function public.probe_writer()")
+    assert done.returncode == 1, done.stdout
     assert "refused" in done.stderr and "Traceback" not in done.stderr
+    assert not marker.exists()
     with psycopg.connect(sample_db) as conn:
         assert conn.execute("select count(*) from raw.paper_listings").fetchone() == (SEED_LISTINGS,)
         assert conn.execute("select to_regclass('analytics.mine')").fetchone() == (None,)
+        assert conn.execute("select count(*) from pg_largeobject_metadata").fetchone() == (0,)
+
+
+def test_sql_cannot_end_other_sessions(sample_env, sample_db):
+    with psycopg.connect(sample_db, autocommit=True) as other:
+        pid = other.info.backend_pid
+        done = run_cli("sql", f"select pg_terminate_backend({pid})", env=sample_env)
+        assert done.returncode == 1 and "refused" in done.stderr
+        assert other.execute("select 1").fetchone() == (1,)  # still connected
+
+
+@pytest.mark.parametrize(
+    ("statement", "keyword"),
+    [
+        ("select 1", "select"),
+        ("  (( SELECT 1))", "select"),
+        ("-- note\nWITH x as (select 1) select * from x", "with"),
+        ("/* a /* nested */ comment */ values (1)", "values"),
+        ("/* unterminated", ""),
+        ("copy x to stdout", "copy"),
+        ("explain select 1", "explain"),
+    ],
+)
+def test_leading_keyword_skips_white_space_comments_and_parentheses(statement, keyword):
+    assert leading_keyword(statement) == keyword
 
 
 def test_sql_times_out(sample_db):
