@@ -1,0 +1,257 @@
+"""Nothing lost, nothing doubled: faults and concurrency, each ending in an exact check.
+
+Every scenario runs against a real server and real `paperhouse` processes and
+ends by comparing the raw tables (and, where a build runs, the marts) with
+what one clean run over the same inbox produces.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import embedded_home, fresh_database, run_cli
+from orchestration.bench.harness import write_corpus
+from orchestration.warehouse.embedded import EmbeddedServer
+from orchestration.warehouse.migrations import apply_migrations
+
+PAPERHOUSE = str(Path(sys.executable).parent / "paperhouse")
+# About 80 files of 200 listings: several ingest groups, spread over worker processes.
+CORPUS_LISTINGS = 16_000
+KILL_POINTS = 20
+
+
+@dataclass(frozen=True)
+class Corpus:
+    inbox: Path
+    papers: int  # distinct papers in it, known from the generator
+
+
+@dataclass(frozen=True)
+class RawState:
+    """What the raw layer holds, in terms a clean run fixes: no ids, no times."""
+
+    files: dict[str, tuple[str, int]]  # file name: (status, listing_count)
+    listings_per_file: dict[str, int]  # counted in raw.paper_listings
+    numbered: bool  # every file has its own ingest_seq
+
+    @property
+    def listings(self) -> int:
+        return sum(self.listings_per_file.values())
+
+
+def raw_state(url: str) -> RawState:
+    with psycopg.connect(url) as conn:
+        files = {
+            name: (status, count)
+            for name, status, count in conn.execute(
+                "select file_name, status, listing_count from raw.ingested_files"
+            )
+        }
+        per_file = dict(
+            conn.execute(
+                "select f.file_name, count(*) from raw.paper_listings l "
+                "join raw.ingested_files f using (file_id) group by f.file_name"
+            ).fetchall()
+        )
+        numbered = conn.execute(
+            "select count(*) = count(distinct ingest_seq) and count(*) = count(ingest_seq) "
+            "from raw.ingested_files"
+        ).fetchone()[0]
+    return RawState(files, per_file, numbered)
+
+
+def environment(url: str, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERHOUSE_")}
+    env.update(PAPERHOUSE_DATABASE_URL=url, PAPERHOUSE_HOME=str(home), PAPERHOUSE_SETTLE_SECONDS="0")
+    return env
+
+
+def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """A `paperhouse` process in a session of its own (so its workers can be killed with it)."""
+    return subprocess.Popen(
+        [PAPERHOUSE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    inbox = tmp_path_factory.mktemp("corpus")
+    return Corpus(inbox, write_corpus(inbox, CORPUS_LISTINGS, seed=11))
+
+
+@dataclass(frozen=True)
+class CleanRun:
+    state: RawState
+    seconds: float  # wall time of the `paperhouse ingest` process
+
+
+@pytest.fixture(scope="module")
+def clean(corpus: Corpus, server_url: str, template_db: str, tmp_path_factory) -> CleanRun:
+    """One undisturbed `paperhouse ingest` of the corpus: the result every scenario must reach."""
+    with fresh_database(server_url, template_db) as url:
+        started = time.perf_counter()
+        done = run_cli("ingest", str(corpus.inbox), env=environment(url, tmp_path_factory.mktemp("home")))
+        seconds = time.perf_counter() - started
+        assert done.returncode == 0, done.stderr
+        state = raw_state(url)
+    assert set(state.files) == {path.name for path in corpus.inbox.iterdir()}
+    assert state.listings == CORPUS_LISTINGS and state.numbered
+    assert all(status == "loaded" for status, _ in state.files.values())
+    return CleanRun(state, seconds)
+
+
+def build_and_count(url: str, env: dict[str, str]) -> tuple[int, int]:
+    """Build the marts; (papers, listings) in them."""
+    done = run_cli("build", env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with psycopg.connect(url) as conn:
+        papers = conn.execute("select count(*) from analytics.dim_papers").fetchone()[0]
+        listings = conn.execute("select count(*) from analytics.fct_paper_listings").fetchone()[0]
+    return papers, listings
+
+
+# ---------- faults
+
+
+@pytest.mark.slow
+def test_ingest_killed_at_twenty_moments_then_rerun_gives_the_clean_result(
+    corpus, clean, server_url, template_db, tmp_path
+):
+    rng = random.Random(2026)
+    committed_at_kill: list[int] = []
+    for point in range(KILL_POINTS):
+        delay = rng.uniform(0.0, clean.seconds)
+        with fresh_database(server_url, template_db) as url:
+            env = environment(url, tmp_path / f"home{point}")
+            run = start(["ingest", str(corpus.inbox)], env)
+            time.sleep(delay)
+            if point % 2 == 0:
+                os.killpg(run.pid, signal.SIGKILL)  # the process and its workers
+            else:
+                run.send_signal(signal.SIGKILL)  # the process alone: its workers finish their group
+            run.communicate()
+            committed_at_kill.append(len(raw_state(url).files))
+
+            rerun = run_cli("ingest", str(corpus.inbox), env=env)
+            assert rerun.returncode == 0, (point, rerun.stderr)
+            assert raw_state(url) == clean.state, f"kill point {point} at {delay:.2f}s"
+            if point == KILL_POINTS - 1:
+                assert build_and_count(url, env) == (corpus.papers, CORPUS_LISTINGS)
+    # The kills fell before, during and after the commits, not all at one moment.
+    files = len(clean.state.files)
+    assert any(0 < committed < files for committed in committed_at_kill), committed_at_kill
+
+
+@pytest.mark.slow
+def test_the_server_stopping_mid_ingest_fails_clearly_and_the_next_run_completes(corpus, clean, tmp_path):
+    with embedded_home() as home:
+        server = EmbeddedServer(home / "server")
+        url = server.start()
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                apply_migrations(conn)
+            env = environment(url, tmp_path / "home")
+            run = start(["ingest", str(corpus.inbox)], env)
+            # stop it once the ingest has committed something: in the middle
+            while not raw_state(url).files:
+                assert run.poll() is None, "the ingest ended before the server stopped"
+                time.sleep(0.05)
+            server.stop()
+            _, stderr = run.communicate(timeout=120)
+            assert run.returncode == 1
+            assert "Traceback" not in stderr
+            assert "lost the warehouse" in stderr or "cannot connect to the warehouse" in stderr, stderr
+            assert 0 < len(raw_state_after_restart(server, url).files) < len(clean.state.files)
+
+            rerun = run_cli("ingest", str(corpus.inbox), env=env)
+            assert rerun.returncode == 0, rerun.stderr
+            assert raw_state(url) == clean.state
+        finally:
+            server.stop()
+
+
+def raw_state_after_restart(server: EmbeddedServer, url: str) -> RawState:
+    server.start()
+    return raw_state(url)
+
+
+def test_a_failing_build_leaves_the_previous_marts_intact_and_queryable(cli_env, db_url, conn, inbox, tmp_path):
+    assert run_cli("run", "--inbox", str(inbox), env=cli_env).returncode == 0
+    before = marts(conn)
+    search_before = run_cli("search", "language models", "--format", "json", env=cli_env).stdout
+
+    # A new file, and a build that fails inside dbt: dim_papers refuses its rows.
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "new.txt").write_text(
+        "new\n\nDaily Papers\n\nSep 3\n\nA Paper Nobody Listed Before\n\n" + "We study things. " * 30
+    )
+    conn.execute(
+        """
+        create function analytics.refuse() returns trigger language plpgsql as $$
+        begin raise exception 'injected failure in the build'; end $$;
+        create trigger refuse before insert or update on analytics.dim_papers
+            for each row execute function analytics.refuse();
+        """
+    )
+    failed = run_cli("run", "--inbox", str(tmp_path / "more"), env=cli_env)
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr
+    assert "dim_papers" in failed.stdout + failed.stderr
+
+    # Every mart is its previous version, or (built before the failure) wholly
+    # the new one; dim_papers and what depends on it are as they were.
+    after = marts(conn)
+    assert after["dim_papers"] == before["dim_papers"]
+    assert after["fct_paper_listings"] in (before["fct_paper_listings"], before["fct_paper_listings"] + 1)
+    assert run_cli("search", "language models", "--format", "json", env=cli_env).stdout == search_before
+
+    conn.execute("drop trigger refuse on analytics.dim_papers")
+    assert run_cli("build", env=cli_env).returncode == 0
+    assert marts(conn)["dim_papers"] == before["dim_papers"] + 1
+
+
+def marts(conn: psycopg.Connection) -> dict[str, int]:
+    return {
+        table: conn.execute(f"select count(*) from analytics.{table}").fetchone()[0]
+        for table in ("dim_papers", "fct_paper_listings", "fct_paper_keywords", "dim_keywords")
+    }
+
+
+# ---------- concurrency
+
+
+@pytest.mark.slow
+def test_four_concurrent_ingests_load_every_file_exactly_once(corpus, clean, db_url, tmp_path):
+    env = environment(db_url, tmp_path / "home")
+    runs = [start(["ingest", str(corpus.inbox)], env) for _ in range(4)]
+    outputs = [run.communicate(timeout=600) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], outputs
+    assert raw_state(db_url) == clean.state
+
+
+@pytest.mark.slow
+def test_an_ingest_and_a_build_at_the_same_time_both_finish_and_agree(corpus, clean, db_url, tmp_path):
+    env = environment(db_url, tmp_path / "home")
+    first_half = sorted(corpus.inbox.iterdir())[: len(clean.state.files) // 2]
+    assert run_cli("ingest", *map(str, first_half), env=env).returncode == 0
+    assert run_cli("build", env=env, timeout=600).returncode == 0
+
+    ingest = start(["ingest", str(corpus.inbox)], env)
+    build = start(["build"], env)
+    outputs = [ingest.communicate(timeout=600), build.communicate(timeout=600)]
+    assert (ingest.returncode, build.returncode) == (0, 0), outputs
+
+    assert raw_state(db_url) == clean.state
+    # the next build takes whatever the concurrent one did not see
+    assert build_and_count(db_url, env) == (corpus.papers, CORPUS_LISTINGS)
