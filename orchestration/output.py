@@ -53,13 +53,23 @@ def as_csv(rows: Rows) -> str:
     return buffer.getvalue()
 
 
+# Control characters as their Unicode pictures (ESC as ␛) in tables: printed
+# raw, an escape sequence in a scraped title would restyle or rewrite the
+# user's terminal. JSON and CSV carry them exactly.
+_CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20) if chr(code) not in "\t\n"} | {0x7F: 0x2421}
+
+
+def cell(value: Any) -> Text:
+    """A value as a table shows it: verbatim, never read as rich markup, control characters visible."""
+    return Text("" if value is None else str(plain(value)).translate(_CONTROL_PICTURES))
+
+
 def as_table(rows: Rows, title: str | None = None, max_width: int = 80) -> Table:
     table = Table(title=title, title_justify="left")
     for column in rows.columns:
-        table.add_column(column, overflow="fold", max_width=max_width)
+        table.add_column(cell(column), overflow="fold", max_width=max_width)
     for row in rows.rows:
-        # Text(): data is shown verbatim, never read as rich markup
-        table.add_row(*(Text("" if value is None else str(plain(value))) for value in row))
+        table.add_row(*map(cell, row))
     return table
 
 
@@ -69,7 +79,7 @@ def as_record(rows: Rows, title: str | None = None) -> Table:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for column, value in zip(rows.columns, rows.rows[0] if rows.rows else (), strict=False):
-        table.add_row(column, Text("" if value is None else str(plain(value))))
+        table.add_row(cell(column), cell(value))
     return table
 
 

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import psycopg
 
-from conftest import SEED_COUNTS, SEED_LISTINGS, embedded_home, run_cli
-
-ABSTRACT = "An abstract of a paper that is long enough to be one. " * 10
+from conftest import SEED_LISTINGS, embedded_home, run_cli
 
 
 def test_ingest_then_status_as_json(cli_env, inbox):
@@ -82,42 +77,6 @@ def test_a_connection_lost_mid_file_fails_clearly_and_the_rerun_completes(cli_en
     assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
     with psycopg.connect(db_url, autocommit=True) as conn:
         assert conn.execute("select count(*) from raw.paper_listings").fetchone() == (SEED_LISTINGS,)
-
-
-def test_two_concurrent_ingesters_load_every_file_exactly_once(cli_env, db_url, tmp_path):
-    inbox = tmp_path / "busy-inbox"
-    inbox.mkdir()
-    seeds = sorted((Path(__file__).parent.parent / "data" / "inbox").iterdir())
-    for copy in range(3):  # 15 distinct files: each copy gets one more paper
-        for seed in seeds:
-            extra = f"\n\nExtra Paper {copy} {seed.name}\n\n{ABSTRACT}".encode()
-            (inbox / f"{copy}_{seed.name}").write_bytes(seed.read_bytes() + extra)
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        # Slow each row down a little so the two runs surely overlap.
-        conn.execute(
-            """
-            create function raw.slow_down() returns trigger language plpgsql as $$
-            begin perform pg_sleep(0.001); return new; end $$;
-            create trigger slow_down before insert on raw.paper_listings
-                for each row execute function raw.slow_down();
-            """
-        )
-    paperhouse = str(Path(sys.executable).parent / "paperhouse")
-    runs = [
-        subprocess.Popen([paperhouse, "ingest", str(inbox)], env=cli_env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    outputs = [run.communicate(timeout=300) for run in runs]
-    assert [run.returncode for run in runs] == [0, 0], outputs
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        statuses = conn.execute(
-            "select status, count(*), sum(listing_count) from raw.ingested_files group by status"
-        ).fetchall()
-        assert statuses == [("loaded", 15, 3 * (SEED_LISTINGS + len(SEED_COUNTS)))]
-        assert conn.execute("select count(*) from raw.paper_listings").fetchone() == (
-            3 * (SEED_LISTINGS + len(SEED_COUNTS)),
-        )
 
 
 def test_db_commands_manage_the_embedded_server():

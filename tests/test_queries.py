@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 
@@ -288,3 +289,39 @@ def test_the_examples_are_the_six_the_exposures_describe():
         "papers_per_organization", "most_listed_papers", "papers_first_seen_this_week",
     }
     assert all(f"name: {name}" in exposures for name in names)
+
+
+# ---------- verbatim output
+
+TRICKY_TITLES = [
+    "[bold red]Markup[/] and [link=http://x]links[/link] in Zebrafish Titles",
+    "Zebrafish {0} {name} %s %(name)s and {{ jinja }} {% raw %} Templates",
+    "Zebrafish'); DROP TABLE analytics.dim_papers; -- Injection",
+    "Zebrafish Escape\x1b[31m Sequences\x07 in Titles",
+]
+
+
+def test_text_that_looks_like_code_is_shown_verbatim_everywhere(cli_env, db_url, tmp_path):
+    filler = "Plenty of ordinary words about learning systems and their evaluation. " * 6
+    page = tmp_path / "tricky.txt"
+    page.write_text(
+        "new\n\nDaily Papers\n\nSep 3\n\n" + "\n\n".join(f"{title}\n\n{filler}" for title in TRICKY_TITLES)
+    )
+    assert run_cli("run", "--inbox", str(tmp_path), env=cli_env).returncode == 0
+
+    # JSON and CSV carry every character exactly, through raw, the marts and the CLI
+    found = cli_json("search", "zebrafish", env=cli_env)
+    assert sorted(hit["title"] for hit in found) == sorted(TRICKY_TITLES)
+    one = cli_json("paper", found[0]["paper_id"], env=cli_env)
+    assert one["paper"]["title"] == found[0]["title"]
+    done = run_cli("sql", "select title from analytics.dim_papers order by title", "-f", "csv", env=cli_env)
+    assert sorted(row[0] for row in list(csv.reader(io.StringIO(done.stdout)))[1:]) == sorted(TRICKY_TITLES)
+
+    # a table shows markup, format strings and templates as written, and
+    # control characters as their pictures (␛, ␇), never raw to the terminal
+    table = run_cli("search", "zebrafish", env={**cli_env, "COLUMNS": "400"}).stdout
+    for title in TRICKY_TITLES[:3]:
+        assert title in table
+    assert "Escape␛[31m Sequences␇ in Titles" in table and "\x1b[31m" not in table
+    header = run_cli("sql", 'select 1 as "[bold]{x}%s"', env=cli_env).stdout
+    assert "[bold]{x}%s" in header

@@ -21,7 +21,7 @@ from orchestration.ingest.inbox import InboxFile
 from orchestration.ingest.load import FileResult, Outcome
 from orchestration.keywords.calibrate import calibrate as calibrate_keywords
 from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE
-from orchestration.output import OutputFormat
+from orchestration.output import OutputFormat, cell
 from orchestration.settings import Settings
 from orchestration.status import WarehouseStatus, read_status
 from orchestration.warehouse import connect, prepare, redact
@@ -210,14 +210,14 @@ def _print_ingest_report(report: IngestReport) -> None:
         details.add_column("file", overflow="fold")
         details.add_column("outcome")
         details.add_column("why", overflow="fold")
-        # File names and messages are data: Text() shows them verbatim, never as markup.
+        # File names and messages are data: cell() shows them verbatim, never as markup.
         for result in noteworthy:
             style = OUTCOME_STYLES[result.outcome]
             details.add_row(
-                Text(result.path.name), Text(result.outcome.value, style=style), Text(result.message or "")
+                cell(result.path.name), Text(result.outcome.value, style=style), cell(result.message)
             )
         for skipped in report.passed_over:
-            details.add_row(Text(str(skipped.path)), Text("passed over", style="dim"), Text(skipped.reason))
+            details.add_row(cell(str(skipped.path)), Text("passed over", style="dim"), cell(skipped.reason))
         out.print(details)
     if not report.results and not report.passed_over:
         out.print("no files found")
