@@ -137,6 +137,24 @@ def built_watermark(url: str) -> int:
         return conn.execute("select coalesce(max(ingest_seq), 0) from analytics.fct_paper_listings").fetchone()[0]
 
 
+def files_reparsed_since_build(url: str) -> int:
+    """Files the marts hold under an older ingest_seq: re-parsed since (ingest.reparse).
+
+    Their listings may have moved between papers, which an incremental
+    build, adding only what is new, cannot follow.
+    """
+    watermark = built_watermark(url)
+    if not watermark:
+        return 0  # nothing built yet
+    with connect(url) as conn:
+        row = conn.execute(
+            "select count(*) from raw.ingested_files as files where files.ingest_seq > %s and exists ("
+            "    select from analytics.fct_paper_listings as facts where facts.file_id = files.file_id)",
+            [watermark],
+        ).fetchone()
+    return row[0] if row else 0
+
+
 def build(
     url: str,
     *,
@@ -149,14 +167,13 @@ def build(
     """The features step for listings that need it, then `dbt build`.
 
     A changed extractor (a new rule, a recalibrated reference) re-extracts
-    listings the marts already hold, which their watermarks cannot see: the
-    build is then a full refresh. `on_start`/`on_batch` report the features
-    step's progress in listings.
+    listings the marts already hold, and a re-parsed file replaces them,
+    which their watermarks cannot see: the build is then a full refresh.
+    `on_start`/`on_batch` report the features step's progress in listings.
     """
     extraction = extract_pending(url, on_start=on_start, on_batch=on_batch)
-    summary = dbt_build(
-        url, full_refresh=full_refresh or extraction.reextracted_files > 0, select=select, quiet=quiet
-    )
+    full_refresh = full_refresh or extraction.reextracted_files > 0 or files_reparsed_since_build(url) > 0
+    summary = dbt_build(url, full_refresh=full_refresh, select=select, quiet=quiet)
     summary.extraction = extraction
     return summary
 

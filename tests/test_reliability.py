@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import embedded_home, fresh_database, run_cli
+from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, embedded_home, fresh_database, run_cli
 from orchestration.bench.harness import write_corpus
+from orchestration.ingest.parse import PARSER_VERSION
 from orchestration.warehouse.embedded import EmbeddedServer
 from orchestration.warehouse.migrations import apply_migrations
 
@@ -255,3 +257,76 @@ def test_an_ingest_and_a_build_at_the_same_time_both_finish_and_agree(corpus, cl
     assert raw_state(db_url) == clean.state
     # the next build takes whatever the concurrent one did not see
     assert build_and_count(db_url, env) == (corpus.papers, CORPUS_LISTINGS)
+
+
+# ---------- re-parsing after a parser change
+
+OLD_PARSE = "000_992833ff42967d4f.txt"  # 238 listings
+
+
+def test_reingest_outdated_replaces_listings_atomically_and_the_marts_follow(cli_env, db_url, conn, inbox):
+    assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
+    clean = listings(conn)
+    # What an older parser left: its version, ten mangled titles, the last 38 listings missing.
+    file_id = conn.execute(
+        "update raw.ingested_files set parser_version = parser_version - 1, listing_count = 200 "
+        "where file_name = %s returning file_id",
+        [OLD_PARSE],
+    ).fetchone()[0]
+    conn.execute("delete from raw.paper_listings where file_id = %s and position > 200", [file_id])
+    conn.execute(
+        "update raw.paper_listings set title = 'Mangled ' || title where file_id = %s and position <= 10",
+        [file_id],
+    )
+    assert run_cli("build", env=cli_env).returncode == 0
+    assert mangled_papers(conn) == 10
+
+    # Readers look while the file is replaced (each insert slowed down a little).
+    conn.execute(
+        """
+        create function raw.slow_down() returns trigger language plpgsql as $$
+        begin perform pg_sleep(0.002); return new; end $$;
+        create trigger slow_down before insert on raw.paper_listings
+            for each row execute function raw.slow_down();
+        """
+    )
+    seen: set[tuple[int, int]] = set()
+    stop = threading.Event()
+
+    def reader() -> None:
+        with psycopg.connect(db_url, autocommit=True) as own:
+            while not stop.is_set():
+                seen.add(own.execute(
+                    "select count(*), count(*) filter (where title like 'Mangled %%') "
+                    "from raw.paper_listings where file_id = %s", [file_id]
+                ).fetchone())
+
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    try:
+        done = run_cli("reingest", "--outdated", str(inbox), env=cli_env)
+    finally:
+        stop.set()
+        watcher.join()
+    assert done.returncode == 0, done.stderr
+    assert seen <= {(200, 10), (238, 0)} and (200, 10) in seen  # the old rows or the new, never a mix
+    assert listings(conn) == clean
+    assert conn.execute("select min(parser_version) = %s from raw.ingested_files", [PARSER_VERSION]).fetchone()[0]
+    assert "current parser" in run_cli("reingest", "--outdated", str(inbox), env=cli_env).stdout
+
+    conn.execute("drop trigger slow_down on raw.paper_listings")
+    assert run_cli("build", env=cli_env).returncode == 0
+    assert mangled_papers(conn) == 0
+    assert marts(conn)["dim_papers"] == SEED_DISTINCT_TITLES
+    assert marts(conn)["fct_paper_listings"] == SEED_LISTINGS
+
+
+def listings(conn: psycopg.Connection) -> dict[tuple[str, int], str]:
+    rows = conn.execute(
+        "select f.file_name, l.position, l.title from raw.paper_listings l join raw.ingested_files f using (file_id)"
+    )
+    return {(name, position): title for name, position, title in rows}
+
+
+def mangled_papers(conn: psycopg.Connection) -> int:
+    return conn.execute("select count(*) from analytics.dim_papers where title like 'Mangled %'").fetchone()[0]

@@ -17,6 +17,7 @@ from orchestration.build import BuildSummary
 from orchestration.build import build as build_models
 from orchestration.cli import FormatOption, app, err, friendly_errors, out, settings
 from orchestration.ingest.batch import IngestReport, ingest_paths
+from orchestration.ingest.parse import PARSER_VERSION
 from orchestration.ingest.inbox import InboxFile
 from orchestration.ingest.load import FileResult, Outcome
 from orchestration.keywords.calibrate import calibrate as calibrate_keywords
@@ -43,6 +44,33 @@ def ingest(
     url = prepare(config)
     report = _ingest_with_progress(url, paths or [config.inbox], config)
     _print_ingest_report(report)
+
+
+@app.command()
+@friendly_errors
+def reingest(
+    outdated: Annotated[
+        bool, typer.Option("--outdated", help="Re-parse the files an older parser version read.")
+    ] = False,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Where the files are (default: the inbox).", exists=True),
+    ] = None,
+) -> None:
+    """Re-parse files already ingested, replacing their listings atomically; the next build follows."""
+    from orchestration.ingest.reparse import reparse_outdated
+
+    if not outdated:
+        err.print("error: say which files to re-parse: --outdated (those an older parser read)")
+        raise typer.Exit(2)
+    config = settings()
+    url = prepare(config)
+    report = IngestReport(results=reparse_outdated(url, paths or [config.inbox]))
+    if not report.results:
+        out.print(f"every file was read by the current parser (version {PARSER_VERSION})")
+        return
+    _print_ingest_report(report)
+    out.print("the marts follow on the next paperhouse build (or run)")
 
 
 @app.command()

@@ -6,7 +6,12 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from orchestration.build import built_watermark, dbt_build_options, dbt_profile_env
+from orchestration.build import (
+    built_watermark,
+    dbt_build_options,
+    dbt_profile_env,
+    files_reparsed_since_build,
+)
 from orchestration.features import extracted_through
 from orchestration.defs.resources import WarehouseResource, dbt_project, environment
 
@@ -55,6 +60,8 @@ def paperhouse_dbt_models(
 ) -> Iterator[Any]:
     """dbt build over the selected models: models, data tests and unit tests."""
     url = warehouse.url()
+    if files_reparsed_since_build(url):
+        config = DbtBuildConfig(full_refresh=True)  # see orchestration.build.build
     watermark = 0 if config.full_refresh else built_watermark(url)
     args = dbt_build_args(config, watermark, extracted_through(url))
     with environment(dbt_profile_env(url)):

@@ -94,7 +94,7 @@ def load_file(
         if claim.file_id is None:
             assert claim.known is not None
             return _already_known(conn, file, sha256, size, claim.known)
-        return _parse_and_copy(conn, claim.file_id, file, sha256, size)
+        return parse_and_copy(conn, claim.file_id, file, sha256, size)
 
 
 def _already_known(
@@ -118,7 +118,7 @@ def _already_known(
     )
 
 
-def _parse_and_copy(
+def parse_and_copy(
     conn: psycopg.Connection, file_id: int, file: InboxFile, sha256: str, size: int
 ) -> FileResult:
     notes = Notes()

@@ -1,0 +1,87 @@
+"""Re-parse files an older parser read (`paperhouse reingest --outdated`), replacing their listings atomically.
+
+A file is found again in the inbox by its name and its bytes (SHA-256, as
+the ledger has it). In one transaction its listings are deleted and parsed
+anew, its ledger row is settled with the current parser version and a new
+ingest_seq, and its features are dropped: readers see the old rows or the
+new ones, never a mix or none. The next build extracts the file's features
+again and, as the marts hold the file under its old ingest_seq, rebuilds
+them in full (orchestration/build.py: files_reparsed_since_build).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+import psycopg
+
+from orchestration.ingest import ledger
+from orchestration.ingest.inbox import InboxFile, scan
+from orchestration.ingest.load import FileChanged, FileResult, Outcome, fingerprint, parse_and_copy
+from orchestration.ingest.parse import PARSER_VERSION
+from orchestration.warehouse import connect
+
+OUTDATED_FILES = """
+select file_id, file_name, sha256, size_bytes
+from raw.ingested_files
+where parser_version < %s and status <> 'duplicate'
+order by ingest_seq
+"""
+
+
+def reparse_outdated(url: str, paths: Iterable[Path]) -> list[FileResult]:
+    """Re-parse every file whose parser version is older than PARSER_VERSION, found under `paths`."""
+    in_inbox: dict[tuple[str, int], list[InboxFile]] = defaultdict(list)
+    for file in scan(paths, settle_seconds=0).files:
+        in_inbox[file.name, file.size].append(file)
+    results = []
+    with connect(url) as conn:
+        for file_id, name, sha256, size in conn.execute(OUTDATED_FILES, [PARSER_VERSION]).fetchall():
+            file = _find(in_inbox[name, size], sha256)
+            if file is None:
+                results.append(
+                    FileResult(
+                        Path(name),
+                        Outcome.RETRY,
+                        file_id=file_id,
+                        message="not found in the inbox with the bytes it was ingested with; "
+                        "its listings stay as the older parser read them",
+                    )
+                )
+                continue
+            results.append(reparse_one(conn, file_id, file, sha256, size))
+    return results
+
+
+def _find(candidates: list[InboxFile], sha256: str) -> InboxFile | None:
+    for file in candidates:
+        try:
+            if fingerprint(file.path)[0] == sha256:
+                return file
+        except OSError:
+            continue
+    return None
+
+
+def reparse_one(conn: psycopg.Connection, file_id: int, file: InboxFile, sha256: str, size: int) -> FileResult:
+    """Replace one file's listings in one transaction (`conn` in autocommit mode)."""
+    try:
+        with conn.transaction():
+            conn.execute("delete from raw.paper_listings where file_id = %s", [file_id])
+            result = parse_and_copy(conn, file_id, file, sha256, size)
+            conn.execute(
+                "update raw.ingested_files set parser_version = %s where file_id = %s or duplicate_of = %s",
+                [PARSER_VERSION, file_id, file_id],
+            )
+            # a new number: the next build sees the file as new (ledger.number_in_commit_order)
+            conn.execute("update raw.ingested_files set ingest_seq = null where file_id = %s", [file_id])
+            conn.execute("delete from features.extracted_files where file_id = %s", [file_id])
+            ledger.number_in_commit_order(conn)
+        return result
+    except FileChanged:
+        return FileResult(
+            file.path, Outcome.RETRY, file_id=file_id,
+            message="changed while it was being read; its listings stay as they were",
+        )
