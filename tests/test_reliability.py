@@ -179,6 +179,7 @@ def test_the_server_stopping_mid_ingest_fails_clearly_and_the_next_run_completes
             rerun = run_cli("ingest", str(corpus.inbox), env=env)
             assert rerun.returncode == 0, rerun.stderr
             assert raw_state(url) == clean.state
+            assert build_and_count(url, env) == (corpus.papers, CORPUS_LISTINGS)
         finally:
             server.stop()
 
@@ -240,6 +241,7 @@ def test_four_concurrent_ingests_load_every_file_exactly_once(corpus, clean, db_
     outputs = [run.communicate(timeout=600) for run in runs]
     assert [run.returncode for run in runs] == [0, 0, 0, 0], outputs
     assert raw_state(db_url) == clean.state
+    assert build_and_count(db_url, env) == (corpus.papers, CORPUS_LISTINGS)
 
 
 @pytest.mark.slow
