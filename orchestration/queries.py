@@ -87,7 +87,8 @@ def run_read_only(
       or function call they hide;
     - when the login may (superusers, the embedded server's), the query
       runs as pg_read_all_data, so functions with other side effects
-      (pg_terminate_backend, lo_export, pg_read_file) are refused too.
+      (pg_terminate_backend, lo_export, pg_read_file) are refused too;
+    and the transaction is always rolled back, and refused if it wrote at all.
     It guards against mistakes, not against someone who holds a superuser
     login (set_config can restore the role): give people who should only
     read a login of their own (`paperhouse db create-reader`).
@@ -99,7 +100,8 @@ def run_read_only(
             f"not {keyword.upper() or 'this statement'}. The warehouse changes through paperhouse ingest and build."
         )
     try:
-        with conn.transaction():
+        # never committed: a read leaves nothing behind, whatever it called
+        with conn.transaction(force_rollback=True):
             conn.execute("set transaction read only")
             conn.execute(
                 "select set_config('statement_timeout', %s, true)", [f"{int(timeout_seconds * 1000)}ms"]
@@ -109,9 +111,18 @@ def run_read_only(
             cursor = conn.cursor()
             # a trailing `;` is how people end statements, not a second one
             cursor.execute(query.strip().rstrip(";"), prepare=True)  # type: ignore[call-overload]
-            if cursor.description is None:
-                return Rows(columns=[], rows=[])
-            return Rows([column.name for column in cursor.description], cursor.fetchall())
+            rows = Rows(
+                [column.name for column in cursor.description or []],
+                cursor.fetchall() if cursor.description else [],
+            )
+            # A write that READ ONLY let through (PostgreSQL 15 lets lo_from_bytea
+            # create a large object) took a transaction id: refuse the result.
+            if conn.execute("select pg_current_xact_id_if_assigned() is not null").fetchone()[0]:  # type: ignore[index]
+                raise ReadOnlyViolation(
+                    "refused: paperhouse sql only reads, and this statement wrote to the database; "
+                    "what it wrote was rolled back"
+                )
+            return rows
     except (
         psycopg.errors.ReadOnlySqlTransaction,  # a write
         psycopg.errors.InsufficientPrivilege,  # a side effect pg_read_all_data may not have
