@@ -68,13 +68,14 @@ def ingest_paths(
     """Ingest every file under `paths` into the warehouse at `url` (its schema must be current)."""
     found = scan(paths, settle_seconds=settle_seconds)
     report = IngestReport(passed_over=found.passed_over)
+    # paths with no file to read: reported, never counted as files in progress
+    report.results.extend(
+        FileResult(path.path, Outcome.REJECTED, message=path.reason) for path in found.unusable
+    )
     if on_start is not None:
         on_start(found.files)
-    unusable = [
-        FileResult(path.path, Outcome.REJECTED, message=path.reason) for path in found.unusable
-    ]
     unchanged, new = _sort_out_unchanged(url, found.files)
-    for result in [*unusable, *unchanged, *_ingest_files(url, new, workers)]:
+    for result in [*unchanged, *_ingest_files(url, new, workers)]:
         report.results.append(result)
         if on_file is not None:
             on_file(result)

@@ -141,7 +141,11 @@ def number_in_commit_order(conn: psycopg.Connection) -> None:
         """
         with numbered as (
             select file_id, nextval('raw.ingest_seq_seq') as ingest_seq
-            from (select file_id from raw.ingested_files where ingest_seq is null order by file_name, file_id) as own
+            from (
+                select file_id from raw.ingested_files
+                where ingest_seq is null
+                order by file_name, file_id
+            ) as own
         )
         update raw.ingested_files as f set ingest_seq = numbered.ingest_seq
         from numbered where f.file_id = numbered.file_id
