@@ -107,9 +107,14 @@ def dbt_build(
     """`dbt build`: models and their tests, in dependency order.
 
     An incremental build tests only the rows it writes (dbt/macros/test_scope.sql).
+    Files re-parsed since the last build make it a full refresh.
     """
-    watermark = 0 if full_refresh else built_watermark(url)
-    args = ["build", *dbt_build_options(full_refresh, watermark, extracted_through(url))]
+    watermark = built_watermark(url)
+    full_refresh = full_refresh or files_reparsed_since_build(url, watermark) > 0
+    args = [
+        "build",
+        *dbt_build_options(full_refresh, 0 if full_refresh else watermark, extracted_through(url)),
+    ]
     if select:
         args += ["--select", select]
     summary = run_dbt(url, args, quiet=quiet)
@@ -137,13 +142,12 @@ def built_watermark(url: str) -> int:
         return conn.execute("select coalesce(max(ingest_seq), 0) from analytics.fct_paper_listings").fetchone()[0]
 
 
-def files_reparsed_since_build(url: str) -> int:
-    """Files the marts hold under an older ingest_seq: re-parsed since (ingest.reparse).
+def files_reparsed_since_build(url: str, watermark: int) -> int:
+    """Files the marts (built up to `watermark`) hold under an older ingest_seq: re-parsed since.
 
     Their listings may have moved between papers, which an incremental
-    build, adding only what is new, cannot follow.
+    build, adding only what is new, cannot follow (ingest/reparse.py).
     """
-    watermark = built_watermark(url)
     if not watermark:
         return 0  # nothing built yet
     with connect(url) as conn:
@@ -172,7 +176,7 @@ def build(
     `on_start`/`on_batch` report the features step's progress in listings.
     """
     extraction = extract_pending(url, on_start=on_start, on_batch=on_batch)
-    full_refresh = full_refresh or extraction.reextracted_files > 0 or files_reparsed_since_build(url) > 0
+    full_refresh = full_refresh or extraction.reextracted_files > 0  # re-parsed files: dbt_build
     summary = dbt_build(url, full_refresh=full_refresh, select=select, quiet=quiet)
     summary.extraction = extraction
     return summary

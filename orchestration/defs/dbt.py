@@ -60,9 +60,9 @@ def paperhouse_dbt_models(
 ) -> Iterator[Any]:
     """dbt build over the selected models: models, data tests and unit tests."""
     url = warehouse.url()
-    if files_reparsed_since_build(url):
-        config = DbtBuildConfig(full_refresh=True)  # see orchestration.build.build
-    watermark = 0 if config.full_refresh else built_watermark(url)
-    args = dbt_build_args(config, watermark, extracted_through(url))
+    watermark = built_watermark(url)
+    if files_reparsed_since_build(url, watermark):
+        config = DbtBuildConfig(full_refresh=True)  # as orchestration.build.dbt_build does
+    args = dbt_build_args(config, 0 if config.full_refresh else watermark, extracted_through(url))
     with environment(dbt_profile_env(url)):
         yield from dbt.cli(args, context=context).stream()
