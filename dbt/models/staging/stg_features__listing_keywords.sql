@@ -2,29 +2,18 @@
 -- arrays. Unnested where they are used, after the join that picks the few
 -- listings a build needs: unnesting here made every build unnest them all.
 
-with
+-- One select, no WITH, so that joins reach the table's indexes (see
+-- stg_raw__paper_listings.sql).
 
-source as (
+select
+    ---------- ids
+    file_id,
+    position,
 
-    select * from {{ source('features', 'listing_keywords') }}
+    ---------- the keyphrases, best first
+    keywords,
+    scores,
+    in_title,
+    occurrences
 
-),
-
-renamed as (
-
-    select
-        ---------- ids
-        file_id,
-        position,
-
-        ---------- the keyphrases, best first
-        keywords,
-        scores,
-        in_title,
-        occurrences
-
-    from source
-
-)
-
-select * from renamed
+from {{ source('features', 'listing_keywords') }}

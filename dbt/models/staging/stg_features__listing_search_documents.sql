@@ -1,25 +1,14 @@
 -- One row per loaded listing with its full-text search document.
 
-with
+-- One select, no WITH, so that joins reach the table's indexes (see
+-- stg_raw__paper_listings.sql).
 
-source as (
+select
+    ---------- ids
+    file_id,
+    position,
 
-    select * from {{ source('features', 'listing_search_documents') }}
+    ---------- title (weight A) and abstract (weight B), English
+    search_document
 
-),
-
-renamed as (
-
-    select
-        ---------- ids
-        file_id,
-        position,
-
-        ---------- title (weight A) and abstract (weight B), English
-        search_document
-
-    from source
-
-)
-
-select * from renamed
+from {{ source('features', 'listing_search_documents') }}
