@@ -25,24 +25,42 @@ raw_listings as (
 
 facts as (
 
-    select count(*) as n, count(distinct (file_id, position)) as distinct_n
+    -- (no listing twice: the model's unique index on file_id, position refuses it)
+    select count(*) as n
     from {{ ref('fct_paper_listings') }}
     where {{ built_this_run('ingest_seq') }}
+
+),
+
+built_papers as (
+
+    select paper_id, listing_count
+    from {{ ref('dim_papers') }}
+    where {{ built_this_run('last_ingest_seq') }}
+
+),
+
+-- counted in one pass and joined: a count per paper by index lookups took
+-- 18 s at a million listings; an incremental build's few papers still use
+-- the paper_id index through the semi-join
+listing_counts as (
+
+    select paper_id, count(*) as n
+    from {{ ref('fct_paper_listings') }}
+    where paper_id in (select paper_id from built_papers)
+    group by paper_id
 
 ),
 
 miscounted_papers as (
 
     select count(*) as n
-    from {{ ref('dim_papers') }} as papers
-    where {{ built_this_run('papers.last_ingest_seq') }}
-        and papers.listing_count <> (
-            select count(*) from {{ ref('fct_paper_listings') }} as listings
-            where listings.paper_id = papers.paper_id
-        )
+    from built_papers
+    left join listing_counts on listing_counts.paper_id = built_papers.paper_id
+    where built_papers.listing_count is distinct from listing_counts.n
 
 )
 
-select raw_listings.n as raw_n, facts.n as fact_n, facts.distinct_n, miscounted_papers.n as miscounted_papers
+select raw_listings.n as raw_n, facts.n as fact_n, miscounted_papers.n as miscounted_papers
 from raw_listings, facts, miscounted_papers
-where not (raw_listings.n = facts.n and facts.n = facts.distinct_n and miscounted_papers.n = 0)
+where not (raw_listings.n = facts.n and miscounted_papers.n = 0)
