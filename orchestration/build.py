@@ -22,6 +22,7 @@ from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.warehouse import connect
 
 RUN_RESULTS = DBT_PROJECT_DIR / "target" / "run_results.json"
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
 def dbt_profile_env(url: str) -> dict[str, str]:
@@ -110,7 +111,7 @@ def dbt_build(
     Files re-parsed since the last build make it a full refresh.
     """
     watermark = built_watermark(url)
-    full_refresh = full_refresh or files_reparsed_since_build(url, watermark) > 0
+    full_refresh = full_refresh or needs_full_refresh(url, watermark)
     args = [
         "build",
         *dbt_build_options(full_refresh, 0 if full_refresh else watermark, extracted_through(url)),
@@ -140,6 +141,45 @@ def built_watermark(url: str) -> int:
         if conn.execute("select to_regclass('analytics.fct_paper_listings')").fetchone()[0] is None:
             return 0
         return conn.execute("select coalesce(max(ingest_seq), 0) from analytics.fct_paper_listings").fetchone()[0]
+
+
+def needs_full_refresh(url: str, watermark: int) -> bool:
+    """Whether what the marts hold has changed in a way an incremental build cannot follow:
+    files re-parsed since the build, or marts whose columns the models no longer have."""
+    return files_reparsed_since_build(url, watermark) > 0 or bool(marts_with_changed_columns(url))
+
+
+def marts_with_changed_columns(url: str) -> list[str]:
+    """The incremental marts whose table's columns are not those of their contract.
+
+    A new paperhouse version can add or drop a mart's column; dbt refuses an
+    incremental build of such a table (on_schema_change: fail), and the whole
+    table must be rebuilt anyway to fill a new column. Column names are
+    compared, not types: dbt's and PostgreSQL's spellings of a type differ.
+    """
+    nodes = json.loads(MANIFEST.read_text())["nodes"].values()
+    expected = {
+        (node["schema"], node["name"]): set(node["columns"])
+        for node in nodes
+        if node["resource_type"] == "model"
+        and node["config"].get("materialized") == "incremental"
+        and node["config"].get("contract", {}).get("enforced")
+    }
+    with connect(url) as conn:
+        rows = conn.execute(
+            "select table_schema, table_name, column_name from information_schema.columns"
+            " where (table_schema, table_name) in (select unnest(%s::text[]), unnest(%s::text[]))",
+            [[schema for schema, _ in expected], [name for _, name in expected]],
+        ).fetchall()
+    actual: dict[tuple[str, str], set[str]] = {}
+    for schema, table, column in rows:
+        actual.setdefault((schema, table), set()).add(column)
+    # a table not built yet is no change: the build creates it
+    return sorted(
+        name
+        for (schema, name), columns in expected.items()
+        if (schema, name) in actual and actual[(schema, name)] != columns
+    )
 
 
 def files_reparsed_since_build(url: str, watermark: int) -> int:
@@ -181,8 +221,6 @@ def build(
     summary.extraction = extraction
     return summary
 
-
-MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
 def parse_project() -> Path:

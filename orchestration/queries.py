@@ -163,7 +163,8 @@ def search(conn: psycopg.Connection, text: str, limit: int = 20) -> Rows:
     query = sql.SQL("websearch_to_tsquery('english', {})").format(sql.Literal(text))
     matches = conn.execute(
         sql.SQL(
-            "select count(*) from (select 1 from analytics.dim_papers where search_document @@ {} limit {}) as m"
+            "select count(*) from (select 1 from analytics.paper_search_documents"
+            " where search_document @@ {} limit {}) as m"
         ).format(query, sql.Literal(EXHAUSTIVE_MATCHES + 1))
     ).fetchone()
     recent_only = matches is not None and matches[0] > EXHAUSTIVE_MATCHES
@@ -186,24 +187,33 @@ def search(conn: psycopg.Connection, text: str, limit: int = 20) -> Rows:
 SEARCH = sql.SQL(
     """
     with candidates as (
-        select papers.paper_id, papers.title, papers.published_on, papers.listing_count,
-            papers.search_document
-        from analytics.dim_papers as papers
-        where papers.search_document @@ {query}
+        select documents.paper_id, documents.title, documents.search_document
+        from analytics.paper_search_documents as documents
+        where documents.search_document @@ {query}
         {candidates}
+    ),
+    ranked as (
+        select
+            candidates.paper_id,
+            candidates.title,
+            ts_rank_cd(candidates.search_document, {query}) as rank
+        from candidates
+        order by rank desc, candidates.title
+        limit {limit}
     )
+    -- the rest of what search shows, for the few papers it shows
     select
-        candidates.paper_id,
-        candidates.title,
-        round(ts_rank_cd(candidates.search_document, {query})::numeric, 4) as rank,
-        candidates.published_on,
-        candidates.listing_count
-    from candidates
-    order by ts_rank_cd(candidates.search_document, {query}) desc, candidates.title
-    limit {limit}
+        ranked.paper_id,
+        ranked.title,
+        round(ranked.rank::numeric, 4) as rank,
+        papers.published_on,
+        papers.listing_count
+    from ranked
+    inner join analytics.dim_papers as papers on papers.paper_id = ranked.paper_id
+    order by ranked.rank desc, ranked.title
     """
 )
-RECENT_ONLY = sql.SQL("order by papers.last_seen_at desc limit {}")
+RECENT_ONLY = sql.SQL("order by documents.last_seen_at desc limit {}")
 
 
 @dataclass

@@ -51,7 +51,7 @@ def test_the_asset_graph_runs_from_the_inbox_to_the_marts(code):
     defs = code.defs
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw/paper_listings", "raw/ingested_files"} <= keys
-    marts = {"dim_papers", "paper_title_variants", "fct_paper_listings",
+    marts = {"dim_papers", "paper_title_variants", "fct_paper_listings", "paper_search_documents",
              "fct_paper_keywords", "dim_keywords", "fct_keyword_monthly"}
     assert {f"analytics/{mart}" for mart in marts} <= keys
     graph = defs.resolve_asset_graph()

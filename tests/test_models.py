@@ -84,7 +84,7 @@ def test_marts_live_in_the_analytics_schema_without_a_prefix(sample):
         )
     }
     assert tables >= {
-        "dim_papers", "paper_title_variants", "fct_paper_listings",
+        "dim_papers", "paper_title_variants", "fct_paper_listings", "paper_search_documents",
         "fct_paper_keywords", "dim_keywords", "fct_keyword_monthly",
     }
 
@@ -220,7 +220,7 @@ def test_keyword_quality_on_the_hand_labels(sample):
 
 
 MARTS = [
-    "dim_papers", "fct_paper_listings", "paper_title_variants",
+    "dim_papers", "fct_paper_listings", "paper_title_variants", "paper_search_documents",
     "fct_paper_keywords", "dim_keywords", "fct_keyword_monthly",
 ]
 
@@ -292,6 +292,30 @@ def test_a_one_file_build_touches_only_what_the_file_brings(db_url, conn, inbox,
     assert touched["paper_title_variants"] == 2
     assert touched["fct_paper_keywords"] <= 20  # at most ten keywords each
     assert touched["int_paper_keyword_versions"] == 2
+
+    assert touched["paper_search_documents"] == 2
+
+
+def test_a_mart_with_other_columns_than_its_model_is_rebuilt_in_full(db_url, conn, inbox):
+    # A warehouse built by an older paperhouse: a mart lacks a column the
+    # model now has, and another has one the model dropped.
+    ingest(db_url, inbox)
+    built(db_url)
+    conn.execute("alter table analytics.fct_paper_listings drop column abstract_length")
+    conn.execute("alter table analytics.dim_papers add column search_document tsvector")
+    conn.commit()
+    summary = built(db_url)
+    assert summary.full_refresh
+    columns = {
+        (table, column)
+        for table, column in conn.execute(
+            "select table_name, column_name from information_schema.columns where table_schema = 'analytics'"
+        )
+    }
+    assert ("fct_paper_listings", "abstract_length") in columns
+    assert ("dim_papers", "search_document") not in columns
+    assert scalar(conn, "select count(*) from analytics.fct_paper_listings where abstract_length is null") == 0
+    assert not built(db_url).full_refresh  # and the next build is incremental again
 
 
 # ---------- documentation

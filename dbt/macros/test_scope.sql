@@ -36,6 +36,7 @@
         'int_paper_listings__keyed': 'ingest_seq',
         'fct_paper_listings': 'ingest_seq',
         'dim_papers': 'last_ingest_seq',
+        'paper_search_documents': 'last_ingest_seq',
         'paper_title_variants': 'last_ingest_seq',
         'fct_paper_keywords': 'last_ingest_seq',
         'dim_keywords': 'last_ingest_seq',

@@ -10,7 +10,7 @@ from orchestration.build import (
     built_watermark,
     dbt_build_options,
     dbt_profile_env,
-    files_reparsed_since_build,
+    needs_full_refresh,
 )
 from orchestration.features import extracted_through
 from orchestration.defs.resources import WarehouseResource, dbt_project, environment
@@ -61,7 +61,7 @@ def paperhouse_dbt_models(
     """dbt build over the selected models: models, data tests and unit tests."""
     url = warehouse.url()
     watermark = built_watermark(url)
-    if files_reparsed_since_build(url, watermark):
+    if needs_full_refresh(url, watermark):
         config = DbtBuildConfig(full_refresh=True)  # as orchestration.build.dbt_build does
     args = dbt_build_args(config, 0 if config.full_refresh else watermark, extracted_through(url))
     with environment(dbt_profile_env(url)):

@@ -27,6 +27,9 @@ keyed as (
         listings.title,
         {{ title_key('listings.title') }} as title_key,
 
+        ---------- the abstract's size: which listing's abstract a paper shows
+        length(listings.abstract) as abstract_length,
+
         ---------- metadata
         listings.line_number,
         listings.authors_count,

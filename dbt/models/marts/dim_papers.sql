@@ -1,7 +1,6 @@
 -- One row per paper: every listing whose title has the same key is one paper.
 --
--- Indexes: search_document (GIN) serves search; last_seen_at lets search rank
--- the most recent matches of a common word (orchestration/queries.py).
+-- Search documents live beside it, in paper_search_documents.
 --
 -- Incremental: a build recomputes only the papers that new listings touched,
 -- from all of their listings, so its cost follows the new files, and any
@@ -15,8 +14,6 @@
         indexes=[
             {'columns': ['paper_id'], 'unique': true},
             {'columns': ['last_ingest_seq']},
-            {'columns': ['search_document'], 'type': 'gin'},
-            {'columns': ['last_seen_at']},
         ],
     )
 }}
@@ -29,23 +26,30 @@ with
 
 listings as (
 
+    -- Only the facts: the abstracts stay in the raw table until the one a
+    -- paper shows is fetched at the end. (Joined in here, they were carried
+    -- through the sort below and spilled a GB to disk at a million listings.)
     select
-        facts.*,
-        -- only the length travels through the sorts below; the chosen
-        -- abstract is fetched once per paper at the end
-        length(raw_listings.abstract) as abstract_length,
+        paper_id,
+        file_id,
+        position,
+        ingest_seq,
+        title,
+        abstract_length,
+        authors_count,
+        organization,
+        published_on,
+        upvotes,
+        loaded_at,
         -- the order in which the warehouse saw the paper's listings
         row_number() over (
-            partition by facts.paper_id order by facts.ingest_seq, facts.position
+            partition by paper_id order by ingest_seq, position
         ) as seen_order
 
-    from {{ ref('fct_paper_listings') }} as facts
-    inner join {{ ref('stg_raw__paper_listings') }} as raw_listings
-        on raw_listings.file_id = facts.file_id
-        and raw_listings.position = facts.position
+    from {{ ref('fct_paper_listings') }}
 
     {% if is_incremental() %}
-    where facts.paper_id in (select paper_id from touched_papers)
+    where paper_id in (select paper_id from touched_papers)
     {% endif %}
 
 ),
@@ -127,18 +131,10 @@ select
     paper_facts.last_seen_at,
     paper_facts.listing_count,
     paper_facts.file_count,
-    paper_facts.last_ingest_seq,
-
-    ---------- full-text search: title (weight A) and abstract (B) of the abstract's
-    ---------- listing, computed once per listing by the features step
-    search_documents.search_document
+    paper_facts.last_ingest_seq
 
 from paper_facts
 inner join display_titles on display_titles.paper_id = paper_facts.paper_id
 inner join {{ ref('stg_raw__paper_listings') }} as abstract_listings
     on abstract_listings.file_id = paper_facts.abstract_file_id
     and abstract_listings.position = paper_facts.abstract_position
--- left: a listing the features step missed keeps its paper (a dbt test names it)
-left join {{ ref('stg_features__listing_search_documents') }} as search_documents
-    on search_documents.file_id = paper_facts.abstract_file_id
-    and search_documents.position = paper_facts.abstract_position

@@ -48,6 +48,7 @@ select
     line_number,
     title,
     title_key,
+    abstract_length,
     authors_count,
     organization,
     published_text,
