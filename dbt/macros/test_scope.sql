@@ -10,7 +10,8 @@
     everything.
 
     `ingest_seq_column` names the column that carries each model's
-    ingest_seq, for the models whose tests would otherwise read every row.
+    ingest_seq, for the models whose tests would otherwise read every row;
+    raw listings, which carry none, are scoped by file id instead.
 #}
 {# dbt's own hook for generic tests' `where` config, extended with the scope above. #}
 {% macro get_where_subquery(relation) -%}
@@ -22,6 +23,9 @@
     {%- if column and since > 0 -%}{%- do conditions.append(column ~ ' > ' ~ since) -%}{%- endif -%}
     {%- if column and var('build_through_ingest_seq', none) is not none -%}
         {%- do conditions.append(build_bound(column)) -%}
+    {%- endif -%}
+    {%- if relation.identifier == 'stg_raw__paper_listings' and since > 0 -%}
+        {%- do conditions.append('file_id >= ' ~ first_unbuilt_file_id(since)) -%}
     {%- endif -%}
     {%- if conditions -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') -%}
@@ -43,6 +47,20 @@
         'fct_keyword_monthly': 'last_ingest_seq',
     } -%}
     {%- do return(columns.get(relation.identifier)) -%}
+{%- endmacro %}
+
+
+{#
+    Raw listings carry no ingest_seq, only their file's id, and a listing
+    whose file has no ledger row (what its relationships test looks for) has
+    none to look up. Ids are claimed before their files commit, so every
+    listing committed since watermark `since` lies at or above the smallest
+    id of a file committed (or still being numbered) since; with no such
+    file, above every id the ledger holds.
+#}
+{% macro first_unbuilt_file_id(since) -%}
+    (select coalesce(min(file_id) filter (where ingest_seq > {{ since }} or ingest_seq is null), max(file_id) + 1, 0)
+     from {{ source('raw', 'ingested_files') }})
 {%- endmacro %}
 
 
