@@ -9,6 +9,8 @@ from psycopg import sql
 
 from orchestration.warehouse import connect
 
+# paper_search_documents is left out: its documents are an index's input,
+# and its other columns are dim_papers'.
 MARTS = (
     "dim_papers",
     "paper_title_variants",
