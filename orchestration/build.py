@@ -108,7 +108,8 @@ def dbt_build(
     """`dbt build`: models and their tests, in dependency order.
 
     An incremental build tests only the rows it writes (dbt/macros/test_scope.sql).
-    Files re-parsed since the last build make it a full refresh.
+    Files re-parsed since the last build, or marts built with other columns
+    (by an older version), make it a full refresh.
     """
     watermark = built_watermark(url)
     full_refresh = full_refresh or needs_full_refresh(url, watermark)
@@ -157,6 +158,10 @@ def marts_with_changed_columns(url: str) -> list[str]:
     table must be rebuilt anyway to fill a new column. Column names are
     compared, not types: dbt's and PostgreSQL's spellings of a type differ.
     """
+    if not MANIFEST.exists():
+        # Never parsed here (`make` parses first): dbt's own check then stops
+        # a changed mart with its message, and the next build finds it here.
+        return []
     nodes = json.loads(MANIFEST.read_text())["nodes"].values()
     expected = {
         (node["schema"], node["name"]): set(node["columns"])
@@ -220,7 +225,6 @@ def build(
     summary = dbt_build(url, full_refresh=full_refresh, select=select, quiet=quiet)
     summary.extraction = extraction
     return summary
-
 
 
 def parse_project() -> Path:
