@@ -20,8 +20,6 @@ MARTS = (
     "fct_keyword_monthly",
 )
 BATCH_ROWS = 50_000
-# The search document is an index's input, not data anyone exports.
-SKIPPED_TYPES = {"tsvector"}
 
 
 def export_marts(url: str, format: str, out_dir: Path) -> list[Path]:
@@ -48,7 +46,7 @@ def _columns(conn: psycopg.Connection, mart: str) -> list[tuple[str, str]]:
         "where table_schema = 'analytics' and table_name = %s order by ordinal_position",
         [mart],
     ).fetchall()
-    return [(name, udt) for name, udt in rows if udt not in SKIPPED_TYPES]
+    return [(name, udt) for name, udt in rows]
 
 
 def _write_csv(conn: psycopg.Connection, query: sql.Composed, path: Path) -> None:
