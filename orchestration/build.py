@@ -82,8 +82,15 @@ def read_run_results(path: Path = RUN_RESULTS) -> BuildSummary:
     return BuildSummary(succeeded=not failures, by_status=by_status, failures=failures)
 
 
-def run_dbt(url: str, args: Sequence[str], *, quiet: bool = False, silent: bool = False) -> BuildSummary:
-    """Run `dbt ARGS` on the warehouse at `url`.
+def run_dbt(
+    url: str,
+    args: Sequence[str],
+    *,
+    quiet: bool = False,
+    silent: bool = False,
+    extra_env: Mapping[str, str] | None = None,
+) -> BuildSummary:
+    """Run `dbt ARGS` on the warehouse at `url` (`extra_env` added to its environment).
 
     dbt's output goes to this process's terminal (only errors with `quiet`,
     nothing with `silent`).
@@ -92,7 +99,7 @@ def run_dbt(url: str, args: Sequence[str], *, quiet: bool = False, silent: bool 
     done = subprocess.run(
         command,
         cwd=DBT_PROJECT_DIR,
-        env=dbt_env(url, os.environ),
+        env={**dbt_env(url, os.environ), **(extra_env or {})},
         stdout=subprocess.DEVNULL if silent else None,
     )
     summary = read_run_results()
@@ -113,27 +120,30 @@ def dbt_build(
     """
     watermark = built_watermark(url)
     full_refresh = full_refresh or needs_full_refresh(url, watermark)
-    args = [
-        "build",
-        *dbt_build_options(full_refresh, 0 if full_refresh else watermark, extracted_through(url)),
-    ]
+    args = ["build", *dbt_build_flags(full_refresh)]
     if select:
         args += ["--select", select]
-    summary = run_dbt(url, args, quiet=quiet)
+    bounds = dbt_build_bounds(0 if full_refresh else watermark, extracted_through(url))
+    summary = run_dbt(url, args, quiet=quiet, extra_env=bounds)
     summary.full_refresh = full_refresh
     return summary
 
 
-def dbt_build_options(full_refresh: bool, watermark: int, through: int) -> list[str]:
-    """The flags of one `dbt build` (pure).
+def dbt_build_flags(full_refresh: bool) -> list[str]:
+    return ["--full-refresh"] if full_refresh else []
+
+
+def dbt_build_bounds(watermark: int, through: int) -> dict[str, str]:
+    """What one `dbt build` takes and tests, as the environment dbt/macros/test_scope.sql reads (pure).
 
     It takes the files up to ingest_seq `through` (see features.extracted_through);
-    an incremental build's tests start above `watermark`.
+    its tests start above `watermark` (0: test everything). Environment
+    variables, not --vars: new --vars make dbt re-parse the whole project.
     """
-    variables = {"build_through_ingest_seq": through}
-    if full_refresh:
-        return ["--full-refresh", "--vars", json.dumps(variables)]
-    return ["--vars", json.dumps({**variables, "test_since_ingest_seq": watermark})]
+    return {
+        "PAPERHOUSE_BUILD_THROUGH_INGEST_SEQ": str(through),
+        "PAPERHOUSE_TEST_SINCE_INGEST_SEQ": str(watermark),
+    }
 
 
 def built_watermark(url: str) -> int:

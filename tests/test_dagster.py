@@ -75,17 +75,8 @@ def test_the_asset_graph_runs_from_the_inbox_to_the_marts(code):
 
 def test_dbt_build_args_follow_the_run_config(code):
     config = code.dbt.DbtBuildConfig
-    def variables(args: list[str]) -> dict:
-        return json.loads(args[args.index("--vars") + 1])
-
-    assert variables(code.dbt.dbt_build_args(config(), 0, 7)) == {
-        "build_through_ingest_seq": 7, "test_since_ingest_seq": 0
-    }
-    incremental = code.dbt.dbt_build_args(config(), 42, 50)
-    assert "--full-refresh" not in incremental
-    assert variables(incremental) == {"build_through_ingest_seq": 50, "test_since_ingest_seq": 42}
-    full = code.dbt.dbt_build_args(config(full_refresh=True), 42, 50)
-    assert full[:2] == ["build", "--full-refresh"] and variables(full) == {"build_through_ingest_seq": 50}
+    assert code.dbt.dbt_build_args(config()) == ["build"]
+    assert code.dbt.dbt_build_args(config(full_refresh=True)) == ["build", "--full-refresh"]
 
 
 def warehouse(url: str, inbox: Path) -> WarehouseResource:

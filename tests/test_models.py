@@ -14,7 +14,8 @@ import pytest
 
 from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database
 from keyword_quality import HELD_OUT, LABELS, evaluate
-from orchestration.build import RUN_RESULTS, build, dbt_env
+from orchestration.build import RUN_RESULTS, build, dbt_build, dbt_env
+from orchestration.features import extract_pending
 from orchestration.ingest.batch import ingest_paths
 
 ABSTRACT = "A study of merging titles that differ in their spelling, at enough length. " * 8
@@ -294,6 +295,24 @@ def test_a_one_file_build_touches_only_what_the_file_brings(db_url, conn, inbox,
     assert touched["int_paper_keyword_versions"] == 2
 
     assert touched["paper_search_documents"] == 2
+    # The build's bounds changed, yet dbt parsed nothing again: they reach it
+    # through the environment at run time, not as --vars (a full parse costs seconds).
+    assert json.loads((RUN_RESULTS.parent / "perf_info.json").read_text())["parsed_path_count"] == 0
+
+
+def test_a_build_takes_only_the_files_whose_features_are_extracted(db_url, conn, inbox, tmp_path):
+    # A file committed after the features step (an ingest racing the build)
+    # waits for the next build: dbt sees the bound in its environment.
+    ingest(db_url, inbox)
+    extract_pending(db_url)
+    late = tmp_path / "late.txt"
+    write_page(late, [("A Paper Committed Mid-Build", "Oct 6 1")])
+    ingest(db_url, late)
+    summary = dbt_build(db_url)
+    assert summary.succeeded, summary.failures
+    assert scalar(conn, "select count(*) from analytics.fct_paper_listings") == SEED_LISTINGS
+    built(db_url)
+    assert scalar(conn, "select count(*) from analytics.fct_paper_listings") == SEED_LISTINGS + 1
 
 
 def test_a_mart_with_other_columns_than_its_model_is_rebuilt_in_full(db_url, conn, inbox):

@@ -8,7 +8,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from orchestration.build import (
     built_watermark,
-    dbt_build_options,
+    dbt_build_bounds,
+    dbt_build_flags,
     dbt_profile_env,
     needs_full_refresh,
 )
@@ -45,10 +46,9 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
 
 
-def dbt_build_args(config: DbtBuildConfig, watermark: int, through: int) -> list[str]:
-    """The dbt command for a run (pure: tested on its own); `watermark` scopes an incremental
-    run's tests, and the run takes the files up to `through`."""
-    return ["build", *dbt_build_options(config.full_refresh, watermark, through)]
+def dbt_build_args(config: DbtBuildConfig) -> list[str]:
+    """The dbt command for a run (pure: tested on its own)."""
+    return ["build", *dbt_build_flags(config.full_refresh)]
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
@@ -63,6 +63,7 @@ def paperhouse_dbt_models(
     watermark = built_watermark(url)
     if needs_full_refresh(url, watermark):
         config = DbtBuildConfig(full_refresh=True)  # as orchestration.build.dbt_build does
-    args = dbt_build_args(config, 0 if config.full_refresh else watermark, extracted_through(url))
-    with environment(dbt_profile_env(url)):
-        yield from dbt.cli(args, context=context).stream()
+    # what the run takes and tests, as orchestration.build.dbt_build passes it
+    bounds = dbt_build_bounds(0 if config.full_refresh else watermark, extracted_through(url))
+    with environment({**dbt_profile_env(url), **bounds}):
+        yield from dbt.cli(dbt_build_args(config), context=context).stream()
