@@ -144,30 +144,32 @@ def run_read_only(
 
 # Ranking costs a read of every matching paper's search document: fine for a
 # specific query, 0.3-0.5 s at a million papers for a word in one paper of
-# fifteen. Beyond EXHAUSTIVE_MATCHES matches, only the most recently seen
-# RECENT_CANDIDATES matching papers are ranked, found by walking an index on
-# last_seen_at (dense matches end that walk early).
+# fifteen. A common query ranks only its RECENT_CANDIDATES most recently seen
+# matches, found by walking an index on last_seen_at (dense matches end that
+# walk early); any other ranks every match. A query is common when
+# RECENT_CANDIDATES of the RECENT_WINDOW most recently seen papers match it
+# (that walk, a few ms), or else when more than EXHAUSTIVE_MATCHES papers do
+# (counted through the GIN index, which for words that are each common
+# intersects long posting lists: 20-25 ms at a million papers, which the
+# first test spares the common queries).
 EXHAUSTIVE_MATCHES = 2_000
 RECENT_CANDIDATES = 200
+RECENT_WINDOW = 5_000
 
 
 def search(conn: psycopg.Connection, text: str, limit: int = 20) -> Rows:
     """Papers matching `text` (web-search syntax: quotes, or, -word), best first; the title weighs more.
 
-    Every match is ranked when there are at most EXHAUSTIVE_MATCHES of them;
-    otherwise the RECENT_CANDIDATES most recently seen matches are.
+    A common query (see RECENT_WINDOW) ranks its RECENT_CANDIDATES most
+    recently seen matches; any other, every match.
     """
     # The query is written into the statement as a literal: planned with its
     # value, PostgreSQL's statistics on the documents tell a rare word from a
     # common one, and it picks the GIN index or the recency index accordingly.
     query = sql.SQL("websearch_to_tsquery('english', {})").format(sql.Literal(text))
-    matches = conn.execute(
-        sql.SQL(
-            "select count(*) from (select 1 from analytics.paper_search_documents"
-            " where search_document @@ {} limit {}) as m"
-        ).format(query, sql.Literal(EXHAUSTIVE_MATCHES + 1))
-    ).fetchone()
-    recent_only = matches is not None and matches[0] > EXHAUSTIVE_MATCHES
+    recent_only = _count(conn, RECENT_MATCHES, query, RECENT_CANDIDATES) >= RECENT_CANDIDATES or (
+        _count(conn, MATCHES, query, EXHAUSTIVE_MATCHES + 1) > EXHAUSTIVE_MATCHES
+    )
     ranked = SEARCH.format(
         query=query,
         candidates=RECENT_ONLY.format(sql.Literal(RECENT_CANDIDATES)) if recent_only else sql.SQL(""),
@@ -214,6 +216,31 @@ SEARCH = sql.SQL(
     """
 )
 RECENT_ONLY = sql.SQL("order by documents.last_seen_at desc limit {}")
+# How many papers match, counted up to a limit: all of them, and those among the most recently seen.
+MATCHES = sql.SQL(
+    "select count(*) from (select 1 from analytics.paper_search_documents"
+    " where search_document @@ {query} limit {limit}) as matches"
+)
+RECENT_MATCHES = sql.SQL(
+    """
+    select count(*) from (
+        select 1
+        from (
+            select search_document from analytics.paper_search_documents
+            order by last_seen_at desc limit {window}
+        ) as recent
+        where recent.search_document @@ {query}
+        limit {limit}
+    ) as matches
+    """
+)
+
+
+def _count(conn: psycopg.Connection, statement: sql.SQL, query: sql.Composable, limit: int) -> int:
+    row = conn.execute(
+        statement.format(query=query, limit=sql.Literal(limit), window=sql.Literal(RECENT_WINDOW))
+    ).fetchone()
+    return row[0] if row else 0
 
 
 @dataclass

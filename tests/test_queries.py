@@ -161,6 +161,23 @@ def test_a_common_word_is_ranked_among_its_most_recent_matches(sample_db, monkey
     assert ranks == sorted(ranks, reverse=True)
 
 
+def test_a_query_common_among_recent_papers_is_ranked_among_them_without_counting(sample_db, monkeypatch):
+    monkeypatch.setattr(queries, "EXHAUSTIVE_MATCHES", 10_000)  # never reached by counting
+    monkeypatch.setattr(queries, "RECENT_CANDIDATES", 5)
+    with psycopg.connect(sample_db, autocommit=True) as conn:
+        matches = conn.execute(
+            "select count(*) from analytics.paper_search_documents "
+            "where search_document @@ websearch_to_tsquery('english', 'language models')"
+        ).fetchone()[0]
+        monkeypatch.setattr(queries, "RECENT_WINDOW", SEED_DISTINCT_TITLES)  # every paper is recent
+        common = queries.search(conn, "language models", limit=500)
+        monkeypatch.setattr(queries, "RECENT_WINDOW", 1)  # one recent paper cannot hold five matches
+        rare = queries.search(conn, "language models", limit=500)
+    assert matches > 5
+    assert len(common.rows) == 5
+    assert len(rare.rows) == matches
+
+
 def test_search_is_served_by_a_gin_index(sample_db):
     with psycopg.connect(sample_db) as conn:
         conn.execute("set enable_seqscan = off")
