@@ -161,12 +161,14 @@ def needs_full_refresh(url: str, watermark: int) -> bool:
 
 
 def marts_with_changed_columns(url: str) -> list[str]:
-    """The incremental marts whose table's columns are not those of their contract.
+    """The incremental marts whose table's columns or their types are not those of their contract.
 
-    A new paperhouse version can add or drop a mart's column; dbt refuses an
-    incremental build of such a table (on_schema_change: fail), and the whole
-    table must be rebuilt anyway to fill a new column. Column names are
-    compared, not types: dbt's and PostgreSQL's spellings of a type differ.
+    A new paperhouse version can add or drop a mart's column or change its
+    type; dbt refuses an incremental build of such a table (on_schema_change:
+    fail), and the whole table must be rebuilt anyway to fill a new column.
+    Types are compared as PostgreSQL names them (`timestamptz` is `timestamp
+    with time zone`), without modifiers: numeric(14, 4) and numeric(10, 2)
+    are the same type here.
     """
     if not MANIFEST.exists():
         # Never parsed here (`make` parses first): dbt's own check then stops
@@ -174,26 +176,39 @@ def marts_with_changed_columns(url: str) -> list[str]:
         return []
     nodes = json.loads(MANIFEST.read_text())["nodes"].values()
     expected = {
-        (node["schema"], node["name"]): set(node["columns"])
+        (node["schema"], node["name"]): {name: column.get("data_type") for name, column in node["columns"].items()}
         for node in nodes
         if node["resource_type"] == "model"
         and node["config"].get("materialized") == "incremental"
         and node["config"].get("contract", {}).get("enforced")
     }
     with connect(url) as conn:
+        # PostgreSQL's own names for the contracts' types
+        spellings = sorted({str(t) for columns in expected.values() for t in columns.values() if t})
+        canonical = dict(
+            conn.execute(
+                "select spelling, format_type(spelling::regtype, null) from unnest(%s::text[]) as spelling",
+                [spellings],
+            ).fetchall()
+        )
         rows = conn.execute(
-            "select table_schema, table_name, column_name from information_schema.columns"
-            " where (table_schema, table_name) in (select unnest(%s::text[]), unnest(%s::text[]))",
+            "select namespaces.nspname, tables.relname, columns.attname, format_type(columns.atttypid, null)"
+            " from pg_attribute as columns"
+            " join pg_class as tables on tables.oid = columns.attrelid"
+            " join pg_namespace as namespaces on namespaces.oid = tables.relnamespace"
+            " where columns.attnum > 0 and not columns.attisdropped"
+            "  and (namespaces.nspname, tables.relname) in (select unnest(%s::text[]), unnest(%s::text[]))",
             [[schema for schema, _ in expected], [name for _, name in expected]],
         ).fetchall()
-    actual: dict[tuple[str, str], set[str]] = {}
-    for schema, table, column in rows:
-        actual.setdefault((schema, table), set()).add(column)
+    actual: dict[tuple[str, str], dict[str, str]] = {}
+    for schema, table, column, type_name in rows:
+        actual.setdefault((schema, table), {})[column] = type_name
     # a table not built yet is no change: the build creates it
     return sorted(
         name
         for (schema, name), columns in expected.items()
-        if (schema, name) in actual and actual[(schema, name)] != columns
+        if (schema, name) in actual
+        and actual[(schema, name)] != {column: canonical.get(t, t) for column, t in columns.items()}
     )
 
 
