@@ -177,7 +177,7 @@ def search(conn: psycopg.Connection, text: str, limit: int = 20) -> Rows:
     )
     with conn.transaction():
         if recent_only:
-            # Matches are dense (just counted), but the planner multiplies the
+            # Matches are dense (just found), but the planner multiplies the
             # words' frequencies as if independent and, for `state space
             # models`, expects few: it would fetch all 50k matches, or scan the
             # table, to sort them. Walking the recency index is what is wanted.

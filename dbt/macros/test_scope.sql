@@ -3,11 +3,11 @@
 
     `paperhouse build` passes the watermark the marts had before an
     incremental build (build_setting PAPERHOUSE_TEST_SINCE_INGEST_SEQ; 0 for
-    a full refresh, and by default). Every generic test on a model below then reads only the rows
-    above it, the rows this build wrote: data tests cost what the new files
-    cost, while untouched rows were tested by the build that wrote them. The
-    nightly full refresh (Dagster) and `paperhouse build --full-refresh` test
-    everything.
+    a full refresh, and by default). Every generic test on a model below
+    then reads only the rows above it, the rows this build wrote: data tests
+    cost what the new files cost, while untouched rows were tested by the
+    build that wrote them. The nightly full refresh (Dagster) and
+    `paperhouse build --full-refresh` test everything.
 
     `ingest_seq_column` names the column that carries each model's
     ingest_seq, for the models whose tests would otherwise read every row;
@@ -88,9 +88,9 @@
     tests everything).
 
     Not --vars, and read only when executing: dbt re-parses the whole project
-    whenever --vars differ from the last invocation's, and a file whose
-    env_var() value changed since the last parse, and these values change with
-    every build. Read here, they reach the compiled SQL without touching what
+    whenever --vars differ from the last invocation's, and re-parses a file
+    when an env_var() it read while parsing has changed; these values change
+    with every build. Read here, they reach the compiled SQL without touching what
     the parser saw, so a build after a build parses nothing (about 3 s saved
     per `paperhouse run`). While parsing, only refs and configs matter.
 #}
