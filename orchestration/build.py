@@ -118,15 +118,29 @@ def dbt_build(
     Files re-parsed since the last build, or marts built with other columns
     (by an older version), make it a full refresh.
     """
-    watermark = built_watermark(url)
-    full_refresh = full_refresh or needs_full_refresh(url, watermark)
-    args = ["build", *dbt_build_flags(full_refresh)]
+    plan = plan_build(url, full_refresh)
+    args = ["build", *dbt_build_flags(plan.full_refresh)]
     if select:
         args += ["--select", select]
-    bounds = dbt_build_bounds(0 if full_refresh else watermark, extracted_through(url))
-    summary = run_dbt(url, args, quiet=quiet, extra_env=bounds)
-    summary.full_refresh = full_refresh
+    summary = run_dbt(url, args, quiet=quiet, extra_env=plan.bounds)
+    summary.full_refresh = plan.full_refresh
     return summary
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    full_refresh: bool
+    bounds: dict[str, str]  # dbt's environment: dbt_build_bounds
+
+
+def plan_build(url: str, full_refresh: bool = False) -> BuildPlan:
+    """Whether the next `dbt build` must be a full refresh, and what it takes and tests.
+
+    The one place this is decided: `dbt_build` and the Dagster dbt asset both ask.
+    """
+    watermark = built_watermark(url)
+    full_refresh = full_refresh or needs_full_refresh(url, watermark)
+    return BuildPlan(full_refresh, dbt_build_bounds(0 if full_refresh else watermark, extracted_through(url)))
 
 
 def dbt_build_flags(full_refresh: bool) -> list[str]:

@@ -41,12 +41,11 @@ def export_marts(url: str, format: str, out_dir: Path) -> list[Path]:
 
 
 def _columns(conn: psycopg.Connection, mart: str) -> list[tuple[str, str]]:
-    rows = conn.execute(
+    return conn.execute(
         "select column_name, udt_name from information_schema.columns "
         "where table_schema = 'analytics' and table_name = %s order by ordinal_position",
         [mart],
     ).fetchall()
-    return [(name, udt) for name, udt in rows]
 
 
 def _write_csv(conn: psycopg.Connection, query: sql.Composed, path: Path) -> None:

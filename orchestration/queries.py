@@ -167,8 +167,10 @@ def search(conn: psycopg.Connection, text: str, limit: int = 20) -> Rows:
     # value, PostgreSQL's statistics on the documents tell a rare word from a
     # common one, and it picks the GIN index or the recency index accordingly.
     query = sql.SQL("websearch_to_tsquery('english', {})").format(sql.Literal(text))
-    recent_only = _count(conn, RECENT_MATCHES, query, RECENT_CANDIDATES) >= RECENT_CANDIDATES or (
-        _count(conn, MATCHES, query, EXHAUSTIVE_MATCHES + 1) > EXHAUSTIVE_MATCHES
+    recent_only = _count(
+        conn, RECENT_MATCHES, query=query, limit=RECENT_CANDIDATES, window=RECENT_WINDOW
+    ) >= RECENT_CANDIDATES or (
+        _count(conn, MATCHES, query=query, limit=EXHAUSTIVE_MATCHES + 1) > EXHAUSTIVE_MATCHES
     )
     ranked = SEARCH.format(
         query=query,
@@ -236,9 +238,9 @@ RECENT_MATCHES = sql.SQL(
 )
 
 
-def _count(conn: psycopg.Connection, statement: sql.SQL, query: sql.Composable, limit: int) -> int:
+def _count(conn: psycopg.Connection, statement: sql.SQL, query: sql.Composable, **numbers: int) -> int:
     row = conn.execute(
-        statement.format(query=query, limit=sql.Literal(limit), window=sql.Literal(RECENT_WINDOW))
+        statement.format(query=query, **{name: sql.Literal(n) for name, n in numbers.items()})
     ).fetchone()
     return row[0] if row else 0
 

@@ -6,14 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from orchestration.build import (
-    built_watermark,
-    dbt_build_bounds,
-    dbt_build_flags,
-    dbt_profile_env,
-    needs_full_refresh,
-)
-from orchestration.features import extracted_through
+from orchestration.build import dbt_build_flags, dbt_profile_env, plan_build
 from orchestration.defs.resources import WarehouseResource, dbt_project, environment
 
 
@@ -46,9 +39,9 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
 
 
-def dbt_build_args(config: DbtBuildConfig) -> list[str]:
+def dbt_build_args(full_refresh: bool) -> list[str]:
     """The dbt command for a run (pure: tested on its own)."""
-    return ["build", *dbt_build_flags(config.full_refresh)]
+    return ["build", *dbt_build_flags(full_refresh)]
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
@@ -60,10 +53,7 @@ def paperhouse_dbt_models(
 ) -> Iterator[Any]:
     """dbt build over the selected models: models, data tests and unit tests."""
     url = warehouse.url()
-    watermark = built_watermark(url)
-    if needs_full_refresh(url, watermark):
-        config = DbtBuildConfig(full_refresh=True)  # as orchestration.build.dbt_build does
-    # what the run takes and tests, as orchestration.build.dbt_build passes it
-    bounds = dbt_build_bounds(0 if config.full_refresh else watermark, extracted_through(url))
-    with environment({**dbt_profile_env(url), **bounds}):
-        yield from dbt.cli(dbt_build_args(config), context=context).stream()
+    # the run config asks for a full refresh; the warehouse may need one anyway
+    plan = plan_build(url, config.full_refresh)
+    with environment({**dbt_profile_env(url), **plan.bounds}):
+        yield from dbt.cli(dbt_build_args(plan.full_refresh), context=context).stream()
