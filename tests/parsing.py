@@ -30,7 +30,7 @@ def parse_bytes(data: bytes, modified_on: date = A_DAY) -> Parsed:
     notes = Notes()
     decoded = decode_lines(io.BytesIO(data), notes)
     parser = ListingParser(modified_on=modified_on, notes=notes)
-    listings = list(parser.parse(decoded.lines))
+    listings = list(parser.parse(decoded.batches))
     return Parsed(listings, parser, notes, decoded.encoding)
 
 

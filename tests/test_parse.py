@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS, SEEDS
-from orchestration.ingest.decode import UnrecognizedContent
+from orchestration.ingest.decode import MAX_LINE_CHARS, UnrecognizedContent
 from orchestration.ingest.parse import HEADER_LINES, MAX_TITLE_CHARS, Layout
 from parsing import A_DAY, blocks_page, parse_bytes
 
@@ -201,3 +201,30 @@ def test_special_characters_in_titles_are_data():
     ]
     records = [part for title in titles for part in (title, ABSTRACT)]
     assert parse_bytes(blocks_page(*records)).titles == titles
+
+
+@pytest.mark.parametrize("read_chars", [1, 13, 64, 4096])
+def test_records_read_in_many_small_pieces_parse_as_one(monkeypatch, read_chars):
+    # The decoder hands lines on in batches and the parser keeps a few lines
+    # ahead across them: a record split between batches must not be lost.
+    monkeypatch.setattr("orchestration.ingest.decode.READ_CHARS", read_chars)
+    records, expected = [], []
+    for n in range(1, 41):
+        metadata = f"  • {n} authors\n·\nOct {n % 28 + 1} {n}" if n % 3 else f"Org {n}\n·\nJul 1, 2021"
+        records += [f"Paper {n}", f"Abstract {n}. " * 9, metadata]
+        expected.append((f"Paper {n}", n if n % 3 else None, None if n % 3 else f"Org {n}", n if n % 3 else None))
+    parsed = parse_bytes(blocks_page(*records))
+    got = [(x.title, x.authors_count, x.organization, x.upvotes) for x in parsed.listings]
+    assert got == expected
+    # the header takes 12 lines with its blanks; each record 8: title, abstract, 3 metadata, 3 blanks
+    assert [x.line_number for x in parsed.listings] == [13 + 8 * k for k in range(40)]
+    assert parsed.parser.layout is Layout.BLOCKS_WITH_METADATA and not parsed.notes
+
+
+def test_warnings_are_listed_in_line_order():
+    # The decoder warns about a batch of lines before the parser reaches them.
+    overlong = "x" * (MAX_LINE_CHARS + 1)
+    parsed = parse_bytes(blocks_page("·", "Paper", ABSTRACT, "Another", overlong, "Third", ABSTRACT))
+    lines = [int(message.split(":")[0].removeprefix("line ")) for message in parsed.notes.messages]
+    assert len(lines) == 2 and lines == sorted(lines)
+    assert parsed.titles == ["Paper", "Third"]

@@ -10,7 +10,7 @@ import contextlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from orchestration.ingest.notes import Notes
 
@@ -56,16 +56,26 @@ class UnrecognizedContent(ValueError):
     """The file is not a listing file; str() is the reason, fit to show a person."""
 
 
+class LineBatch(NamedTuple):
+    """Consecutive lines of a file: the number of the first (from 1), and their texts.
+
+    A text is None for a line too long to read (the decoder has warned).
+    """
+
+    first_number: int
+    lines: list[str | None]
+
+
 @dataclass
 class DecodedText:
-    """A file's lines; `encoding` is final once `lines` has been consumed.
+    """A file's lines, in batches; `encoding` is final once `batches` has been consumed.
 
     `encoding` names what the file was read as: utf-8, utf-8-sig, utf-16,
     utf-32, cp1252, or utf-8+cp1252 for a file that mixes the two.
     """
 
     encoding: str
-    lines: Iterator[tuple[int, str | None]] = iter(())
+    batches: Iterator[LineBatch] = iter(())
 
 
 def sniff_encoding(head: bytes) -> str:
@@ -94,94 +104,92 @@ def sniff_encoding(head: bytes) -> str:
 
 
 def decode_lines(stream: BinaryIO, notes: Notes) -> DecodedText:
-    """Read `stream` (seekable, at its start) as text lines numbered from 1.
+    """Read `stream` (seekable, at its start) as batches of text lines.
 
     UTF-8 is the default; a BOM selects UTF-8-sig, UTF-16 or UTF-32; a line
     that is not valid UTF-8 is read as Windows-1252 (cp1252), so a file mixing
     the two keeps every character. CRLF, CR and LF all end a line. NUL
     characters are removed (PostgreSQL text cannot hold them). A line longer
-    than MAX_LINE_CHARS is yielded as None, so that the parser can skip its
+    than MAX_LINE_CHARS is given as None, so that the parser can skip its
     record without losing its place.
     """
     head = stream.read(SNIFF_BYTES)
     stream.seek(0)
     decoded = DecodedText(encoding=sniff_encoding(head))
-    decoded.lines = _lines(stream, decoded, notes)
+    decoded.batches = _batches(stream, decoded, notes)
     return decoded
 
 
-# Characters decoded at a time. Lines are cut out of these chunks in C
-# (str.split) rather than read one by one: per-line Python work was most of
-# the cost of ingest.
+# Characters decoded at a time, about a thousand lines. Lines are cut out of
+# these chunks and handed on in batches, in C (str.split, list slices) rather
+# than one by one: per-line Python work was most of the cost of ingest.
 READ_CHARS = 256 * 1024
 
 
-def _lines(stream: BinaryIO, decoded: DecodedText, notes: Notes) -> Iterator[tuple[int, str | None]]:
+def _batches(stream: BinaryIO, decoded: DecodedText, notes: Notes) -> Iterator[LineBatch]:
     # UTF-8 with surrogateescape keeps undecodable bytes as lone surrogates,
     # so each bad line can be re-read as cp1252 on its own (below).
     utf8 = decoded.encoding.startswith("utf-8")
     errors = "surrogateescape" if utf8 else "replace"
     # newline=None: universal newlines, so \r\n, \r and \n all end a line.
     text = io.TextIOWrapper(stream, encoding=decoded.encoding, errors=errors, newline=None)  # type: ignore[arg-type]
-    lines = _LineCleaner(utf8)
-    number = 0
+    cleaner = _LineCleaner(utf8)
+    number = 0  # lines handed on so far
     carry = ""  # the start of a line that ends in a later chunk
     overlong = 0  # inside a line too long to keep: its characters so far
 
-    def too_long(length: int) -> tuple[int, None]:
+    def too_long(line_number: int, length: int) -> None:
         notes.warn(
-            f"line {number}: {length:,} characters long, more than a listing line may "
-            f"have ({MAX_LINE_CHARS:,}); its record was skipped"
+            f"{length:,} characters long, more than a listing line may have ({MAX_LINE_CHARS:,}); "
+            "its record was skipped",
+            line=line_number,
         )
-        return number, None
 
     try:
         while chunk := text.read(READ_CHARS):
             pieces = chunk.split("\n")
-            complete, carry_next = pieces[:-1], pieces[-1]
-            if complete:
-                # the first complete line began in an earlier chunk
-                number += 1
-                if overlong:
-                    yield too_long(overlong + len(complete[0]))
-                    overlong = 0
-                elif len(carry) + len(complete[0]) >= MAX_LINE_CHARS:
-                    yield too_long(len(carry) + len(complete[0]))
+            rest = pieces.pop()  # the start of a line, or "" after a final newline
+            if pieces:
+                lines: list[str | None] = list(pieces)
+                # the first line began in an earlier chunk, which may not have been clean
+                head_length = (overlong or len(carry)) + len(pieces[0])
+                if overlong or head_length >= MAX_LINE_CHARS:
+                    too_long(number + 1, head_length)
+                    lines[0] = None
                 else:
-                    yield number, lines.clean(carry + complete[0])
-                carry = ""
-                rest = complete[1:]
-                if lines.is_clean(chunk):
-                    for line in rest:
-                        number += 1
-                        yield (number, line) if len(line) < MAX_LINE_CHARS else too_long(len(line))
-                else:
-                    for line in rest:
-                        number += 1
-                        yield (number, lines.clean(line)) if len(line) < MAX_LINE_CHARS else too_long(len(line))
+                    lines[0] = cleaner.clean(carry + pieces[0])
+                if max(map(len, pieces)) >= MAX_LINE_CHARS:
+                    for offset in range(1, len(pieces)):
+                        if len(pieces[offset]) >= MAX_LINE_CHARS:
+                            too_long(number + 1 + offset, len(pieces[offset]))
+                            lines[offset] = None
+                if not cleaner.is_clean(chunk):
+                    lines[1:] = [cleaner.clean(line) if line is not None else None for line in lines[1:]]
+                yield LineBatch(number + 1, lines)
+                number += len(lines)
+                carry, overlong = "", 0
             if overlong:
-                overlong += len(carry_next)
-            elif len(carry) + len(carry_next) >= MAX_LINE_CHARS:
-                overlong, carry = len(carry) + len(carry_next), ""  # bounded memory: drop it
+                overlong += len(rest)
+            elif len(carry) + len(rest) >= MAX_LINE_CHARS:
+                overlong, carry = len(carry) + len(rest), ""  # bounded memory: drop it
             else:
-                carry += carry_next
+                carry += rest
         if overlong:
-            number += 1
-            yield too_long(overlong)
+            too_long(number + 1, overlong)
+            yield LineBatch(number + 1, [None])
         elif carry:
-            number += 1
-            yield number, lines.clean(carry)
+            yield LineBatch(number + 1, [cleaner.clean(carry)])
     finally:
         # Leave the caller's stream open (the caller owns it), unless it is closed already.
         with contextlib.suppress(ValueError):
             text.detach()
-    if lines.cp1252_lines:
-        decoded.encoding = "utf-8+cp1252" if lines.utf8_seen else "cp1252"
+    if cleaner.cp1252_lines:
+        decoded.encoding = "utf-8+cp1252" if cleaner.utf8_seen else "cp1252"
         notes.warn(
-            f"{lines.cp1252_lines:,} line(s) are not valid UTF-8 and were read as Windows-1252 (cp1252)"
+            f"{cleaner.cp1252_lines:,} line(s) are not valid UTF-8 and were read as Windows-1252 (cp1252)"
         )
-    if lines.nul_count:
-        notes.warn(f"removed {lines.nul_count:,} NUL character(s), which PostgreSQL text cannot hold")
+    if cleaner.nul_count:
+        notes.warn(f"removed {cleaner.nul_count:,} NUL character(s), which PostgreSQL text cannot hold")
 
 
 class _LineCleaner:

@@ -132,7 +132,7 @@ def parse_and_copy(
             # A savepoint: a rejected file keeps its ledger row but none of its listings.
             with conn.transaction():
                 decoded = decode_lines(io.BufferedReader(hashing, READ_CHUNK), notes)
-                count = copy_listings(conn, file_id, parser.parse(decoded.lines))
+                count = copy_listings(conn, file_id, parser.parse(decoded.batches))
                 encoding = decoded.encoding
         except UnrecognizedContent as exc:
             rejection = str(exc)

@@ -15,21 +15,18 @@ A header line is never a title or an abstract, wherever it stands.
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import NamedTuple
 
 from orchestration.ingest.dates import (
-    ListingDate,
     is_listing_date,
     is_page_date,
     parse_listing_date,
     parse_page_date,
 )
-from orchestration.ingest.decode import UnrecognizedContent
+from orchestration.ingest.decode import LineBatch, UnrecognizedContent
 from orchestration.ingest.notes import Notes
 
 # Bump whenever the listings produced from the same bytes would change:
@@ -53,14 +50,24 @@ METADATA_SEPARATOR = "·"
 MAX_TITLE_CHARS = 1_000
 
 
+# The most lines one record spans: title, abstract, then authors or
+# organization, `·` and date. The parser keeps this many lines ahead.
+RECORD_LINES = 5
+
+
 class Layout(StrEnum):
     COMPACT = "compact"
     BLOCKS = "blocks"
     BLOCKS_WITH_METADATA = "blocks_with_metadata"
 
 
-@dataclass(frozen=True, slots=True)
-class Listing:
+class Listing(NamedTuple):
+    """One paper as a page lists it, its fields in raw.paper_listings' column order.
+
+    A tuple rather than a dataclass: ingest makes one per listing, and a
+    frozen dataclass costs several times as much to build.
+    """
+
     position: int  # order in the file, from 1
     line_number: int  # the title's line, from 1
     title: str
@@ -84,46 +91,6 @@ def is_metadata(text: str) -> bool:
     )
 
 
-class _Line(NamedTuple):  # a tuple: made for every line, it must cost little
-    number: int
-    text: str | None  # None: a line too long to read (the decoder warned)
-
-
-class _Lookahead:
-    """Non-blank lines, stripped, with the few lines of lookahead the layouts need."""
-
-    def __init__(self, lines: Iterable[tuple[int, str | None]]) -> None:
-        self._lines = iter(lines)
-        self._buffer: deque[_Line] = deque()
-        self.blank_seen = False
-        self.nonblank_seen = 0
-
-    def _pull(self) -> _Line | None:
-        for number, text in self._lines:
-            if text is not None:
-                text = text.strip()
-                if not text:
-                    self.blank_seen = True
-                    continue
-            self.nonblank_seen += 1
-            return _Line(number, text)
-        return None
-
-    def peek(self, ahead: int = 0) -> _Line | None:
-        while len(self._buffer) <= ahead:
-            line = self._pull()
-            if line is None:
-                return None
-            self._buffer.append(line)
-        return self._buffer[ahead]
-
-    def next(self) -> _Line | None:
-        return self._buffer.popleft() if self._buffer else self._pull()
-
-    def push_back(self, line: _Line) -> None:
-        self._buffer.appendleft(line)
-
-
 class ListingParser:
     """Parses one file; after `parse()` is exhausted it tells what it found.
 
@@ -137,34 +104,44 @@ class ListingParser:
         self.page_date: date | None = None
         self.header_lines = 0
         self.listings = 0
+        self.has_content = False  # a line that is not blank was read
+        self._blank_seen = False
         self._metadata_seen = False
-        self._lines: _Lookahead | None = None
 
     @property
     def scraped_on(self) -> date:
         return self.page_date or self.modified_on
 
     @property
-    def has_content(self) -> bool:
-        return self._lines is not None and self._lines.nonblank_seen > 0
-
-    @property
     def layout(self) -> Layout | None:
-        if self.listings == 0 or self._lines is None:
+        if self.listings == 0:
             return None
         if self._metadata_seen:
             return Layout.BLOCKS_WITH_METADATA
-        return Layout.BLOCKS if self._lines.blank_seen else Layout.COMPACT
+        return Layout.BLOCKS if self._blank_seen else Layout.COMPACT
 
-    def parse(self, lines: Iterable[tuple[int, str | None]]) -> Iterator[Listing]:
-        """Yield the listings of `lines` (numbered lines, as the decoder gives them).
+    def parse(self, batches: Iterable[LineBatch]) -> Iterator[Listing]:
+        """Yield the listings of `batches` (numbered lines, as the decoder gives them).
 
         Raises UnrecognizedContent when the text is not a listing page.
         """
-        stream = self._lines = _Lookahead(lines)
+        # The lines not yet read are texts[i:], numbered by numbers[i:]; a
+        # window over a list rather than a line-by-line stream, as per-line
+        # calls were most of the cost of ingest.
+        pending = self._nonblank(batches)
+        numbers: list[int] = []
+        texts: list[str | None] = []
+        i = 0
+        more = True
         after_header = False
-        while (line := stream.next()) is not None:
-            title = line.text
+        while True:
+            if more and len(texts) - i < RECORD_LINES:
+                numbers, texts, more = _read_ahead(numbers[i:], texts[i:], pending)
+                i = 0
+            if i == len(texts):
+                return
+            number, title = numbers[i], texts[i]
+            i += 1
             if title is not None and self._take_header(title):
                 after_header = True
                 continue
@@ -177,41 +154,50 @@ class ListingParser:
             if self.header_lines == 0:
                 raise UnrecognizedContent(
                     f"not a listing page: it should start with the page's header lines "
-                    f"('Daily Papers', 'Subscribe', ...) but line {line.number} reads {_quote(title)}"
+                    f"('Daily Papers', 'Subscribe', ...) but line {number} reads {_quote(title)}"
                 )
             if title is not None and is_metadata(title):
-                self.notes.warn(f"line {line.number}: {_quote(title)} stands where a title should; skipped")
+                self.notes.warn(f"{_quote(title)} stands where a title should; skipped", line=number)
                 continue
 
-            abstract = stream.next()
-            if abstract is None:
+            if i == len(texts):
                 self.notes.warn(
-                    f"line {line.number}: the last listing has a title but no abstract "
-                    "(is the file truncated?); skipped"
+                    "the last listing has a title but no abstract (is the file truncated?); skipped",
+                    line=number,
                 )
-                break
-            if abstract.text is not None and (is_header(abstract.text) or is_metadata(abstract.text)):
-                self.notes.warn(f"line {line.number}: a title without an abstract; skipped")
-                stream.push_back(abstract)
+                return
+            abstract = texts[i]
+            if abstract is not None and (is_header(abstract) or is_metadata(abstract)):
+                self.notes.warn("a title without an abstract; skipped", line=number)
                 continue
-            extras = self._take_metadata(stream)
+            i += 1
+            extras: tuple = ()
+            if i < len(texts) and _may_start_metadata(texts, i):
+                extras, i = self._take_metadata(numbers, texts, i)
 
-            if title is None or abstract.text is None:
+            if title is None or abstract is None:
                 continue  # a line too long to read: the decoder has said so
             if len(title) > MAX_TITLE_CHARS:
                 self.notes.warn(
-                    f"line {line.number}: a title of {len(title):,} characters, more than "
-                    f"{MAX_TITLE_CHARS:,}; its listing was skipped"
+                    f"a title of {len(title):,} characters, more than {MAX_TITLE_CHARS:,}; "
+                    "its listing was skipped",
+                    line=number,
                 )
                 continue
             self.listings += 1
-            yield Listing(
-                position=self.listings,
-                line_number=line.number,
-                title=title,
-                abstract=abstract.text,
-                **extras,
-            )
+            yield Listing(self.listings, number, title, abstract, *extras)
+
+    def _nonblank(self, batches: Iterable[LineBatch]) -> Iterator[tuple[list[int], list[str | None]]]:
+        """Each batch's lines that are not blank, stripped, with their numbers."""
+        for first_number, lines in batches:
+            stripped = [line.strip() if line is not None else None for line in lines]
+            kept = [offset for offset, text in enumerate(stripped) if text != ""]
+            if len(kept) < len(stripped):
+                self._blank_seen = True
+                stripped = [stripped[offset] for offset in kept]
+            if kept:
+                self.has_content = True
+                yield [first_number + offset for offset in kept], stripped
 
     def _take_header(self, text: str) -> bool:
         if text in HEADER_LINES:
@@ -224,60 +210,69 @@ class ListingParser:
             return True
         return False
 
-    def _take_metadata(self, stream: _Lookahead) -> dict[str, object]:
-        """Consume the optional metadata lines after an abstract (layout 3); return their fields."""
-        fields: dict[str, object] = {}
-        seen = False
-        first = stream.peek(0)
-        if first is None or first.text is None:
-            return fields
-        if authors := AUTHORS_LINE.fullmatch(first.text):
-            fields["authors_count"] = int(authors["count"])
-            stream.next()
-            seen = True
-        elif _is_organization(first.text, stream.peek(1)):
-            fields["organization"] = first.text
-            stream.next()
-            seen = True
-        separator = stream.peek(0)
-        if separator is not None and separator.text == METADATA_SEPARATOR:
-            stream.next()
-            seen = True
-        if not seen:
-            return fields
+    def _take_metadata(
+        self, numbers: list[int], texts: list[str | None], i: int
+    ) -> tuple[tuple, int]:
+        """The optional metadata lines from texts[i] on (layout 3): the Listing fields they give, and
+        the index of the line after them.
+        """
+        authors_count: int | None = None
+        organization: str | None = None
+        end = len(texts)
+        first = texts[i]
+        if first is None:
+            return (), i
+        if authors := AUTHORS_LINE.fullmatch(first):
+            authors_count = int(authors["count"])
+            i += 1
+        elif i + 1 < end and _is_organization(first, texts[i + 1]):
+            organization = first
+            i += 1
+        if i < end and texts[i] == METADATA_SEPARATOR:
+            i += 1
+        elif authors_count is None and organization is None:
+            return (), i
         self._metadata_seen = True
-        date_line = stream.peek(0)
-        if date_line is None or date_line.text is None:
-            return fields
-        listing_date = parse_listing_date(date_line.text, self.scraped_on)
+        fields = (authors_count, organization)
+        date_line = texts[i] if i < end else None
+        if date_line is None:
+            return fields, i
+        listing_date = parse_listing_date(date_line, self.scraped_on)
         if listing_date is None:
-            return fields
-        stream.next()
-        fields.update(_date_fields(listing_date))
+            return fields, i
         if listing_date.published_on is None:
             self.notes.warn(
-                f"line {date_line.number}: {_quote(listing_date.written)} is not a calendar "
-                "date; published_on left empty"
+                f"{_quote(listing_date.written)} is not a calendar date; published_on left empty",
+                line=numbers[i],
             )
-        return fields
+        return (*fields, listing_date.written, listing_date.published_on, listing_date.upvotes), i + 1
 
 
-def _is_organization(text: str, following: _Line | None) -> bool:
-    # An organization line is only recognisable by the `·` line after it.
+def _read_ahead(
+    numbers: list[int], texts: list[str | None], pending: Iterator[tuple[list[int], list[str | None]]]
+) -> tuple[list[int], list[str | None], bool]:
+    """The lines left, with batches from `pending` until RECORD_LINES are ahead; and whether more remain."""
+    for more_numbers, more_texts in pending:
+        numbers += more_numbers
+        texts += more_texts
+        if len(texts) >= RECORD_LINES:
+            return numbers, texts, True
+    return numbers, texts, False
+
+
+def _may_start_metadata(texts: list[str | None], i: int) -> bool:
+    """A cheap test that texts[i] is not the start of metadata lines (most listings have none)."""
+    first = texts[i]
     return (
-        following is not None
-        and following.text == METADATA_SEPARATOR
-        and not is_metadata(text)
-        and not is_header(text)
+        first == METADATA_SEPARATOR
+        or (first is not None and first.startswith("•"))
+        or (i + 1 < len(texts) and texts[i + 1] == METADATA_SEPARATOR)
     )
 
 
-def _date_fields(listing_date: ListingDate) -> dict[str, object]:
-    return {
-        "published_text": listing_date.written,
-        "published_on": listing_date.published_on,
-        "upvotes": listing_date.upvotes,
-    }
+def _is_organization(text: str, following: str | None) -> bool:
+    # An organization line is only recognisable by the `·` line after it.
+    return following == METADATA_SEPARATOR and not is_metadata(text) and not is_header(text)
 
 
 def _quote(text: str | None, limit: int = 60) -> str:
