@@ -13,7 +13,7 @@ import psycopg
 
 from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS
 from orchestration.ingest import ledger
-from orchestration.ingest.batch import ingest_group, ingest_one, ingest_paths
+from orchestration.ingest.batch import ingest_one, ingest_paths
 from orchestration.ingest.inbox import scan
 from orchestration.ingest.load import Outcome
 from orchestration.ingest.parse import PARSER_VERSION
@@ -145,8 +145,9 @@ def test_a_known_name_size_and_mtime_is_not_read_again_and_a_touched_file_is(db_
 def test_bytes_that_changed_after_they_were_hashed_roll_the_file_back(db_url, conn, inbox):
     path = inbox / "003_e6a3815afc9a5699.txt"
     stale = (hashlib.sha256(b"what the file held when it was hashed").hexdigest(), path.stat().st_size)
-    with psycopg.connect(db_url, autocommit=True) as own:
-        [result] = ingest_group(own, [(scan([path], settle_seconds=0).files[0], stale)])
+    # as a file too big to read into memory is loaded: hashed first, then streamed and hashed again
+    with psycopg.connect(db_url, autocommit=True) as own, own.transaction():
+        result = ingest_one(own, scan([path], settle_seconds=0).files[0], identity=stale)
     assert result.outcome is Outcome.RETRY and "changed while" in (result.message or "")
     assert files(conn) == {} and listing_count(conn) == 0
     assert ingest(db_url, path).by_outcome == {Outcome.LOADED: 1}  # the next run loads it whole
@@ -176,6 +177,39 @@ def test_bad_files_get_a_status_and_never_stop_the_good_ones(db_url, conn, inbox
     assert all(seen[name][0] == "loaded" for name in SEED_COUNTS)
     titles = {row[0] for row in conn.execute("select title from raw.paper_listings").fetchall()}
     assert {"Paper A", "Paper C"} <= titles and "Paper B" not in titles
+
+
+
+def test_a_group_of_good_files_is_loaded_in_one_go_copies_included(db_url, conn, inbox, monkeypatch):
+    ingest(db_url, inbox / "000_992833ff42967d4f.txt")
+    shutil.copy2(inbox / "000_992833ff42967d4f.txt", inbox / "known_bytes_new_name.txt")
+    shutil.copy2(inbox / "003_e6a3815afc9a5699.txt", inbox / "zz_copy_in_the_same_group.txt")
+    (inbox / "not_a_page.txt").write_text("Shopping list\nmilk\n")
+
+    def file_by_file(*args, **kwargs):
+        raise AssertionError("the group went file by file")
+
+    monkeypatch.setattr("orchestration.ingest.batch.ingest_one", file_by_file)
+    report = ingest(db_url, inbox)
+    assert report.by_outcome == {
+        Outcome.UNCHANGED: 1, Outcome.LOADED: 4, Outcome.DUPLICATE: 2, Outcome.REJECTED: 1
+    }
+    seen = files(conn)
+    assert seen["known_bytes_new_name.txt"][0] == seen["zz_copy_in_the_same_group.txt"][0] == "duplicate"
+    assert seen["not_a_page.txt"][0] == "rejected" and "not a listing page" in seen["not_a_page.txt"][2]
+    assert listing_count(conn) == SEED_LISTINGS
+    numbered = conn.execute("select count(ingest_seq), count(*) from raw.ingested_files").fetchone()
+    assert numbered == (len(seen), len(seen))
+
+
+def test_a_file_too_big_to_hold_is_streamed_and_its_group_goes_file_by_file(db_url, conn, inbox, monkeypatch):
+    big = inbox / "big.txt"
+    big.write_text(HEADER + f"Paper Big\n\n{ABSTRACT}\n\n" * 2)
+    monkeypatch.setattr("orchestration.ingest.load.WHOLE_FILE_BYTES", big.stat().st_size - 1)
+    report = ingest(db_url, inbox)
+    assert report.listings_loaded == SEED_LISTINGS + 2
+    assert files(conn)["big.txt"][:2] == ("loaded", 2)
+    assert report.by_outcome == {Outcome.LOADED: 6}
 
 
 def test_text_that_looks_like_code_is_stored_verbatim(db_url, conn, tmp_path):

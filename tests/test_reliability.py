@@ -163,6 +163,7 @@ def test_the_server_stopping_mid_ingest_fails_clearly_and_the_next_run_completes
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 apply_migrations(conn)
+                slow_down_inserts(conn, seconds=0.0005)  # an ingest of several seconds, to stop midway
             env = environment(url, tmp_path / "home")
             run = start(["ingest", str(corpus.inbox)], env)
             # stop it once the ingest has committed something: in the middle
@@ -182,6 +183,18 @@ def test_the_server_stopping_mid_ingest_fails_clearly_and_the_next_run_completes
             assert build_and_count(url, env) == (corpus.papers, CORPUS_LISTINGS)
         finally:
             server.stop()
+
+
+def slow_down_inserts(conn: psycopg.Connection, seconds: float) -> None:
+    """Make every insert into raw.paper_listings take `seconds` longer (dropped with `drop trigger slow_down`)."""
+    conn.execute(
+        f"""
+        create function raw.slow_down() returns trigger language plpgsql as $$
+        begin perform pg_sleep({seconds}); return new; end $$;
+        create trigger slow_down before insert on raw.paper_listings
+            for each row execute function raw.slow_down();
+        """
+    )
 
 
 def raw_state_after_restart(server: EmbeddedServer, url: str) -> RawState:
@@ -284,14 +297,7 @@ def test_reingest_outdated_replaces_listings_atomically_and_the_marts_follow(cli
     assert mangled_papers(conn) == 10
 
     # Readers look while the file is replaced (each insert slowed down a little).
-    conn.execute(
-        """
-        create function raw.slow_down() returns trigger language plpgsql as $$
-        begin perform pg_sleep(0.002); return new; end $$;
-        create trigger slow_down before insert on raw.paper_listings
-            for each row execute function raw.slow_down();
-        """
-    )
+    slow_down_inserts(conn, seconds=0.002)
     seen: set[tuple[int, int]] = set()
     stop = threading.Event()
 
@@ -321,6 +327,30 @@ def test_reingest_outdated_replaces_listings_atomically_and_the_marts_follow(cli
     assert mangled_papers(conn) == 0
     assert marts(conn)["dim_papers"] == SEED_DISTINCT_TITLES
     assert marts(conn)["fct_paper_listings"] == SEED_LISTINGS
+
+
+
+def test_reingest_of_a_file_the_current_parser_rejects_drops_its_listings(cli_env, conn, inbox):
+    (inbox / "notes.txt").write_text("Dear diary,\nToday I wrote a paper.\n")
+    assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
+    # As if an older, laxer parser had loaded it: one listing, an older version.
+    file_id = conn.execute(
+        "update raw.ingested_files set status = 'loaded', error = null, listing_count = 1, "
+        "parser_version = parser_version - 1 where file_name = 'notes.txt' returning file_id"
+    ).fetchone()[0]
+    conn.execute(
+        "insert into raw.paper_listings (file_id, position, line_number, title, abstract) "
+        "values (%s, 1, 1, 'Dear diary,', 'Today I wrote a paper.')",
+        [file_id],
+    )
+    done = run_cli("reingest", "--outdated", str(inbox), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    status, count, error, version = conn.execute(
+        "select status, listing_count, error, parser_version from raw.ingested_files where file_id = %s",
+        [file_id],
+    ).fetchone()
+    assert (status, count, version) == ("rejected", 0, PARSER_VERSION) and "not a listing page" in error
+    assert conn.execute("select count(*) from raw.paper_listings where file_id = %s", [file_id]).fetchone()[0] == 0
 
 
 def listings(conn: psycopg.Connection) -> dict[tuple[str, int], str]:

@@ -28,7 +28,8 @@ import psycopg
 
 from orchestration.ingest import ledger
 from orchestration.ingest.inbox import InboxFile, PassedOver, scan
-from orchestration.ingest.load import FileChanged, FileResult, Outcome, fingerprint, load_file
+from orchestration.ingest.load import FileChanged, FileResult, Outcome, load_file
+from orchestration.ingest.load_group import load_group
 from orchestration.warehouse import WarehouseUnavailable, connect, first_line
 from orchestration.workers import worker_pool
 
@@ -82,18 +83,15 @@ def ingest_paths(
     return report
 
 
-# A file to load, with its (SHA-256, size) when the sorting pass could read it.
-NewFile = tuple[InboxFile, tuple[str, int] | None]
-
-
-def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResult], list[NewFile]]:
-    """Files ingested before under the same name, found with two queries and no transaction each.
+def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResult], list[InboxFile]]:
+    """Files ingested before under the same name, size and modification time, found with one query.
 
     An inbox keeps every file it ever received: without this, each run would
-    open a transaction per old file just to learn it is known, a cost that
-    grows with the warehouse rather than with what is new. A file whose name,
-    size and modification time match its ledger row is not even read (the
-    rule of make and rsync); any other file is known by its SHA-256.
+    read every old file again just to learn it is known, a cost that grows
+    with the warehouse rather than with what is new. A file whose name, size
+    and modification time match its ledger row is not even read (the rule of
+    make and rsync); any other file is read and known by its SHA-256, in the
+    workers (load.load_file).
     """
     with connect(url) as conn:
         by_stat = {
@@ -104,71 +102,44 @@ def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResu
                 [[file.name for file in files]],
             )
         }
-        unchanged: list[FileResult] = []
-        to_hash: list[InboxFile] = []
-        for file in files:
-            file_id = by_stat.get((file.name, file.size, file.modified_at))
-            if file_id is None:
-                to_hash.append(file)
-            else:
-                unchanged.append(FileResult(file.path, Outcome.UNCHANGED, file_id=file_id))
-
-        fingerprints: dict[Path, tuple[str, int]] = {}
-        for file in to_hash:
-            try:
-                fingerprints[file.path] = fingerprint(file.path)
-            except OSError:
-                pass  # the per-file path reports it
-        by_content = {
-            (sha256, file_name): file_id
-            for sha256, file_name, file_id in conn.execute(
-                "select sha256, file_name, coalesce(duplicate_of, file_id) "
-                "from raw.ingested_files where sha256 = any(%s)",
-                [sorted({sha256 for sha256, _ in fingerprints.values()})],
-            )
-        }
-    new: list[NewFile] = []
-    for file in to_hash:
-        identity = fingerprints.get(file.path)
-        file_id = by_content.get((identity[0], file.name)) if identity else None
+    unchanged: list[FileResult] = []
+    new: list[InboxFile] = []
+    for file in files:
+        file_id = by_stat.get((file.name, file.size, file.modified_at))
         if file_id is None:
-            new.append((file, identity))
+            new.append(file)
         else:
             unchanged.append(FileResult(file.path, Outcome.UNCHANGED, file_id=file_id))
     return unchanged, new
 
 
-def group_files(files: list[NewFile]) -> list[list[NewFile]]:
+def group_files(files: list[InboxFile]) -> list[list[InboxFile]]:
     """Split new files, in order, into transaction groups of about GROUP_BYTES.
 
     Claiming a file's bytes locks them in the ledger's unique index until its
-    group commits. All copies of the same bytes go in one group, so no two
-    groups of one run ever wait on each other. A file the sorting pass could
-    not hash goes alone, as its bytes are unknown.
+    group commits. Copies of the same bytes have the same size, and all files
+    of one size go in one group, so no two groups of one run ever wait on
+    each other. (Their bytes are not known yet: each file is hashed once, by
+    the worker that loads it.)
     """
-    by_content: dict[str, list[NewFile]] = {}
-    unhashed: list[list[NewFile]] = []
-    for new_file in files:
-        identity = new_file[1]
-        if identity is None:
-            unhashed.append([new_file])
-        else:
-            by_content.setdefault(identity[0], []).append(new_file)
-    groups: list[list[NewFile]] = []
-    group: list[NewFile] = []
+    by_size: dict[int, list[InboxFile]] = {}
+    for file in files:
+        by_size.setdefault(file.size, []).append(file)
+    groups: list[list[InboxFile]] = []
+    group: list[InboxFile] = []
     group_bytes = 0
-    for copies in by_content.values():
-        group.extend(copies)
-        group_bytes += sum(file.size for file, _ in copies)
+    for same_size in by_size.values():
+        group.extend(same_size)
+        group_bytes += sum(file.size for file in same_size)
         if group_bytes >= GROUP_BYTES or len(group) >= GROUP_FILES:
             groups.append(group)
             group, group_bytes = [], 0
     if group:
         groups.append(group)
-    return groups + unhashed
+    return groups
 
 
-def _ingest_files(url: str, files: list[NewFile], workers: int) -> Iterator[FileResult]:
+def _ingest_files(url: str, files: list[InboxFile], workers: int) -> Iterator[FileResult]:
     groups = group_files(files)
     if workers > 1 and len(files) >= PARALLEL_MIN_FILES and len(groups) > 1:
         with worker_pool(workers) as pool:
@@ -184,7 +155,7 @@ def _ingest_files(url: str, files: list[NewFile], workers: int) -> Iterator[File
 _worker_connection: psycopg.Connection | None = None
 
 
-def _ingest_in_worker(job: tuple[str, list[NewFile]]) -> list[FileResult]:
+def _ingest_in_worker(job: tuple[str, list[InboxFile]]) -> list[FileResult]:
     global _worker_connection
     url, group = job
     if _worker_connection is None:
@@ -192,12 +163,23 @@ def _ingest_in_worker(job: tuple[str, list[NewFile]]) -> list[FileResult]:
     return ingest_group(_worker_connection, group)
 
 
-def ingest_group(conn: psycopg.Connection, group: list[NewFile]) -> list[FileResult]:
-    """Ingest files in one transaction, each in a savepoint of its own; numbered, then committed."""
+def ingest_group(conn: psycopg.Connection, group: list[InboxFile]) -> list[FileResult]:
+    """Ingest files in one transaction, in one go or else each in a savepoint of its own; numbered, then committed."""
     with conn.transaction():
-        results = [ingest_one(conn, file, identity) for file, identity in group]
+        results = _in_one_go(conn, group)
+        if results is None:
+            results = [ingest_one(conn, file) for file in group]
         ledger.number_in_commit_order(conn)
     return results
+
+
+def _in_one_go(conn: psycopg.Connection, group: list[InboxFile]) -> list[FileResult] | None:
+    """The group loaded in one go (load_group.py), or None, with nothing written, when it must go file by file."""
+    try:
+        with conn.transaction():
+            return load_group(conn, group)
+    except Exception:  # noqa: BLE001 - file by file, each failure is judged and reported alone
+        return None
 
 
 def ingest_one(

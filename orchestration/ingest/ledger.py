@@ -35,6 +35,36 @@ class Claim:
     known: KnownFile | None
 
 
+CLAIM = """
+insert into raw.ingested_files (file_name, sha256, size_bytes, modified_at, status, parser_version)
+values (%s, %s, %s, %s, 'loaded', %s)
+on conflict (sha256) where status <> 'duplicate' do nothing
+returning file_id
+"""
+
+FINISH = """
+update raw.ingested_files
+set status = %s, listing_count = %s, error = %s, layout = %s, encoding = %s, scraped_on = %s
+where file_id = %s
+"""
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What a file's ledger row is settled with once its listings are loaded."""
+
+    status: FileStatus
+    listing_count: int
+    error: str | None
+    layout: str | None
+    encoding: str | None
+    scraped_on: date | None
+
+    def params(self, file_id: int) -> tuple:
+        return (self.status.value, self.listing_count, self.error, self.layout, self.encoding,
+                self.scraped_on, file_id)
+
+
 def claim(
     conn: psycopg.Connection,
     *,
@@ -49,15 +79,7 @@ def claim(
     The row starts as `loaded` with no listings and is settled by `finish()`
     before the transaction commits, so no other session ever sees it half-done.
     """
-    row = conn.execute(
-        """
-        insert into raw.ingested_files (file_name, sha256, size_bytes, modified_at, status, parser_version)
-        values (%s, %s, %s, %s, 'loaded', %s)
-        on conflict (sha256) where status <> 'duplicate' do nothing
-        returning file_id
-        """,
-        [file_name, sha256, size_bytes, modified_at, parser_version],
-    ).fetchone()
+    row = conn.execute(CLAIM, [file_name, sha256, size_bytes, modified_at, parser_version]).fetchone()
     if row is not None:
         return Claim(file_id=row[0], known=None)
     known = conn.execute(
@@ -100,25 +122,29 @@ def record_duplicate(
     return row is not None
 
 
-def finish(
-    conn: psycopg.Connection,
-    file_id: int,
-    *,
-    status: FileStatus,
-    listing_count: int,
-    error: str | None,
-    layout: str | None,
-    encoding: str | None,
-    scraped_on: date | None,
-) -> None:
-    conn.execute(
-        """
-        update raw.ingested_files
-        set status = %s, listing_count = %s, error = %s, layout = %s, encoding = %s, scraped_on = %s
-        where file_id = %s
-        """,
-        [status.value, listing_count, error, layout, encoding, scraped_on, file_id],
-    )
+def claim_many(conn: psycopg.Connection, rows: list[tuple[str, str, int, datetime, int]]) -> list[int | None]:
+    """claim() for many files in one round trip: each its new file_id, or None where the bytes are known.
+
+    `rows` are (file_name, sha256, size_bytes, modified_at, parser_version), of distinct bytes.
+    """
+    with conn.cursor() as cursor:
+        cursor.executemany(CLAIM, rows, returning=True)
+        file_ids: list[int | None] = []
+        while True:
+            row = cursor.fetchone()
+            file_ids.append(row[0] if row else None)
+            if not cursor.nextset():
+                return file_ids
+
+
+def finish(conn: psycopg.Connection, file_id: int, settlement: Settlement) -> None:
+    conn.execute(FINISH, settlement.params(file_id))
+
+
+def finish_many(conn: psycopg.Connection, settlements: list[tuple[int, Settlement]]) -> None:
+    """finish() for many files in one round trip."""
+    with conn.cursor() as cursor:
+        cursor.executemany(FINISH, [settlement.params(file_id) for file_id, settlement in settlements])
 
 
 # Held from numbering files until their transaction commits, so that

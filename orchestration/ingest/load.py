@@ -1,19 +1,26 @@
 """Load one file: its ledger row and its listings all or nothing, listings by COPY.
 
-The file is read twice: once to learn its identity (SHA-256) so that known
-bytes cost no parsing, and once to parse and load, hashing again on the way;
-if the two hashes differ the file changed while being read, and everything
-the file wrote is rolled back for the next run to try again.
+A file's identity is the SHA-256 of its bytes, learnt before anything is
+parsed so that known bytes cost no parsing. A file of up to WHOLE_FILE_BYTES
+is read once, into memory: what is parsed is what was hashed. A bigger one
+is read twice, to stay in bounded memory: hashed, then parsed while hashed
+again; if the two hashes differ the file changed while being read, and
+everything the file wrote is rolled back for the next run to try again.
 
 A file's work is a savepoint inside the caller's transaction (batch.py
-commits a group of files at once), so it can be undone alone.
+commits a group of files at once), so it can be undone alone. A file that is
+no listing file is known before its first listing is written, and recorded
+as rejected; one whose value the server refuses is rolled back, then
+recorded as rejected in a savepoint of its own (a second savepoint around
+every file's COPY, only for that rare case, cost more than its parsing).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -27,9 +34,11 @@ from orchestration.ingest.decode import UnrecognizedContent, decode_lines
 from orchestration.ingest.inbox import InboxFile
 from orchestration.ingest.ledger import FileStatus
 from orchestration.ingest.notes import Notes
-from orchestration.ingest.parse import PARSER_VERSION, Listing, ListingParser
+from orchestration.ingest.parse import PARSER_VERSION, ListingParser
 
 READ_CHUNK = 1024 * 1024
+# Listing pages run to a few hundred kB; a file above this size is streamed.
+WHOLE_FILE_BYTES = 16 * 1024 * 1024
 
 COPY_LISTINGS = """
 copy raw.paper_listings (
@@ -65,6 +74,10 @@ class FileChanged(RuntimeError):
     pass
 
 
+class FileRejected(Exception):
+    """The server refused one of the file's values; str() is the reason."""
+
+
 def fingerprint(path: Path) -> tuple[str, int]:
     """SHA-256 (hex) and size of a file's bytes."""
     with open(path, "rb") as stream:
@@ -78,26 +91,61 @@ def load_file(
     """Ingest one file exactly once, inside the caller's transaction (ledger.number_in_commit_order
     must run before it commits); an exception undoes this file's work and nothing else.
 
-    `identity` is the file's (SHA-256, size) when the caller has just read it;
-    the load verifies it anyway, as it hashes the bytes it parses.
+    `identity` is the file's (SHA-256, size) when the caller has read it; the
+    file is then streamed and its bytes checked against it as they are parsed.
     """
-    sha256, size = identity or fingerprint(file.path)
-    with conn.transaction():
-        claim = ledger.claim(
-            conn,
-            file_name=file.name,
-            sha256=sha256,
-            size_bytes=size,
-            modified_at=file.modified_at,
-            parser_version=PARSER_VERSION,
-        )
-        if claim.file_id is None:
-            assert claim.known is not None
-            return _already_known(conn, file, sha256, size, claim.known)
-        return parse_and_copy(conn, claim.file_id, file, sha256, size)
+    data = None
+    if identity is None:
+        data = read_if_small(file)
+        identity = fingerprint(file.path) if data is None else (hashlib.sha256(data).hexdigest(), len(data))
+    sha256, size = identity
+    try:
+        with conn.transaction():
+            claim = claim_file(conn, file, sha256, size)
+            if claim.file_id is None:
+                assert claim.known is not None
+                return already_known(conn, file, sha256, size, claim.known)
+            return parse_and_copy(conn, claim.file_id, file, sha256, size, data)
+    except FileRejected as rejection:
+        # The file's savepoint is rolled back, listings and ledger row alike.
+        with conn.transaction():
+            claim = claim_file(conn, file, sha256, size)
+            if claim.file_id is None:  # another ingester claimed the bytes meanwhile
+                assert claim.known is not None
+                return already_known(conn, file, sha256, size, claim.known)
+            return record_rejection(conn, claim.file_id, file, str(rejection))
 
 
-def _already_known(
+def read_if_small(file: InboxFile) -> bytes | None:
+    """The file's bytes when it holds at most WHOLE_FILE_BYTES, else None."""
+    if file.size > WHOLE_FILE_BYTES:
+        return None
+    with open(file.path, "rb") as stream:
+        data = stream.read(WHOLE_FILE_BYTES + 1)  # it may have grown since it was listed
+    return data if len(data) <= WHOLE_FILE_BYTES else None
+
+
+def claim_file(conn: psycopg.Connection, file: InboxFile, sha256: str, size: int) -> ledger.Claim:
+    return ledger.claim(
+        conn,
+        file_name=file.name,
+        sha256=sha256,
+        size_bytes=size,
+        modified_at=file.modified_at,
+        parser_version=PARSER_VERSION,
+    )
+
+
+def record_rejection(conn: psycopg.Connection, file_id: int, file: InboxFile, reason: str) -> FileResult:
+    ledger.finish(conn, file_id, rejected(reason))
+    return FileResult(file.path, Outcome.REJECTED, file_id=file_id, message=reason)
+
+
+def rejected(reason: str) -> ledger.Settlement:
+    return ledger.Settlement(FileStatus.REJECTED, 0, reason, layout=None, encoding=None, scraped_on=None)
+
+
+def already_known(
     conn: psycopg.Connection, file: InboxFile, sha256: str, size: int, known: ledger.KnownFile
 ) -> FileResult:
     if known.file_name == file.name:
@@ -119,69 +167,91 @@ def _already_known(
 
 
 def parse_and_copy(
-    conn: psycopg.Connection, file_id: int, file: InboxFile, sha256: str, size: int
+    conn: psycopg.Connection,
+    file_id: int,
+    file: InboxFile,
+    sha256: str,
+    size: int,
+    data: bytes | None = None,
 ) -> FileResult:
-    notes = Notes()
-    parser = ListingParser(modified_on=datetime.fromtimestamp(file.mtime).date(), notes=notes)
-    encoding: str | None = None
-    rejection: str | None = None
-    count = 0
+    """Parse the file (`data`, its bytes, or read from disk) and COPY its listings, then settle its ledger row.
+
+    Raises FileRejected when the server refuses a value, and FileChanged when
+    its bytes are not the ones claimed: either way the caller rolls back
+    what it wrote.
+    """
+    reading = FileReading(file)
+    refused: psycopg.DataError | None = None
+    with _claimed_bytes(file, sha256, size, data) as stream:
+        try:
+            with conn.cursor() as cursor, cursor.copy(COPY_LISTINGS) as copy:
+                settlement = reading.copy_listings(stream, copy, file_id)
+        except psycopg.DataError as exc:
+            refused = exc
+    if refused is not None:  # the server's error aborted the file's savepoint
+        raise FileRejected(f"a value the warehouse cannot store: {refused}")
+    ledger.finish(conn, file_id, settlement)
+    return reading.result(file_id, settlement)
+
+
+class FileReading:
+    """One file's decoding and parsing into a COPY, and what its ledger row is settled with."""
+
+    def __init__(self, file: InboxFile) -> None:
+        self.file = file
+        self.notes = Notes()
+        self.parser = ListingParser(modified_on=datetime.fromtimestamp(file.mtime).date(), notes=self.notes)
+
+    def copy_listings(self, stream: BinaryIO, copy: psycopg.Copy, file_id: int) -> ledger.Settlement:
+        """Write the file's listings into `copy`; a file that is no listing file writes none."""
+        count = 0
+        try:
+            decoded = decode_lines(stream, self.notes)
+            for listing in self.parser.parse(decoded.batches):
+                copy.write_row((file_id, *listing))
+                count += 1
+        except UnrecognizedContent as exc:
+            # Raised before the first listing, if ever: the parser knows a page by its header.
+            assert count == 0, "a file was rejected after some of its listings were written"
+            return rejected(str(exc))
+        return self.settlement(count, decoded.encoding)
+
+    def settlement(self, count: int, encoding: str) -> ledger.Settlement:
+        error = self.notes.render()
+        if count == 0 and error is None and self.parser.has_content:
+            error = "no listings after the page header"
+        layout = self.parser.layout
+        return ledger.Settlement(
+            status=FileStatus.LOADED if count else FileStatus.EMPTY,
+            listing_count=count,
+            error=error,
+            layout=layout.value if layout else None,
+            encoding=encoding,
+            scraped_on=self.parser.scraped_on if count else None,
+        )
+
+    def result(self, file_id: int, settlement: ledger.Settlement) -> FileResult:
+        return FileResult(
+            self.file.path,
+            Outcome(settlement.status.value),
+            listing_count=settlement.listing_count,
+            file_id=file_id,
+            message=settlement.error,
+        )
+
+
+@contextmanager
+def _claimed_bytes(file: InboxFile, sha256: str, size: int, data: bytes | None) -> Iterator[BinaryIO]:
+    """The bytes the ledger row was claimed for: `data`, or the file read again and
+    checked against them once read (FileChanged), even when what was read was no listing file.
+    """
+    if data is not None:
+        yield io.BytesIO(data)
+        return
     with open(file.path, "rb") as raw:
         hashing = HashingReader(raw)
-        try:
-            # A savepoint: a rejected file keeps its ledger row but none of its listings.
-            with conn.transaction():
-                decoded = decode_lines(io.BufferedReader(hashing, READ_CHUNK), notes)
-                count = copy_listings(conn, file_id, parser.parse(decoded.batches))
-                encoding = decoded.encoding
-        except UnrecognizedContent as exc:
-            rejection = str(exc)
-        except psycopg.DataError as exc:
-            rejection = f"a value the warehouse cannot store: {exc}"
-        # Raises FileChanged, rolling back the file's savepoint, ledger row included.
+        yield io.BufferedReader(hashing, READ_CHUNK)
         hashing.verify(sha256, size)
-
-    if rejection is not None:
-        status, count, error = FileStatus.REJECTED, 0, rejection
-    elif count == 0:
-        status, error = FileStatus.EMPTY, notes.render()
-        if parser.has_content and error is None:
-            error = "no listings after the page header"
-    else:
-        status, error = FileStatus.LOADED, notes.render()
-    ledger.finish(
-        conn,
-        file_id,
-        status=status,
-        listing_count=count,
-        error=error,
-        layout=parser.layout.value if parser.layout else None,
-        encoding=encoding,
-        scraped_on=parser.scraped_on if count else None,
-    )
-    return FileResult(file.path, Outcome(status.value), listing_count=count, file_id=file_id, message=error)
-
-
-def copy_listings(conn: psycopg.Connection, file_id: int, listings: Iterable[Listing]) -> int:
-    count = 0
-    with conn.cursor() as cursor, cursor.copy(COPY_LISTINGS) as copy:
-        for listing in listings:
-            copy.write_row(
-                (
-                    file_id,
-                    listing.position,
-                    listing.line_number,
-                    listing.title,
-                    listing.abstract,
-                    listing.authors_count,
-                    listing.organization,
-                    listing.published_text,
-                    listing.published_on,
-                    listing.upvotes,
-                )
-            )
-            count += 1
-    return count
 
 
 class HashingReader(io.RawIOBase):

@@ -12,14 +12,22 @@ them in full (orchestration/build.py: files_reparsed_since_build).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import psycopg
 
 from orchestration.ingest import ledger
 from orchestration.ingest.inbox import InboxFile, scan
-from orchestration.ingest.load import FileChanged, FileResult, Outcome, fingerprint, parse_and_copy
+from orchestration.ingest.load import (
+    FileChanged,
+    FileRejected,
+    FileResult,
+    Outcome,
+    fingerprint,
+    parse_and_copy,
+    record_rejection,
+)
 from orchestration.ingest.parse import PARSER_VERSION
 from orchestration.warehouse import connect
 
@@ -68,20 +76,30 @@ def _find(candidates: list[InboxFile], sha256: str) -> InboxFile | None:
 def reparse_one(conn: psycopg.Connection, file_id: int, file: InboxFile, sha256: str, size: int) -> FileResult:
     """Replace one file's listings in one transaction (`conn` in autocommit mode)."""
     try:
-        with conn.transaction():
-            conn.execute("delete from raw.paper_listings where file_id = %s", [file_id])
-            result = parse_and_copy(conn, file_id, file, sha256, size)
-            conn.execute(
-                "update raw.ingested_files set parser_version = %s where file_id = %s or duplicate_of = %s",
-                [PARSER_VERSION, file_id, file_id],
-            )
-            # a new number: the next build sees the file as new (ledger.number_in_commit_order)
-            conn.execute("update raw.ingested_files set ingest_seq = null where file_id = %s", [file_id])
-            conn.execute("delete from features.extracted_files where file_id = %s", [file_id])
-            ledger.number_in_commit_order(conn)
-        return result
+        try:
+            with conn.transaction():
+                return _replace(conn, file_id, lambda: parse_and_copy(conn, file_id, file, sha256, size))
+        except FileRejected as rejection:
+            # The current parser rejects the file: it keeps no listings.
+            reason = str(rejection)
+            with conn.transaction():
+                return _replace(conn, file_id, lambda: record_rejection(conn, file_id, file, reason))
     except FileChanged:
         return FileResult(
             file.path, Outcome.RETRY, file_id=file_id,
             message="changed while it was being read; its listings stay as they were",
         )
+
+
+def _replace(conn: psycopg.Connection, file_id: int, load: Callable[[], FileResult]) -> FileResult:
+    conn.execute("delete from raw.paper_listings where file_id = %s", [file_id])
+    result = load()
+    conn.execute(
+        "update raw.ingested_files set parser_version = %s where file_id = %s or duplicate_of = %s",
+        [PARSER_VERSION, file_id, file_id],
+    )
+    # a new number: the next build sees the file as new (ledger.number_in_commit_order)
+    conn.execute("update raw.ingested_files set ingest_seq = null where file_id = %s", [file_id])
+    conn.execute("delete from features.extracted_files where file_id = %s", [file_id])
+    ledger.number_in_commit_order(conn)
+    return result
