@@ -210,9 +210,12 @@ def test_records_read_in_many_small_pieces_parse_as_one(monkeypatch, read_chars)
     monkeypatch.setattr("orchestration.ingest.decode.READ_CHARS", read_chars)
     records, expected = [], []
     for n in range(1, 41):
-        metadata = f"  • {n} authors\n·\nOct {n % 28 + 1} {n}" if n % 3 else f"Org {n}\n·\nJul 1, 2021"
-        records += [f"Paper {n}", f"Abstract {n}. " * 9, metadata]
-        expected.append((f"Paper {n}", n if n % 3 else None, None if n % 3 else f"Org {n}", n if n % 3 else None))
+        if n % 3:  # an author count, and a date with upvotes
+            records += [f"Paper {n}", f"Abstract {n}. " * 9, f"  • {n} authors\n·\nOct {n % 28 + 1} {n}"]
+            expected.append((f"Paper {n}", n, None, n))
+        else:  # an organization, and a date without
+            records += [f"Paper {n}", f"Abstract {n}. " * 9, f"Org {n}\n·\nJul 1, 2021"]
+            expected.append((f"Paper {n}", None, f"Org {n}", None))
     parsed = parse_bytes(blocks_page(*records))
     got = [(x.title, x.authors_count, x.organization, x.upvotes) for x in parsed.listings]
     assert got == expected

@@ -186,7 +186,7 @@ def test_the_server_stopping_mid_ingest_fails_clearly_and_the_next_run_completes
 
 
 def slow_down_inserts(conn: psycopg.Connection, seconds: float) -> None:
-    """Make every insert into raw.paper_listings take `seconds` longer (dropped with `drop trigger slow_down`)."""
+    """Make every insert into raw.paper_listings take `seconds` longer (until `drop trigger slow_down`)."""
     conn.execute(
         f"""
         create function raw.slow_down() returns trigger language plpgsql as $$
@@ -350,7 +350,8 @@ def test_reingest_of_a_file_the_current_parser_rejects_drops_its_listings(cli_en
         [file_id],
     ).fetchone()
     assert (status, count, version) == ("rejected", 0, PARSER_VERSION) and "not a listing page" in error
-    assert conn.execute("select count(*) from raw.paper_listings where file_id = %s", [file_id]).fetchone()[0] == 0
+    left = conn.execute("select count(*) from raw.paper_listings where file_id = %s", [file_id]).fetchone()
+    assert left == (0,)
 
 
 def listings(conn: psycopg.Connection) -> dict[tuple[str, int], str]:

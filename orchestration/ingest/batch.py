@@ -164,7 +164,10 @@ def _ingest_in_worker(job: tuple[str, list[InboxFile]]) -> list[FileResult]:
 
 
 def ingest_group(conn: psycopg.Connection, group: list[InboxFile]) -> list[FileResult]:
-    """Ingest files in one transaction, in one go or else each in a savepoint of its own; numbered, then committed."""
+    """Ingest files in one transaction: in one go, or else each in a savepoint of its own.
+
+    The transaction's files are numbered last, then it commits.
+    """
     with conn.transaction():
         results = _in_one_go(conn, group)
         if results is None:
@@ -174,7 +177,7 @@ def ingest_group(conn: psycopg.Connection, group: list[InboxFile]) -> list[FileR
 
 
 def _in_one_go(conn: psycopg.Connection, group: list[InboxFile]) -> list[FileResult] | None:
-    """The group loaded in one go (load_group.py), or None, with nothing written, when it must go file by file."""
+    """The group loaded in one go (load_group.py); None, with nothing written, when it must go file by file."""
     try:
         with conn.transaction():
             return load_group(conn, group)
