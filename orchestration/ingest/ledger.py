@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 import psycopg
 
@@ -33,6 +34,16 @@ class Claim:
 
     file_id: int | None
     known: KnownFile | None
+
+
+class FileRow(NamedTuple):
+    """A file as the ledger records it, in the order CLAIM takes these values."""
+
+    file_name: str
+    sha256: str
+    size_bytes: int
+    modified_at: datetime
+    parser_version: int
 
 
 CLAIM = """
@@ -65,42 +76,25 @@ class Settlement:
                 self.scraped_on, file_id)
 
 
-def claim(
-    conn: psycopg.Connection,
-    *,
-    file_name: str,
-    sha256: str,
-    size_bytes: int,
-    modified_at: datetime,
-    parser_version: int,
-) -> Claim:
+def claim(conn: psycopg.Connection, file: FileRow) -> Claim:
     """Insert the ledger row for new bytes, inside the caller's transaction.
 
     The row starts as `loaded` with no listings and is settled by `finish()`
     before the transaction commits, so no other session ever sees it half-done.
     """
-    row = conn.execute(CLAIM, [file_name, sha256, size_bytes, modified_at, parser_version]).fetchone()
+    row = conn.execute(CLAIM, file).fetchone()
     if row is not None:
         return Claim(file_id=row[0], known=None)
     known = conn.execute(
         "select file_id, file_name from raw.ingested_files where sha256 = %s and status <> 'duplicate'",
-        [sha256],
+        [file.sha256],
     ).fetchone()
     assert known is not None, "the conflicting row is committed, so it is visible"
     return Claim(file_id=None, known=KnownFile(*known))
 
 
-def record_duplicate(
-    conn: psycopg.Connection,
-    *,
-    file_name: str,
-    sha256: str,
-    size_bytes: int,
-    modified_at: datetime,
-    parser_version: int,
-    original: KnownFile,
-) -> bool:
-    """Record `file_name` as a copy of `original`; False when that name was recorded before."""
+def record_duplicate(conn: psycopg.Connection, file: FileRow, original: KnownFile) -> bool:
+    """Record `file` as a copy of `original`; False when that name was recorded before."""
     row = conn.execute(
         """
         insert into raw.ingested_files
@@ -110,11 +104,7 @@ def record_duplicate(
         returning file_id
         """,
         [
-            file_name,
-            sha256,
-            size_bytes,
-            modified_at,
-            parser_version,
+            *file,
             original.file_id,
             f"the same bytes as {original.file_name} (file_id {original.file_id})",
         ],
@@ -122,13 +112,12 @@ def record_duplicate(
     return row is not None
 
 
-def claim_many(conn: psycopg.Connection, rows: list[tuple[str, str, int, datetime, int]]) -> list[int | None]:
-    """claim() for many files in one round trip: each its new file_id, or None where the bytes are known.
-
-    `rows` are (file_name, sha256, size_bytes, modified_at, parser_version), of distinct bytes.
+def claim_many(conn: psycopg.Connection, files: list[FileRow]) -> list[int | None]:
+    """claim() for many files of distinct bytes in one round trip: each its new file_id, or None
+    where the bytes are known.
     """
     with conn.cursor() as cursor:
-        cursor.executemany(CLAIM, rows, returning=True)
+        cursor.executemany(CLAIM, files, returning=True)
         file_ids: list[int | None] = []
         while True:
             row = cursor.fetchone()

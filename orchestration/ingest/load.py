@@ -126,14 +126,11 @@ def read_if_small(file: InboxFile) -> bytes | None:
 
 
 def claim_file(conn: psycopg.Connection, file: InboxFile, sha256: str, size: int) -> ledger.Claim:
-    return ledger.claim(
-        conn,
-        file_name=file.name,
-        sha256=sha256,
-        size_bytes=size,
-        modified_at=file.modified_at,
-        parser_version=PARSER_VERSION,
-    )
+    return ledger.claim(conn, ledger_row(file, sha256, size))
+
+
+def ledger_row(file: InboxFile, sha256: str, size: int) -> ledger.FileRow:
+    return ledger.FileRow(file.name, sha256, size, file.modified_at, PARSER_VERSION)
 
 
 def record_rejection(conn: psycopg.Connection, file_id: int, file: InboxFile, reason: str) -> FileResult:
@@ -150,15 +147,7 @@ def already_known(
 ) -> FileResult:
     if known.file_name == file.name:
         return FileResult(file.path, Outcome.UNCHANGED, file_id=known.file_id)
-    recorded = ledger.record_duplicate(
-        conn,
-        file_name=file.name,
-        sha256=sha256,
-        size_bytes=size,
-        modified_at=file.modified_at,
-        parser_version=PARSER_VERSION,
-        original=known,
-    )
+    recorded = ledger.record_duplicate(conn, ledger_row(file, sha256, size), original=known)
     if not recorded:
         return FileResult(file.path, Outcome.UNCHANGED, file_id=known.file_id)
     return FileResult(

@@ -26,9 +26,9 @@ from orchestration.ingest.load import (
     FileResult,
     already_known,
     claim_file,
+    ledger_row,
     read_if_small,
 )
-from orchestration.ingest.parse import PARSER_VERSION
 
 # A group of many files of one size can grow past GROUP_BYTES (batch.py);
 # past this much it goes file by file, which holds one file at a time.
@@ -58,11 +58,7 @@ def load_group(conn: psycopg.Connection, files: list[InboxFile]) -> list[FileRes
     for index, (sha256, _) in enumerate(identities):
         claimers.setdefault(sha256, index)
     file_ids = ledger.claim_many(
-        conn,
-        [
-            (files[index].name, sha256, identities[index][1], files[index].modified_at, PARSER_VERSION)
-            for sha256, index in claimers.items()
-        ],
+        conn, [ledger_row(files[index], sha256, identities[index][1]) for sha256, index in claimers.items()]
     )
     claimed = {index: file_id for index, file_id in zip(claimers.values(), file_ids) if file_id is not None}
 
