@@ -20,6 +20,14 @@ def test_scan_walks_folders_in_name_order_and_skips_in_progress_files(tmp_path):
     assert found.passed_over == []
 
 
+def test_without_a_settle_time_a_file_dated_ahead_of_the_clock_is_taken(tmp_path):
+    ahead = tmp_path / "ahead.txt"
+    ahead.write_text("from a clock a moment ahead")
+    os.utime(ahead, (time.time() + 5, time.time() + 5))
+    assert [f.path.name for f in scan([tmp_path], settle_seconds=0).files] == ["ahead.txt"]
+    assert [p.path.name for p in scan([tmp_path], settle_seconds=2).passed_over] == ["ahead.txt"]
+
+
 def test_a_file_changed_moments_ago_waits_for_the_next_run(tmp_path):
     fresh = tmp_path / "fresh.txt"
     fresh.write_text("still growing")

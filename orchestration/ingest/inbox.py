@@ -85,7 +85,9 @@ def scan(paths: Iterable[Path], *, settle_seconds: float, now: float | None = No
             return
         if not named and is_in_progress_name(path.name):
             return  # by convention still being written; not worth a line in the report
-        if not named and now - info.st_mtime < settle_seconds:
+        # settle_seconds 0 takes every file: a modification time a moment
+        # ahead of `now` (a coarser clock, as /proc's) must not hold one back
+        if not named and settle_seconds > 0 and now - info.st_mtime < settle_seconds:
             passed_over.append(
                 PassedOver(path, f"changed {now - info.st_mtime:.1f}s ago; may still be being written")
             )
