@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,11 +132,19 @@ def build_and_count(url: str, env: dict[str, str]) -> tuple[int, int]:
 def test_ingest_killed_at_twenty_moments_then_rerun_gives_the_clean_result(
     corpus, clean, server_url, template_db, tmp_path
 ):
+    # The corpus loads in well under a second once the process has started:
+    # with each file's claim 20 ms slower, the kills fall among its commits too
+    # (the delays span one such slowed run; the reruns are not slowed).
+    with slowed_database(server_url, template_db) as url:
+        started = time.perf_counter()
+        assert run_cli("ingest", str(corpus.inbox), env=environment(url, tmp_path / "timed")).returncode == 0
+        seconds = time.perf_counter() - started
+
     rng = random.Random(2026)
     committed_at_kill: list[int] = []
     for point in range(KILL_POINTS):
-        delay = rng.uniform(0.0, clean.seconds)
-        with fresh_database(server_url, template_db) as url:
+        delay = rng.uniform(0.0, seconds)
+        with slowed_database(server_url, template_db) as url:
             env = environment(url, tmp_path / f"home{point}")
             run = start(["ingest", str(corpus.inbox)], env)
             time.sleep(delay)
@@ -144,6 +154,8 @@ def test_ingest_killed_at_twenty_moments_then_rerun_gives_the_clean_result(
                 run.send_signal(signal.SIGKILL)  # the process alone: its workers finish their group
             run.communicate()
             committed_at_kill.append(len(raw_state(url).files))
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("drop trigger slow_down on raw.ingested_files")
 
             rerun = run_cli("ingest", str(corpus.inbox), env=env)
             assert rerun.returncode == 0, (point, rerun.stderr)
@@ -185,13 +197,22 @@ def test_the_server_stopping_mid_ingest_fails_clearly_and_the_next_run_completes
             server.stop()
 
 
-def slow_down_inserts(conn: psycopg.Connection, seconds: float) -> None:
-    """Make every insert into raw.paper_listings take `seconds` longer (until `drop trigger slow_down`)."""
+@contextmanager
+def slowed_database(server_url: str, template_db: str) -> Iterator[str]:
+    """A fresh database where claiming a file takes 20 ms longer (until `drop trigger slow_down`)."""
+    with fresh_database(server_url, template_db) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            slow_down_inserts(conn, seconds=0.02, table="raw.ingested_files")
+        yield url
+
+
+def slow_down_inserts(conn: psycopg.Connection, seconds: float, table: str = "raw.paper_listings") -> None:
+    """Make every insert into `table` take `seconds` longer (until `drop trigger slow_down`)."""
     conn.execute(
         f"""
         create function raw.slow_down() returns trigger language plpgsql as $$
         begin perform pg_sleep({seconds}); return new; end $$;
-        create trigger slow_down before insert on raw.paper_listings
+        create trigger slow_down before insert on {table}
             for each row execute function raw.slow_down();
         """
     )
