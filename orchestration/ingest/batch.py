@@ -1,9 +1,12 @@
-"""Ingest many files: in groups, each group one transaction and each file a savepoint in it.
+"""Ingest many files: in groups, each group one transaction.
 
-One file's trouble never stops the others: its savepoint is rolled back and
-it gets its result (rejected, retry), while the rest of its group commits. A
-commit per file would cap ingest at a few hundred files a second; a group of
-a few megabytes makes the commit's cost a small share of the load.
+A group is loaded in one go (load_group.py: one claim, one COPY, one
+settle); if anything in it fails, that attempt is rolled back and each file
+is loaded in a savepoint of its own. One file's trouble never stops the
+others: its savepoint is rolled back and it gets its result (rejected,
+retry), while the rest of its group commits. A commit per file would cap
+ingest at a few hundred files a second; a group of a few megabytes makes the
+commit's cost a small share of the load.
 
 Only the warehouse itself failing (connection lost, server down) ends a run
 early: groups committed before that stay committed, and the next run goes on
