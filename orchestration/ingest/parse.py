@@ -171,9 +171,7 @@ class ListingParser:
                 self.notes.warn("a title without an abstract; skipped", line=number)
                 continue
             i += 1
-            extras: tuple = ()
-            if i < len(texts) and _may_start_metadata(texts, i):
-                extras, i = self._take_metadata(numbers, texts, i)
+            extras, i = self._take_metadata(numbers, texts, i)
 
             if title is None or abstract is None:
                 continue  # a line too long to read: the decoder has said so
@@ -219,7 +217,7 @@ class ListingParser:
         authors_count: int | None = None
         organization: str | None = None
         end = len(texts)
-        first = texts[i]
+        first = texts[i] if i < end else None
         if first is None:
             return (), i
         if authors := AUTHORS_LINE.fullmatch(first):
@@ -258,16 +256,6 @@ def _read_ahead(
         if len(texts) >= RECORD_LINES:
             return numbers, texts, True
     return numbers, texts, False
-
-
-def _may_start_metadata(texts: list[str | None], i: int) -> bool:
-    """A cheap test that texts[i] is not the start of metadata lines (most listings have none)."""
-    first = texts[i]
-    return (
-        first == METADATA_SEPARATOR
-        or (first is not None and first.startswith("•"))
-        or (i + 1 < len(texts) and texts[i + 1] == METADATA_SEPARATOR)
-    )
 
 
 def _is_organization(text: str, following: str | None) -> bool:
