@@ -54,3 +54,19 @@ def test_a_failing_migration_leaves_nothing_half_applied(empty_db, tmp_path):
         apply_migrations(empty_db, folder)
     assert empty_db.execute("select to_regclass('raw.half')").fetchone() == (None,)
     assert empty_db.execute("select max(version) from meta.schema_migrations").fetchone()[0] < 900
+
+
+def test_a_database_that_is_not_utf8_is_refused(server_url):
+    name = f"paperhouse_ascii_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(
+            f"create database \"{name}\" template template0 encoding 'SQL_ASCII' locale_provider libc locale 'C'"
+        )
+    try:
+        with psycopg.connect(url_for(server_url, name), autocommit=True) as conn:
+            with pytest.raises(MigrationError, match="SQL_ASCII encoding; paperhouse needs UTF8"):
+                apply_migrations(conn)
+            assert conn.execute("select to_regclass('raw.paper_listings')").fetchone() == (None,)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'drop database "{name}" with (force)')

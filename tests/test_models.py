@@ -123,6 +123,34 @@ def test_title_variants_merge_and_numeral_variants_stay_apart(db_url, conn, tmp_
     assert sum(count for _, count in variants) == 5
 
 
+def test_nfkc_and_unaccent_leave_every_ascii_character_as_it_is(conn):
+    # what the title key's ASCII shortcut rests on (dbt/macros/title_key.sql)
+    changed = conn.execute(
+        "select code from generate_series(1, 127) as code "
+        "where normalize(chr(code), nfkc) <> chr(code) or public.unaccent(chr(code)) <> chr(code)"
+    ).fetchall()
+    assert changed == []
+
+
+def test_ascii_and_unicode_titles_get_the_keys_of_the_full_rule(db_url, conn, tmp_path):
+    titles = {
+        "Plain ASCII: Attention (Is) All-You_Need?! [100%]": "plain ascii attention is all you need 100",
+        "Ligature ﬁne-tuning with ＦＵＬＬ width": "ligature fine tuning with full width",
+        "Fréchet — Ångström “quotes”": "frechet angstrom quotes",
+        "Ελληνικά and 中文 titles": "ελληνικα and 中文 titles",
+    }
+    write_page(tmp_path / "a.txt", [(title, "Oct 6 2") for title in titles])
+    ingest(db_url, tmp_path / "a.txt")
+    built(db_url)
+    rows = conn.execute(
+        "select title, title_key, trim(regexp_replace(lower(public.unaccent(normalize(title, nfkc))), "
+        "'[^[:alnum:]]+', ' ', 'g')) from analytics.fct_paper_listings"
+    ).fetchall()
+    assert {title: key for title, key, _ in rows} == titles
+    # the rule without the ASCII shortcut gives the same keys
+    assert all(key == full for _, key, full in rows), rows
+
+
 def test_display_title_ties_go_to_the_form_seen_first_and_upvotes_to_the_newest(db_url, conn, tmp_path):
     write_page(tmp_path / "1.txt", [("Sparse Attention, Revisited", "Oct 6 9")])
     write_page(tmp_path / "2.txt", [("Sparse attention revisited", "Oct 6 4")])

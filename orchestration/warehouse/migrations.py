@@ -75,6 +75,7 @@ def apply_migrations(
 ) -> list[Migration]:
     """Apply every migration not yet in the ledger; return the ones applied now."""
     pending = discover(directory)
+    _require_utf8(conn)
     applied_now = []
     # A session-level advisory lock: several processes starting at once
     # (concurrent ingesters, Dagster and the CLI) apply each migration once.
@@ -111,3 +112,17 @@ def apply_migrations(
     finally:
         conn.execute("select pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
     return applied_now
+
+
+def _require_utf8(conn: psycopg.Connection) -> None:
+    """Refuse a database whose encoding cannot hold every listing.
+
+    Listings carry any Unicode text, and the title key (dbt/macros/title_key.sql)
+    tells an ASCII title by its length in bytes, which only UTF8 makes exact.
+    """
+    encoding = conn.info.parameter_status("server_encoding")
+    if encoding != "UTF8":
+        raise MigrationError(
+            f"the warehouse database uses the {encoding} encoding; paperhouse needs UTF8 "
+            "(listings hold any Unicode text): create it with ENCODING 'UTF8'"
+        )
