@@ -27,9 +27,7 @@ papers as (
         abstract_file_id,
         abstract_position,
         last_ingest_seq,
-        date_trunc(
-            'month', coalesce(published_on, (first_seen_at at time zone 'UTC')::date)
-        )::date as trend_month
+        {{ trend_month('published_on', 'first_seen_at') }} as trend_month
     from {{ ref('dim_papers') }}
 
     {% if is_incremental() %}
