@@ -229,6 +229,23 @@ def test_keyword_marts_agree_with_the_keyword_facts(sample):
         """,
     )
     assert monthly == 0
+    # each paper's newest keyword version (read from the features) is its facts' keyword set
+    versions = scalar(
+        sample,
+        """
+        select count(*) from (
+            select distinct on (paper_id) paper_id, keywords, trend_month
+            from intermediate.int_paper_keyword_versions order by paper_id, last_ingest_seq desc
+        ) v
+        full join (
+            select paper_id, array_agg(keyword order by keyword) as keywords, min(trend_month) as trend_month
+            from analytics.fct_paper_keywords group by 1
+        ) f using (paper_id)
+        where v.keywords is distinct from coalesce(f.keywords, '{}')
+            or (f.paper_id is not null and v.trend_month is distinct from f.trend_month)
+        """,
+    )
+    assert versions == 0
 
 
 def test_well_known_phrases_come_out_in_display_form(sample):
