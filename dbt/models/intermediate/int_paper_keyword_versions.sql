@@ -20,21 +20,7 @@
 
 with
 
-papers as (
-
-    select
-        paper_id,
-        last_ingest_seq,
-        abstract_file_id,
-        abstract_position,
-        {{ trend_month('published_on', 'first_seen_at') }} as trend_month
-    from {{ ref('dim_papers') }}
-
-    {% if is_incremental() %}
-    where last_ingest_seq > {{ ingest_seq_watermark('last_ingest_seq') }}
-    {% endif %}
-
-),
+{{ keyword_papers() }},
 
 listing_keywords as (
 
