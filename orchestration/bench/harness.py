@@ -40,6 +40,7 @@ from orchestration import queries
 from orchestration.bench.corpus import big_file_chunks, generate_files
 from orchestration.build import RUN_RESULTS, dbt_build
 from orchestration.features import extract_pending
+from orchestration.ingest.load import LISTING_COLUMNS
 from orchestration.settings import ENVIRONMENT_VARIABLES
 from orchestration.warehouse import connect
 from orchestration.warehouse.embedded import EmbeddedServer
@@ -233,12 +234,6 @@ def settle(url: str) -> None:
         except psycopg.errors.InsufficientPrivilege:
             pass  # a server of someone else's (PAPERHOUSE_DATABASE_URL) whose user may not checkpoint
     os.sync()
-
-
-LISTING_COLUMNS = (
-    "file_id, position, line_number, title, abstract, "
-    "authors_count, organization, published_text, published_on, upvotes"
-)
 
 
 def dump_listings(url: str, scratch: Path, binary: bool = False) -> None:

@@ -34,18 +34,15 @@ from orchestration.ingest.decode import UnrecognizedContent, decode_lines
 from orchestration.ingest.inbox import InboxFile
 from orchestration.ingest.ledger import FileStatus
 from orchestration.ingest.notes import Notes
-from orchestration.ingest.parse import PARSER_VERSION, ListingParser
+from orchestration.ingest.parse import PARSER_VERSION, Listing, ListingParser
 
 READ_CHUNK = 1024 * 1024
 # Listing pages run to a few hundred kB; a file above this size is streamed.
 WHOLE_FILE_BYTES = 16 * 1024 * 1024
 
-COPY_LISTINGS = """
-copy raw.paper_listings (
-    file_id, position, line_number, title, abstract,
-    authors_count, organization, published_text, published_on, upvotes
-) from stdin
-"""
+# The columns ingest fills, in the order each row is written: the file, then a Listing's fields.
+LISTING_COLUMNS = ", ".join(("file_id", *Listing._fields))
+COPY_LISTINGS = f"copy raw.paper_listings ({LISTING_COLUMNS}) from stdin"
 
 
 class Outcome(StrEnum):
