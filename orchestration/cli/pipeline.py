@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -18,7 +19,7 @@ from orchestration.build import build as build_models
 from orchestration.cli import FormatOption, app, err, friendly_errors, out, settings
 from orchestration.ingest.batch import IngestReport, ingest_paths
 from orchestration.ingest.parse import PARSER_VERSION
-from orchestration.ingest.inbox import InboxFile
+from orchestration.ingest.inbox import InboxFile, as_text
 from orchestration.ingest.load import FileResult, Outcome
 from orchestration.keywords.calibrate import calibrate as calibrate_keywords
 from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE
@@ -203,7 +204,8 @@ def _ingest_with_progress(url: str, paths: list[Path], config: Settings) -> Inge
             progress.start()
 
     def finished(result: FileResult) -> None:
-        progress.update(task, advance=1, description=f"ingesting {result.path.name}")
+        # a file name is data: escaped, it is never read as rich markup
+        progress.update(task, advance=1, description=f"ingesting {escape(result.name)}")
 
     try:
         return ingest_paths(url, paths, settle_seconds=config.settle_seconds, on_start=started, on_file=finished)
@@ -242,10 +244,10 @@ def _print_ingest_report(report: IngestReport) -> None:
         for result in noteworthy:
             style = OUTCOME_STYLES[result.outcome]
             details.add_row(
-                cell(result.path.name), Text(result.outcome.value, style=style), cell(result.message)
+                cell(result.name), Text(result.outcome.value, style=style), cell(result.message)
             )
         for skipped in report.passed_over:
-            details.add_row(cell(str(skipped.path)), Text("passed over", style="dim"), cell(skipped.reason))
+            details.add_row(cell(as_text(str(skipped.path))), Text("passed over", style="dim"), cell(skipped.reason))
         out.print(details)
     if not report.results and not report.passed_over:
         out.print("no files found")

@@ -79,17 +79,18 @@ def inbox_hashes(inbox: Path, settle_seconds: float, cache: dict[str, tuple[int,
     """SHA-256 of every settled inbox file, reusing `cache` for files that did not change."""
     current: dict[str, tuple[int, int, str]] = {}
     for file in scan([inbox], settle_seconds=settle_seconds).files:
-        stat = file.path.stat()
-        key = str(file.path)
+        # The cursor is JSON: a name that is not UTF-8 is kept as its escaped bytes.
+        key = os.fsencode(file.path).decode("utf-8", "backslashreplace")
+        mtime_ns = int(file.mtime * 1e9)
         cached = cache.get(key)
-        if cached and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns:
+        if cached and cached[0] == file.size and cached[1] == mtime_ns:
             current[key] = cached
             continue
         try:
             sha256, size = fingerprint(file.path)
         except OSError:
             continue  # unreadable or gone: the ingest run reports it
-        current[key] = (size, stat.st_mtime_ns, sha256)
+        current[key] = (size, mtime_ns, sha256)
     return current
 
 

@@ -23,7 +23,7 @@ def ingest_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
     table = "\n".join(
         ["| file | outcome | reason |", "|---|---|---|"]
         + [
-            f"| {_cell(result.path.name)} | {result.outcome.value} | {_cell(result.message or '')} |"
+            f"| {_cell(result.name)} | {result.outcome.value} | {_cell(result.message or '')} |"
             for result in problems
         ]
     )

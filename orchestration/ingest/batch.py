@@ -98,9 +98,9 @@ def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResu
     """
     with connect(url) as conn:
         by_stat = {
-            (file_name, size_bytes, modified_at): file_id
-            for file_name, size_bytes, modified_at, file_id in conn.execute(
-                "select file_name, size_bytes, modified_at, coalesce(duplicate_of, file_id) "
+            (file_name, name_bytes, size_bytes, modified_at): file_id
+            for file_name, name_bytes, size_bytes, modified_at, file_id in conn.execute(
+                "select file_name, file_name_bytes, size_bytes, modified_at, coalesce(duplicate_of, file_id) "
                 "from raw.ingested_files where file_name = any(%s) and modified_at is not null",
                 [[file.name for file in files]],
             )
@@ -108,7 +108,7 @@ def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResu
     unchanged: list[FileResult] = []
     new: list[InboxFile] = []
     for file in files:
-        file_id = by_stat.get((file.name, file.size, file.modified_at))
+        file_id = by_stat.get((file.name, file.name_bytes, file.size, file.modified_at))
         if file_id is None:
             new.append(file)
         else:

@@ -26,6 +26,7 @@ class FileStatus(StrEnum):
 class KnownFile:
     file_id: int
     file_name: str
+    file_name_bytes: bytes | None  # see FileRow
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class Claim:
 class FileRow(NamedTuple):
     """A file as the ledger records it, in the order CLAIM takes these values."""
 
-    file_name: str
+    file_name: str  # as text (inbox.as_text)
+    file_name_bytes: bytes | None  # the name's bytes when they are not UTF-8
     sha256: str
     size_bytes: int
     modified_at: datetime
@@ -47,8 +49,9 @@ class FileRow(NamedTuple):
 
 
 CLAIM = """
-insert into raw.ingested_files (file_name, sha256, size_bytes, modified_at, status, parser_version)
-values (%s, %s, %s, %s, 'loaded', %s)
+insert into raw.ingested_files
+    (file_name, file_name_bytes, sha256, size_bytes, modified_at, status, parser_version)
+values (%s, %s, %s, %s, %s, 'loaded', %s)
 on conflict (sha256) where status <> 'duplicate' do nothing
 returning file_id
 """
@@ -86,7 +89,8 @@ def claim(conn: psycopg.Connection, file: FileRow) -> Claim:
     if row is not None:
         return Claim(file_id=row[0], known=None)
     known = conn.execute(
-        "select file_id, file_name from raw.ingested_files where sha256 = %s and status <> 'duplicate'",
+        "select file_id, file_name, file_name_bytes from raw.ingested_files "
+        "where sha256 = %s and status <> 'duplicate'",
         [file.sha256],
     ).fetchone()
     assert known is not None, "the conflicting row is committed, so it is visible"
@@ -98,9 +102,10 @@ def record_duplicate(conn: psycopg.Connection, file: FileRow, original: KnownFil
     row = conn.execute(
         """
         insert into raw.ingested_files
-            (file_name, sha256, size_bytes, modified_at, status, parser_version, duplicate_of, error)
-        values (%s, %s, %s, %s, 'duplicate', %s, %s, %s)
-        on conflict (sha256, file_name) where status = 'duplicate' do nothing
+            (file_name, file_name_bytes, sha256, size_bytes, modified_at, status, parser_version,
+             duplicate_of, error)
+        values (%s, %s, %s, %s, %s, 'duplicate', %s, %s, %s)
+        on conflict (sha256, file_name, file_name_bytes) where status = 'duplicate' do nothing
         returning file_id
         """,
         [
@@ -159,7 +164,7 @@ def number_in_commit_order(conn: psycopg.Connection) -> None:
             from (
                 select file_id from raw.ingested_files
                 where ingest_seq is null
-                order by file_name, file_id
+                order by file_name, file_name_bytes, file_id
             ) as own
         )
         update raw.ingested_files as f set ingest_seq = numbered.ingest_seq

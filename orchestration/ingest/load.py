@@ -31,7 +31,7 @@ import psycopg
 
 from orchestration.ingest import ledger
 from orchestration.ingest.decode import UnrecognizedContent, decode_lines
-from orchestration.ingest.inbox import InboxFile
+from orchestration.ingest.inbox import InboxFile, as_text
 from orchestration.ingest.ledger import FileStatus
 from orchestration.ingest.notes import Notes
 from orchestration.ingest.parse import PARSER_VERSION, Listing, ListingParser
@@ -65,6 +65,15 @@ class FileResult:
     listing_count: int = 0
     file_id: int | None = None
     message: str | None = None  # the reason for a rejection or retry, else warnings
+
+    @property
+    def name(self) -> str:
+        """The file's name as text that can be shown anywhere (inbox.as_text)."""
+        return as_text(self.path.name)
+
+    @property
+    def shown_path(self) -> str:
+        return as_text(str(self.path))
 
 
 class FileChanged(RuntimeError):
@@ -127,7 +136,7 @@ def claim_file(conn: psycopg.Connection, file: InboxFile, sha256: str, size: int
 
 
 def ledger_row(file: InboxFile, sha256: str, size: int) -> ledger.FileRow:
-    return ledger.FileRow(file.name, sha256, size, file.modified_at, PARSER_VERSION)
+    return ledger.FileRow(file.name, file.name_bytes, sha256, size, file.modified_at, PARSER_VERSION)
 
 
 def record_rejection(conn: psycopg.Connection, file_id: int, file: InboxFile, reason: str) -> FileResult:
@@ -142,7 +151,7 @@ def rejected(reason: str) -> ledger.Settlement:
 def already_known(
     conn: psycopg.Connection, file: InboxFile, sha256: str, size: int, known: ledger.KnownFile
 ) -> FileResult:
-    if known.file_name == file.name:
+    if (known.file_name, known.file_name_bytes) == (file.name, file.name_bytes):
         return FileResult(file.path, Outcome.UNCHANGED, file_id=known.file_id)
     recorded = ledger.record_duplicate(conn, ledger_row(file, sha256, size), original=known)
     if not recorded:

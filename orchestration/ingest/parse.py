@@ -152,9 +152,11 @@ class ListingParser:
                     continue
             after_header = False
             if self.header_lines == 0:
+                # The reason never quotes the file: a rejected file's text is
+                # stored nowhere else, and it may be anything the user can read.
                 raise UnrecognizedContent(
                     f"not a listing page: it should start with the page's header lines "
-                    f"('Daily Papers', 'Subscribe', ...) but line {number} reads {_quote(title)}"
+                    f"('Daily Papers', 'Subscribe', ...) but line {number} is none of them"
                 )
             if title is not None and is_metadata(title):
                 self.notes.warn(f"{_quote(title)} stands where a title should; skipped", line=number)

@@ -32,7 +32,7 @@ from orchestration.ingest.parse import PARSER_VERSION
 from orchestration.warehouse import connect
 
 OUTDATED_FILES = """
-select file_id, file_name, sha256, size_bytes
+select file_id, file_name, file_name_bytes, sha256, size_bytes
 from raw.ingested_files
 where parser_version < %s and status <> 'duplicate'
 order by ingest_seq
@@ -41,13 +41,14 @@ order by ingest_seq
 
 def reparse_outdated(url: str, paths: Iterable[Path]) -> list[FileResult]:
     """Re-parse every file whose parser version is older than PARSER_VERSION, found under `paths`."""
-    in_inbox: dict[tuple[str, int], list[InboxFile]] = defaultdict(list)
+    in_inbox: dict[tuple[str, bytes | None, int], list[InboxFile]] = defaultdict(list)
     for file in scan(paths, settle_seconds=0).files:
-        in_inbox[file.name, file.size].append(file)
+        in_inbox[file.name, file.name_bytes, file.size].append(file)
     results = []
     with connect(url) as conn:
-        for file_id, name, sha256, size in conn.execute(OUTDATED_FILES, [PARSER_VERSION]).fetchall():
-            file = _find(in_inbox[name, size], sha256)
+        outdated = conn.execute(OUTDATED_FILES, [PARSER_VERSION]).fetchall()
+        for file_id, name, raw_name, sha256, size in outdated:
+            file = _find(in_inbox[name, raw_name, size], sha256)
             if file is None:
                 results.append(
                     FileResult(
