@@ -211,10 +211,10 @@ def test_records_read_in_many_small_pieces_parse_as_one(monkeypatch, read_chars)
     records, expected = [], []
     for n in range(1, 41):
         if n % 3:  # an author count, and a date with upvotes
-            records += [f"Paper {n}", f"Abstract {n}. " * 9, f"  • {n} authors\n·\nOct {n % 28 + 1} {n}"]
+            records += [f"Paper {n}", f"Abstract {n}. " * 15, f"  • {n} authors\n·\nOct {n % 28 + 1} {n}"]
             expected.append((f"Paper {n}", n, None, n))
         else:  # an organization, and a date without
-            records += [f"Paper {n}", f"Abstract {n}. " * 9, f"Org {n}\n·\nJul 1, 2021"]
+            records += [f"Paper {n}", f"Abstract {n}. " * 15, f"Org {n}\n·\nJul 1, 2021"]
             expected.append((f"Paper {n}", None, f"Org {n}", None))
     parsed = parse_bytes(blocks_page(*records))
     got = [(x.title, x.authors_count, x.organization, x.upvotes) for x in parsed.listings]
@@ -231,3 +231,45 @@ def test_warnings_are_listed_in_line_order():
     lines = [int(message.split(":")[0].removeprefix("line ")) for message in parsed.notes.messages]
     assert len(lines) == 2 and lines == sorted(lines)
     assert parsed.titles == ["Paper", "Third"]
+
+
+def test_a_count_out_of_range_keeps_its_line_a_metadata_line_and_the_records_in_step():
+    page = blocks_page(
+        "Paper One", ABSTRACT, "  • 3 authors\n·\nOct 6 2147483648",
+        "Paper Two", ABSTRACT, f"  • {'9' * 5000} authors\n·\nOct 7, {'2' * 12} 5",
+        "Paper Three", ABSTRACT, "  • 5 authors\n·\nJul 1, 2021 2147483647",
+    )
+    parsed = parse_bytes(page)
+    assert parsed.titles == ["Paper One", "Paper Two", "Paper Three"]
+    one, two, three = parsed.listings
+    assert (one.authors_count, one.published_text, one.upvotes) == (3, "Oct 6", None)
+    assert (two.authors_count, two.published_on, two.upvotes) == (None, None, 5)
+    assert (three.published_on, three.upvotes) == (date(2021, 7, 1), 2_147_483_647)
+    messages = "\n".join(parsed.notes.messages)
+    assert "upvote count out of range" in messages
+    assert "author count of 5,000 digits, out of range" in messages
+    assert "not a calendar date" in messages
+
+
+def test_a_date_shaped_line_where_a_title_should_be_is_never_a_title():
+    parsed = parse_bytes(blocks_page("Paper One", ABSTRACT, "Sep 123", "Oct 6 99999999999", "Paper Two", ABSTRACT))
+    assert parsed.titles == ["Paper One", "Paper Two"]
+
+
+def test_a_metadata_page_with_a_record_out_of_step_says_so():
+    # The abstract of Paper Two is missing: Paper Three's title takes its place.
+    page = blocks_page(
+        "Paper One", ABSTRACT, "  • 3 authors\n·\nOct 6 2",
+        "Paper Two", "Paper Three", ABSTRACT, "  • 2 authors\n·\nOct 5",
+        "Paper Four", ABSTRACT, "  • 5 authors\n·\nJul 1, 2021",
+    )
+    parsed = parse_bytes(page)
+    assert parsed.titles[0] == "Paper One" and parsed.titles[-1] == "Paper Four"
+    out_of_step = [m for m in parsed.notes.messages if "out of step" in m]
+    assert out_of_step and out_of_step[0].startswith("line 21:")
+
+
+def test_a_page_without_metadata_whose_records_shifted_says_so():
+    page = blocks_page("Paper One", ABSTRACT, "Paper Two", "Paper Three", ABSTRACT, "Paper Four", ABSTRACT)
+    parsed = parse_bytes(page)
+    assert any("out of step" in message for message in parsed.notes.messages)

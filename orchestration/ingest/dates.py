@@ -14,21 +14,42 @@ MONTHS = {
 }
 _MONTH = "|".join(MONTHS)
 
+# The patterns match a line's shape, whatever its numbers: a date line whose
+# day, year or count is out of range is still a date line (the values say
+# so, below), never taken for a title, which would pair every title after
+# it with the wrong abstract.
+#
 # A page date heads a page: month and day, never a year.
-PAGE_DATE = re.compile(rf"(?P<month>{_MONTH})\s+(?P<day>\d{{1,2}})")
+PAGE_DATE = re.compile(rf"(?P<month>{_MONTH})\s+(?P<day>\d+)")
 # A listing's date line: a year only ever follows a comma, so a bare number
 # after the day is the upvote count (`Oct 6 2`), as in `Oct 21, 2024 3`.
 LISTING_DATE = re.compile(
-    rf"(?P<written>(?P<month>{_MONTH})\s+(?P<day>\d{{1,2}})(?:,\s*(?P<year>\d{{4}}))?)"
-    rf"(?:\s+(?P<upvotes>\d{{1,9}}))?"
+    rf"(?P<written>(?P<month>{_MONTH})\s+(?P<day>\d+)(?:,\s*(?P<year>\d+))?)"
+    rf"(?:\s+(?P<upvotes>\d+))?"
 )
+
+# The largest count raw.paper_listings' integer columns hold.
+MAX_COUNT = 2**31 - 1
+
+
+def bounded_int(digits: str, limit: int = MAX_COUNT) -> int | None:
+    """The number `digits` write, or None above `limit`.
+
+    The length is checked first: Python refuses to convert more than 4,300
+    digits, and a line may hold 100,000.
+    """
+    if len(digits.lstrip("0")) > len(str(limit)):
+        return None
+    number = int(digits)
+    return number if number <= limit else None
 
 
 @dataclass(frozen=True)
 class ListingDate:
     written: str  # the date as written, without the upvote count
     published_on: date | None  # None when the written date does not exist (Feb 30)
-    upvotes: int | None
+    upvotes: int | None  # None when absent or out of range
+    upvotes_out_of_range: bool = False
 
 
 def on_or_before(month: int, day: int, limit: date) -> date | None:
@@ -62,7 +83,8 @@ def parse_page_date(text: str, fallback: date) -> date | None:
     match = PAGE_DATE.fullmatch(text)
     if match is None:
         return None
-    return on_or_before(MONTHS[match["month"]], int(match["day"]), fallback)
+    day = bounded_int(match["day"], 31)
+    return None if day is None else on_or_before(MONTHS[match["month"]], day, fallback)
 
 
 def parse_listing_date(text: str, scraped_on: date) -> ListingDate | None:
@@ -70,13 +92,20 @@ def parse_listing_date(text: str, scraped_on: date) -> ListingDate | None:
     match = LISTING_DATE.fullmatch(text)
     if match is None:
         return None
-    month, day = MONTHS[match["month"]], int(match["day"])
-    if match["year"]:
+    month, day = MONTHS[match["month"]], bounded_int(match["day"], 31)
+    year = bounded_int(match["year"], 9999) if match["year"] else None
+    published_on: date | None = None
+    if day is not None and year is not None:
         try:
-            published_on: date | None = date(int(match["year"]), month, day)
+            published_on = date(year, month, day)
         except ValueError:
             published_on = None
-    else:
+    elif day is not None and not match["year"]:
         published_on = on_or_before(month, day, scraped_on)
-    upvotes = int(match["upvotes"]) if match["upvotes"] else None
-    return ListingDate(written=match["written"], published_on=published_on, upvotes=upvotes)
+    upvotes = bounded_int(match["upvotes"]) if match["upvotes"] else None
+    return ListingDate(
+        written=match["written"],
+        published_on=published_on,
+        upvotes=upvotes,
+        upvotes_out_of_range=bool(match["upvotes"]) and upvotes is None,
+    )

@@ -35,6 +35,7 @@ from orchestration.ingest.inbox import InboxFile, as_text
 from orchestration.ingest.ledger import FileStatus
 from orchestration.ingest.notes import Notes
 from orchestration.ingest.parse import PARSER_VERSION, Listing, ListingParser
+from orchestration.warehouse import first_line
 
 READ_CHUNK = 1024 * 1024
 # Listing pages run to a few hundred kB; a file above this size is streamed.
@@ -184,7 +185,7 @@ def parse_and_copy(
         except psycopg.DataError as exc:
             refused = exc
     if refused is not None:  # the server's error aborted the file's savepoint
-        raise FileRejected(f"a value the warehouse cannot store: {refused}")
+        raise FileRejected(f"a value the warehouse cannot store: {first_line(refused)}")
     ledger.finish(conn, file_id, settlement)
     return reading.result(file_id, settlement)
 

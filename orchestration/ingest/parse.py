@@ -21,6 +21,8 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from orchestration.ingest.dates import (
+    MAX_COUNT,
+    bounded_int,
     is_listing_date,
     is_page_date,
     parse_listing_date,
@@ -31,7 +33,7 @@ from orchestration.ingest.notes import Notes
 
 # Bump whenever the listings produced from the same bytes would change:
 # `paperhouse reingest --outdated` re-parses files read by older versions.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 
 HEADER_LINES = frozenset(
     {
@@ -44,11 +46,24 @@ HEADER_LINES = frozenset(
     }
 )
 SUBSCRIBE = "Subscribe"
-AUTHORS_LINE = re.compile(r"•\s*(?P<count>\d{1,6})\s+authors?")
+# Any number of digits: an out-of-range count still makes an authors line (dates.py says why).
+AUTHORS_LINE = re.compile(r"•\s*(?P<count>\d+)\s+authors?")
 METADATA_SEPARATOR = "·"
 # Real titles stay under 300 characters; a longer "title" is a broken record.
 MAX_TITLE_CHARS = 1_000
+# Pages without metadata pair each title with the next line: a line missing
+# or extra shifts every record after it. Only lengths tell: a title longer
+# than this and than its abstract is most likely an abstract, and an
+# abstract shorter than MIN_ABSTRACT_CHARS most likely a title. (Titles of
+# the sample pages run to 171 characters, abstracts from 427.)
+SUSPECT_TITLE_CHARS = 300
+MIN_ABSTRACT_CHARS = 150
+# raw.paper_listings.line_number is an integer: no line past it is read.
+MAX_LINE_NUMBER = MAX_COUNT
 
+
+# Records without metadata on a page with metadata listed in the warnings at most.
+MAX_BARE_RECORDS = 20
 
 # The most lines one record spans: title, abstract, then authors or
 # organization, `·` and date. The parser keeps this many lines ahead.
@@ -107,6 +122,7 @@ class ListingParser:
         self.has_content = False  # a line that is not blank was read
         self._blank_seen = False
         self._metadata_seen = False
+        self._bare_records: list[int] = []  # title lines of records without metadata
 
     @property
     def scraped_on(self) -> date:
@@ -125,6 +141,19 @@ class ListingParser:
 
         Raises UnrecognizedContent when the text is not a listing page.
         """
+        yield from self._records(batches)
+        if self._metadata_seen:
+            # Every record of a page with metadata has some: one without is
+            # where a line went missing or came in extra.
+            for line in self._bare_records:
+                self.notes.warn(
+                    "no author count, organization or date follows this listing, as they do the "
+                    "page's others: a line may be missing or extra here, and the records around "
+                    "it out of step",
+                    line=line,
+                )
+
+    def _records(self, batches: Iterable[LineBatch]) -> Iterator[Listing]:
         # The lines not yet read are texts[i:], numbered by numbers[i:]; a
         # window over a list rather than a line-by-line stream, as per-line
         # calls were most of the cost of ingest.
@@ -142,6 +171,9 @@ class ListingParser:
                 return
             number, title = numbers[i], texts[i]
             i += 1
+            if number > MAX_LINE_NUMBER:
+                self.notes.warn(f"lines past {MAX_LINE_NUMBER:,} are not read", line=number)
+                return
             if title is not None and self._take_header(title):
                 after_header = True
                 continue
@@ -174,6 +206,8 @@ class ListingParser:
                 continue
             i += 1
             extras, i = self._take_metadata(numbers, texts, i)
+            if not extras and len(self._bare_records) < MAX_BARE_RECORDS:
+                self._bare_records.append(number)
 
             if title is None or abstract is None:
                 continue  # a line too long to read: the decoder has said so
@@ -184,6 +218,18 @@ class ListingParser:
                     line=number,
                 )
                 continue
+            if len(title) > SUSPECT_TITLE_CHARS and len(title) > len(abstract):
+                self.notes.warn(
+                    f"a title of {len(title):,} characters, longer than its abstract: a line may be "
+                    "missing or extra here, and the records around it out of step",
+                    line=number,
+                )
+            elif len(abstract) < MIN_ABSTRACT_CHARS:
+                self.notes.warn(
+                    f"an abstract of {len(abstract):,} characters, shorter than abstracts are: a line "
+                    "may be missing or extra here, and the records around it out of step",
+                    line=number,
+                )
             self.listings += 1
             yield Listing(self.listings, number, title, abstract, *extras)
 
@@ -223,14 +269,19 @@ class ListingParser:
         if first is None:
             return (), i
         if authors := AUTHORS_LINE.fullmatch(first):
-            authors_count = int(authors["count"])
+            authors_count = bounded_int(authors["count"])
+            if authors_count is None:
+                self.notes.warn(
+                    f"an author count of {_digits(authors['count'])}, out of range; authors_count left empty",
+                    line=numbers[i],
+                )
             i += 1
         elif i + 1 < end and _is_organization(first, texts[i + 1]):
             organization = first
             i += 1
         if i < end and texts[i] == METADATA_SEPARATOR:
             i += 1
-        elif authors_count is None and organization is None:
+        elif authors is None and organization is None:
             return (), i
         self._metadata_seen = True
         fields = (authors_count, organization)
@@ -245,6 +296,8 @@ class ListingParser:
                 f"{_quote(listing_date.written)} is not a calendar date; published_on left empty",
                 line=numbers[i],
             )
+        if listing_date.upvotes_out_of_range:
+            self.notes.warn("an upvote count out of range; upvotes left empty", line=numbers[i])
         return (*fields, listing_date.written, listing_date.published_on, listing_date.upvotes), i + 1
 
 
@@ -263,6 +316,11 @@ def _read_ahead(
 def _is_organization(text: str, following: str | None) -> bool:
     # An organization line is only recognisable by the `·` line after it.
     return following == METADATA_SEPARATOR and not is_metadata(text) and not is_header(text)
+
+
+def _digits(digits: str) -> str:
+    """A long number shown by its length rather than in full."""
+    return digits if len(digits) <= 20 else f"{len(digits):,} digits"
 
 
 def _quote(text: str | None, limit: int = 60) -> str:
