@@ -260,7 +260,8 @@ def paper(conn: psycopg.Connection, paper_id: str) -> PaperReport | None:
             conn.execute(
                 """
                 select paper_id, title, abstract, authors_count, organization, published_on,
-                       upvotes, max_upvotes, listing_count, file_count, first_seen_at, last_seen_at
+                       upvotes, max_upvotes, listing_count, file_count, first_seen_at, last_seen_at,
+                       first_scraped_on
                 from analytics.dim_papers where paper_id = %s
                 """,
                 [paper_id],
@@ -290,11 +291,11 @@ def paper(conn: psycopg.Connection, paper_id: str) -> PaperReport | None:
             conn.execute(
                 """
                 select files.file_name, facts.file_id, facts.position, facts.line_number,
-                       facts.title, facts.upvotes, facts.loaded_at
+                       facts.title, facts.upvotes, facts.scraped_on, facts.ingested_at
                 from analytics.fct_paper_listings as facts
                 join raw.ingested_files as files using (file_id)
                 where facts.paper_id = %s
-                order by facts.ingest_seq, facts.position
+                order by facts.scraped_on, files.file_name collate "C", files.sha256, facts.position
                 """,
                 [paper_id],
             )

@@ -151,18 +151,30 @@ def test_ascii_and_unicode_titles_get_the_keys_of_the_full_rule(db_url, conn, tm
     assert all(key == full for _, key, full in rows), rows
 
 
-def test_display_title_ties_go_to_the_form_seen_first_and_upvotes_to_the_newest(db_url, conn, tmp_path):
-    write_page(tmp_path / "1.txt", [("Sparse Attention, Revisited", "Oct 6 9")])
-    write_page(tmp_path / "2.txt", [("Sparse attention revisited", "Oct 6 4")])
-    write_page(tmp_path / "3.txt", [("Sparse Attention Revisited", "Oct 6, 2025")])  # no count
-    for name in ("1.txt", "2.txt", "3.txt"):
+def test_display_title_ties_go_to_the_form_scraped_first_and_upvotes_to_the_newest(db_url, conn, tmp_path):
+    # Ingested newest page first: what counts is when the pages were scraped.
+    write_page(tmp_path / "c.txt", [("Sparse Attention Revisited", "Oct 6, 2025")], page_date="Oct 9")
+    write_page(tmp_path / "b.txt", [("Sparse attention revisited", "Oct 6 4")], page_date="Oct 8")
+    write_page(tmp_path / "a.txt", [("Sparse Attention, Revisited", "Oct 6 9")], page_date="Oct 7")
+    for name in ("c.txt", "b.txt", "a.txt"):
         ingest(db_url, tmp_path / name)
-    built(db_url)
+        built(db_url)
     row = conn.execute(
-        "select title, upvotes, max_upvotes, listing_count, file_count, published_on "
+        "select title, upvotes, max_upvotes, listing_count, file_count, published_on, first_scraped_on "
         "from analytics.dim_papers"
     ).fetchone()
-    assert row == ("Sparse Attention, Revisited", 4, 9, 3, 3, date(2025, 10, 6))
+    # c.txt (Oct 9) shows no count: the upvotes are b.txt's, the next newest page's.
+    assert row == ("Sparse Attention, Revisited", 4, 9, 3, 3, date(2025, 10, 6), date(2026, 10, 7))
+
+
+def test_same_day_pages_are_ordered_by_name_whatever_the_ingest_order(db_url, conn, tmp_path):
+    write_page(tmp_path / "2.txt", [("Dense Retrieval at Scale", "Oct 6 4")])
+    write_page(tmp_path / "1.txt", [("Dense retrieval at scale", "Oct 6 9")])
+    ingest(db_url, tmp_path / "2.txt")
+    ingest(db_url, tmp_path / "1.txt")
+    built(db_url)
+    row = conn.execute("select title, upvotes from analytics.dim_papers").fetchone()
+    assert row == ("Dense retrieval at scale", 4)  # 1.txt is read first (the title), 2.txt last
 
 
 # ---------- keywords

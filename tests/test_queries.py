@@ -205,7 +205,8 @@ def test_search_paper_and_keywords_print_valid_json(sample_env):
     assert 1 <= len(report["keywords"]) <= 10
     top = cli_json("keywords", "--top", "5", env=sample_env)
     assert len(top) == 5 and [k["paper_count"] for k in top] == sorted((k["paper_count"] for k in top), reverse=True)
-    month = top[0]["first_seen_at"][:7]
+    month = cli_json("sql", "select max(month)::text as month from analytics.fct_keyword_monthly", env=sample_env)
+    month = month[0]["month"][:7]
     monthly = cli_json("keywords", "--month", month, "--top", "3", env=sample_env)
     assert monthly and all(row["month"].startswith(month) for row in monthly)
     trending = cli_json("keywords", "trending", "--top", "5", env=sample_env)

@@ -316,6 +316,7 @@ def test_reingest_outdated_replaces_listings_atomically_and_the_marts_follow(cli
     )
     assert run_cli("build", env=cli_env).returncode == 0
     assert mangled_papers(conn) == 10
+    seen_before = seen_times(conn)
 
     # Readers look while the file is replaced (each insert slowed down a little).
     slow_down_inserts(conn, seconds=0.002)
@@ -348,7 +349,11 @@ def test_reingest_outdated_replaces_listings_atomically_and_the_marts_follow(cli
     assert mangled_papers(conn) == 0
     assert marts(conn)["dim_papers"] == SEED_DISTINCT_TITLES
     assert marts(conn)["fct_paper_listings"] == SEED_LISTINGS
-
+    # Re-parsing rewrites no history: a paper was first and last seen when its files were ingested.
+    seen_after = seen_times(conn)
+    assert {paper: seen_after[paper] for paper in seen_before if "Mangled" not in paper} == {
+        paper: times for paper, times in seen_before.items() if "Mangled" not in paper
+    }
 
 
 def test_reingest_of_a_file_the_current_parser_rejects_drops_its_listings(cli_env, conn, inbox):
@@ -380,6 +385,12 @@ def listings(conn: psycopg.Connection) -> dict[tuple[str, int], str]:
         "select f.file_name, l.position, l.title from raw.paper_listings l join raw.ingested_files f using (file_id)"
     )
     return {(name, position): title for name, position, title in rows}
+
+
+def seen_times(conn: psycopg.Connection) -> dict[str, tuple]:
+    """Each paper's title with when it was first and last seen."""
+    rows = conn.execute("select title, first_seen_at, last_seen_at from analytics.dim_papers")
+    return {title: (first, last) for title, first, last in rows}
 
 
 def mangled_papers(conn: psycopg.Connection) -> int:

@@ -3,8 +3,9 @@
     listing its abstract comes from (fct_paper_keywords and
     int_paper_keyword_versions, which must agree): the papers the model has
     not absorbed yet (every paper on a full build), that listing, and the
-    paper's trend month: its publication month, or the month it was first
-    seen when no listing shows a date.
+    paper's trend month: its publication month, or the month of the first
+    page that listed it when no listing shows a date (a scrape date, so the
+    month follows the pages, not when they happened to be ingested).
 #}
 {% macro keyword_papers() %}
 
@@ -16,7 +17,7 @@
             abstract_position,
             last_ingest_seq,
             date_trunc(
-                'month', coalesce(published_on, (first_seen_at at time zone 'UTC')::date)
+                'month', coalesce(published_on, first_scraped_on)
             )::date as trend_month
         from {{ ref('dim_papers') }}
 

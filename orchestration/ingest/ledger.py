@@ -150,11 +150,11 @@ def number_in_commit_order(conn: psycopg.Connection) -> None:
     """Number the rows this transaction recorded; call last, just before it commits.
 
     The rows without an ingest_seq are this transaction's own (migration 007
-    explains why). They are numbered in name order, whatever order they were
-    loaded in: names usually carry the scrape date, and the marts take a
-    paper's latest metadata by ingest_seq. The lock is taken here rather
-    than at the first file, so concurrent ingesters wait on each other only
-    for this statement and the commit.
+    explains why), numbered in name order. ingest_seq is the marts'
+    watermark only: what a paper shows follows the order its pages were
+    scraped (dim_papers), never the order they were ingested in. The lock
+    is taken here rather than at the first file, so concurrent ingesters
+    wait on each other only for this statement and the commit.
     """
     conn.execute("select pg_advisory_xact_lock(%s)", [COMMIT_ORDER_LOCK_KEY])
     conn.execute(

@@ -1,5 +1,6 @@
--- Each listing with the key it deduplicates on and the commit order of its file.
--- (fct_paper_listings derives the paper id from the key.)
+-- Each listing with the key it deduplicates on and its file's commit order,
+-- scrape date and first ingestion. (fct_paper_listings derives the paper id
+-- from the key.)
 
 with
 
@@ -38,8 +39,10 @@ keyed as (
         listings.published_on,
         listings.upvotes,
 
-        ---------- time
-        listings.loaded_at
+        ---------- time: when the page was scraped, and when its file was first
+        -- ingested (a re-parse reloads the listings, never that)
+        files.scraped_on,
+        files.ingested_at
 
     from listings
     inner join files on files.file_id = listings.file_id

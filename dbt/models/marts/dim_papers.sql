@@ -24,32 +24,50 @@ with
 {{ touched_papers() }},
 {% endif %}
 
+file_order as (
+
+    -- The order the warehouse reads a paper's listings in: the order their
+    -- pages were scraped, same-day pages by name and then by bytes. It
+    -- depends on the files alone, never on when or in what order they were
+    -- ingested, so the same inbox gives the same papers however it was
+    -- loaded. ("C": the same order on every server, whatever its locale.)
+    select
+        file_id,
+        row_number() over (
+            order by scraped_on, file_name collate "C", sha256
+        ) as file_rank
+    from {{ ref('stg_raw__ingested_files') }}
+    where status = 'loaded'
+
+),
+
 listings as (
 
     -- Only the facts: the abstracts stay in the raw table until the one a
     -- paper shows is fetched at the end. (Joined in here, they were carried
     -- through the sort below and spilled a GB to disk at a million listings.)
     select
-        paper_id,
-        file_id,
-        position,
-        ingest_seq,
-        title,
-        abstract_length,
-        authors_count,
-        organization,
-        published_on,
-        upvotes,
-        loaded_at,
-        -- the order in which the warehouse saw the paper's listings
+        facts.paper_id,
+        facts.file_id,
+        facts.position,
+        facts.ingest_seq,
+        facts.title,
+        facts.abstract_length,
+        facts.authors_count,
+        facts.organization,
+        facts.published_on,
+        facts.upvotes,
+        facts.scraped_on,
+        facts.ingested_at,
         row_number() over (
-            partition by paper_id order by ingest_seq, position
+            partition by facts.paper_id order by file_order.file_rank, facts.position
         ) as seen_order
 
-    from {{ ref('fct_paper_listings') }}
+    from {{ ref('fct_paper_listings') }} as facts
+    inner join file_order on file_order.file_id = facts.file_id
 
     {% if is_incremental() %}
-    where paper_id in (select paper_id from touched_papers)
+    where facts.paper_id in (select paper_id from touched_papers)
     {% endif %}
 
 ),
@@ -68,7 +86,7 @@ title_forms as (
 
 display_titles as (
 
-    -- the form seen most often; ties go to the one seen first
+    -- the form seen most often; ties go to the one scraped first
     select
         paper_id,
         (array_agg(title order by listing_count desc, first_seen_order))[1] as title
@@ -82,11 +100,11 @@ paper_facts as (
     select
         paper_id,
 
-        ---------- text: the listing with the longest abstract (ties: the first seen)
+        ---------- text: the listing with the longest abstract (ties: the first scraped)
         (array_agg(file_id order by abstract_length desc, seen_order))[1] as abstract_file_id,
         (array_agg(position order by abstract_length desc, seen_order))[1] as abstract_position,
 
-        ---------- metadata: from the most recently ingested listing that has it
+        ---------- metadata: from the most recently scraped listing that has it
         (array_agg(authors_count order by seen_order desc)
             filter (where authors_count is not null))[1] as authors_count,
         (array_agg(organization order by seen_order desc)
@@ -98,8 +116,9 @@ paper_facts as (
         max(upvotes) as max_upvotes,
 
         ---------- when and how often
-        min(loaded_at) as first_seen_at,
-        max(loaded_at) as last_seen_at,
+        min(ingested_at) as first_seen_at,
+        max(ingested_at) as last_seen_at,
+        min(scraped_on) as first_scraped_on,
         count(*)::integer as listing_count,
         count(distinct file_id)::integer as file_count,
         max(ingest_seq) as last_ingest_seq
@@ -129,6 +148,7 @@ select
     ---------- when and how often
     paper_facts.first_seen_at,
     paper_facts.last_seen_at,
+    paper_facts.first_scraped_on,
     paper_facts.listing_count,
     paper_facts.file_count,
     paper_facts.last_ingest_seq

@@ -1,6 +1,6 @@
 -- Keyword x month: how many papers of that month carry the keyword, for trend
 -- charts. A paper's month is its publication month where known, else the
--- month it was first seen.
+-- month of the first page that listed it.
 --
 -- Incremental: counts move by what touched papers gained; (keyword, month)
 -- pairs a paper gave up are recounted (macro touched_keyword_versions).

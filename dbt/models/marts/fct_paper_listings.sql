@@ -56,6 +56,7 @@ select
     upvotes,
 
     ---------- time
-    loaded_at
+    scraped_on,
+    ingested_at
 
 from listings

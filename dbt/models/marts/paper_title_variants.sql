@@ -35,8 +35,8 @@ select
     ---------- the merge
     title_key,
     count(*)::integer as listing_count,
-    min(loaded_at) as first_seen_at,
-    max(loaded_at) as last_seen_at,
+    min(ingested_at) as first_seen_at,
+    max(ingested_at) as last_seen_at,
     max(ingest_seq) as last_ingest_seq
 
 from listings
