@@ -134,8 +134,11 @@ def run_read_only(
         ) from exc
     except psycopg.errors.QueryCanceled as exc:
         raise QueryFailed(f"the query ran longer than {timeout_seconds:g}s and was cancelled") from exc
-    except psycopg.OperationalError:
-        raise  # the warehouse itself is gone: the caller says so
+    except psycopg.OperationalError as exc:
+        if conn.broken:
+            raise  # the warehouse itself is gone: the caller says so
+        # the server refused this query (too deep, too many parameters) and is still there
+        raise QueryFailed(_first_line(exc)) from exc
     except psycopg.Error as exc:
         if "multiple commands" in str(exc):
             raise ReadOnlyViolation("refused: paperhouse sql takes one statement at a time") from exc

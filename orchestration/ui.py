@@ -20,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from orchestration.build import dbt_env, parse_project
 from orchestration.settings import PROJECT_ROOT, Settings
 from orchestration.warehouse import connect, prepare
+from orchestration.warehouse.embedded import close_to_public
 
 DAGSTER_DATABASE = "dagster"
 
@@ -42,6 +43,7 @@ def storage_url(settings: Settings, warehouse_url: str) -> str:
         exists = conn.execute("select 1 from pg_database where datname = %s", [DAGSTER_DATABASE]).fetchone()
         if not exists:
             conn.execute(f'create database "{DAGSTER_DATABASE}"')
+            close_to_public(conn, (DAGSTER_DATABASE,))
     params = conninfo_to_dict(warehouse_url)
     params["dbname"] = DAGSTER_DATABASE
     return make_conninfo("", **params)

@@ -149,6 +149,12 @@ def inbox(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture
+def sample_env(cli_env: dict[str, str], sample_db: str) -> dict[str, str]:
+    """The environment of a `paperhouse` process over the sample warehouse (read it, never change it)."""
+    return {**cli_env, "PAPERHOUSE_DATABASE_URL": sample_db}
+
+
 @dataclass
 class CliResult:
     returncode: int

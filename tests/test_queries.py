@@ -1,4 +1,4 @@
-"""Downstream use: read-only SQL, search, one paper, keywords, export, reader logins, example queries."""
+"""Downstream use: read-only SQL, search, one paper, keywords, export, example queries."""
 
 from __future__ import annotations
 
@@ -18,11 +18,6 @@ from orchestration.queries import leading_keyword, run_read_only
 from orchestration.settings import PROJECT_ROOT
 
 QUERIES = sorted((PROJECT_ROOT / "sql" / "queries").glob("*.sql"))
-
-
-@pytest.fixture
-def sample_env(cli_env, sample_db):
-    return {**cli_env, "PAPERHOUSE_DATABASE_URL": sample_db}
 
 
 def cli_json(*args, env):
@@ -241,47 +236,6 @@ def test_export_writes_every_mart(sample_env, sample_db, tmp_path, format):
         assert str(table.schema.field("position").type) == "int32"
 
 
-# ---------- reader logins for BI tools
-
-
-def test_a_reader_reads_the_marts_and_nothing_else(sample_env, sample_db):
-    name = "bi_reader_" + os.urandom(3).hex()
-    env = {**sample_env, "PAPERHOUSE_READER_PASSWORD": "s3cret-Passw0rd"}
-    done = run_cli("db", "create-reader", name, env=env)
-    assert done.returncode == 0, done.stderr
-    assert "s3cret" not in done.stdout + done.stderr  # never echoed
-    url = done.stdout.strip().splitlines()[-1]
-    assert url.startswith(f"postgresql://{name}@")
-    params = psycopg.conninfo.conninfo_to_dict(sample_db)
-    params.update(user=name, password="s3cret-Passw0rd")
-    reader = psycopg.conninfo.make_conninfo("", **params)
-    try:
-        with psycopg.connect(reader, autocommit=True) as conn:
-            assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (SEED_DISTINCT_TITLES,)
-            assert conn.execute("select count(*) from analytics.fct_keyword_monthly").fetchone()[0] > 0
-            for forbidden in (
-                "select count(*) from raw.paper_listings",
-                "select count(*) from staging.stg_raw__paper_listings",
-                "insert into analytics.dim_keywords (keyword, paper_count) values ('x', 1)",
-                "delete from analytics.dim_papers",
-                "create table analytics.mine (id int)",
-                "create table public.mine (id int)",
-                "create temporary table mine (id int)",
-                "create schema mine",
-            ):
-                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
-                    conn.execute(forbidden)
-                    pytest.fail(f"a reader could run: {forbidden}")
-        # dbt's grants keep the access through a full rebuild
-        assert build(sample_db, full_refresh=True, quiet=True).succeeded
-        with psycopg.connect(reader, autocommit=True) as conn:
-            assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (SEED_DISTINCT_TITLES,)
-    finally:
-        with psycopg.connect(sample_db, autocommit=True) as admin:
-            admin.execute(f'drop owned by "{name}"')
-            admin.execute(f'drop role "{name}"')
-
-
 # ---------- example analyses
 
 
@@ -297,6 +251,23 @@ def test_sql_reads_a_statement_from_a_file(sample_env):
     path = PROJECT_ROOT / "sql" / "queries" / "most_listed_papers.sql"
     rows = cli_json("sql", "--file", str(path), env=sample_env)
     assert len(rows) == 25 and rows[0]["listing_count"] >= rows[-1]["listing_count"]
+
+
+def test_sql_that_the_server_or_the_file_system_refuses_is_one_clear_line(sample_env, tmp_path):
+    deep = tmp_path / "deep.sql"
+    deep.write_text("select " + "1+" * 400_000 + "1")  # 800 KB, deeper than the server parses
+    not_utf8 = tmp_path / "latin1.sql"
+    not_utf8.write_bytes("select 'caf\xe9'".encode("latin-1"))
+    for args, code, says in (
+        (["--file", str(deep)], 1, "stack depth limit exceeded"),
+        (["--file", str(tmp_path / "nosuch.sql")], 2, "No such file"),
+        (["--file", str(tmp_path)], 2, "Is a directory"),
+        (["--file", str(not_utf8)], 2, "is not UTF-8 text"),
+    ):
+        done = run_cli("sql", *args, env=sample_env)
+        assert done.returncode == code, done.stderr
+        assert done.stderr.startswith("error: ") and says in done.stderr
+        assert done.stderr.strip().count("\n") == 0, done.stderr
 
 
 def test_the_examples_are_the_six_the_exposures_describe():

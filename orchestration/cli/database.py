@@ -90,16 +90,22 @@ def db_create_reader(
     """Create a read-only login for a BI tool: it reads the marts in analytics and nothing else.
 
     The password comes from $PAPERHOUSE_READER_PASSWORD, else a prompt that does not echo.
+    Run again for a reader made before, it sets a new password; any other existing role is refused.
     """
-    from orchestration.warehouse.readers import create_reader
+    from orchestration.warehouse.readers import ReaderError, create_reader
 
-    password = os.environ.get("PAPERHOUSE_READER_PASSWORD") or typer.prompt(
-        f"password for {name}", hide_input=True, confirmation_prompt=True
-    )
-    url = create_reader(prepare(settings()), name, password)
-    out.print(Text(f"created reader {name} (member of paperhouse_reader)"))
+    password = os.environ.get("PAPERHOUSE_READER_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise ReaderError(
+                "no password: set PAPERHOUSE_READER_PASSWORD, or run this in a terminal to be asked"
+            )
+        password = typer.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+    reader = create_reader(prepare(settings()), name, password)
+    verb = "created reader" if reader.created else "updated the password of reader"
+    out.print(Text(f"{verb} {name} (member of paperhouse_reader)"))
     out.print(Text("connection URL (the password is the one you just set):"))
-    print(url)
+    print(reader.url)
 
 
 @db_app.command(

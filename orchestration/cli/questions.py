@@ -22,7 +22,8 @@ from orchestration.warehouse import connect, prepare
 def sql(
     query: Annotated[str | None, typer.Argument(help="One SQL statement; it runs read-only.")] = None,
     file: Annotated[
-        Path | None, typer.Option("--file", help="Read the statement from this file (- for stdin).")
+        Path | None,
+        typer.Option("--file", help="Read the statement from this file (- for stdin)."),
     ] = None,
     format: FormatOption = OutputFormat.table,
     timeout: Annotated[float, typer.Option(help="Statement timeout in seconds.")] = 30.0,
@@ -31,7 +32,14 @@ def sql(
     from orchestration.queries import run_read_only
 
     if file is not None:
-        query = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        try:
+            query = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        except OSError as exc:
+            err.print(Text(f"error: cannot read {file}: {exc.strerror or exc}"), highlight=False)
+            raise typer.Exit(2) from None
+        except UnicodeDecodeError:
+            err.print(Text(f"error: {file} is not UTF-8 text"), highlight=False)
+            raise typer.Exit(2) from None
     if not query or not query.strip():
         err.print("error: give a statement, or --file FILE")
         raise typer.Exit(2)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 # The wheel asks platformdirs for a runtime folder at import time, which warns
 # on machines without XDG_RUNTIME_DIR (servers, CI); its fallback is fine.
@@ -57,6 +58,30 @@ SERVER_SETTINGS = {
     "wal_level": "minimal",
     "max_wal_senders": "0",
 }
+
+
+# The cluster's databases other than the warehouse. Reader logins (`paperhouse
+# db create-reader`) connect to the warehouse only: in these, PUBLIC's
+# default privileges would let them create temporary tables and large objects.
+OTHER_DATABASES = ("postgres", "template1", "dagster")
+
+
+def close_to_public(conn: psycopg.Connection, databases: tuple[str, ...]) -> None:
+    """Take CONNECT and TEMPORARY on `databases` from PUBLIC (superusers keep both).
+
+    Reads the privileges first, so that a start after the first changes nothing.
+    """
+    open_to_public = conn.execute(
+        "select datname from pg_database where datname = any(%s) and ("
+        "    datacl is null or exists ("
+        "        select from aclexplode(datacl) as entry"
+        "        where entry.grantee = 0 and entry.privilege_type in ('CONNECT', 'TEMPORARY')))",
+        [list(databases)],
+    ).fetchall()
+    for (name,) in open_to_public:
+        conn.execute(
+            sql.SQL("revoke connect, temporary on database {} from public").format(sql.Identifier(name))
+        )
 
 
 class EmbeddedServerError(RuntimeError):
@@ -225,6 +250,7 @@ class EmbeddedServer:
             if not exists:
                 with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                     conn.execute(f'create database "{DATABASE_NAME}"')
+            close_to_public(conn, OTHER_DATABASES)
 
     def _run(self, program: str, args: list[str]) -> None:
         # Output goes to temporary files, not pipes: the postmaster that
