@@ -11,7 +11,8 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +21,16 @@ from psycopg.conninfo import conninfo_to_dict
 from orchestration.features import ExtractionSummary, extract_pending, extracted_through
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.warehouse import connect
+from orchestration.workers import die_with_parent
 
 RUN_RESULTS = DBT_PROJECT_DIR / "target" / "run_results.json"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+# dbt's sessions check every few seconds that dbt is still there: a build
+# killed outright (its dbt with it, workers.die_with_parent) leaves no query
+# running on the server, holding the tables the next build wants.
+DBT_SESSION_OPTIONS = "-c client_connection_check_interval=2s"
 
 
 def dbt_profile_env(url: str) -> dict[str, str]:
@@ -30,6 +38,7 @@ def dbt_profile_env(url: str) -> dict[str, str]:
     info = conninfo_to_dict(url)
     user = str(info.get("user") or os.environ.get("PGUSER") or "postgres")
     return {
+        "PGOPTIONS": " ".join(filter(None, [os.environ.get("PGOPTIONS"), DBT_SESSION_OPTIONS])),
         "PAPERHOUSE_DBT_HOST": str(info.get("host") or "localhost"),
         "PAPERHOUSE_DBT_PORT": str(info.get("port") or 5432),
         "PAPERHOUSE_DBT_USER": user,
@@ -101,6 +110,7 @@ def run_dbt(
         cwd=DBT_PROJECT_DIR,
         env={**dbt_env(url, os.environ), **(extra_env or {})},
         stdout=subprocess.DEVNULL if silent else None,
+        preexec_fn=die_with_parent(),  # noqa: PLW1509 - it only calls prctl
     )
     summary = read_run_results()
     if done.returncode != 0 and summary.succeeded:
@@ -118,13 +128,31 @@ def dbt_build(
     Files re-parsed since the last build, or marts built with other columns
     (by an older version), make it a full refresh.
     """
-    plan = plan_build(url, full_refresh)
-    args = ["build", *dbt_build_flags(plan.full_refresh)]
-    if select:
-        args += ["--select", select]
-    summary = run_dbt(url, args, quiet=quiet, extra_env=plan.bounds)
+    with build_lock(url):
+        plan = plan_build(url, full_refresh)
+        args = ["build", *dbt_build_flags(plan.full_refresh)]
+        if select:
+            args += ["--select", select]
+        summary = run_dbt(url, args, quiet=quiet, extra_env=plan.bounds)
     summary.full_refresh = plan.full_refresh
     return summary
+
+
+# Held for the whole of a dbt build, on a connection of its own: two builds
+# at once would create the same tables at once and one would fail. A second
+# build waits, then plans and builds what the first left (often nothing).
+BUILD_LOCK_KEY = 0x7061_7065_7262_6C64  # "paperbld"
+
+
+@contextmanager
+def build_lock(url: str) -> Iterator[None]:
+    """Wait for any other build on this warehouse to end, and keep others waiting until the block ends.
+
+    A session lock: it is released when the block ends or the process dies.
+    """
+    with connect(url) as conn:
+        conn.execute("select pg_advisory_lock(%s)", [BUILD_LOCK_KEY])
+        yield
 
 
 @dataclass(frozen=True)

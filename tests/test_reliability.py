@@ -27,6 +27,7 @@ from orchestration.bench.harness import write_corpus
 from orchestration.ingest.parse import PARSER_VERSION
 from orchestration.warehouse.embedded import EmbeddedServer
 from orchestration.warehouse.migrations import apply_migrations
+from warehouse_state import mart_snapshot
 
 PAPERHOUSE = str(Path(sys.executable).parent / "paperhouse")
 # About 80 files of 200 listings: several ingest groups, spread over worker processes.
@@ -293,6 +294,84 @@ def test_an_ingest_and_a_build_at_the_same_time_both_finish_and_agree(corpus, cl
     assert raw_state(db_url) == clean.state
     # the next build takes whatever the concurrent one did not see
     assert build_and_count(db_url, env) == (corpus.papers, CORPUS_LISTINGS)
+
+
+@pytest.mark.slow
+def test_builds_started_together_take_turns_and_both_succeed(cli_env, db_url, server_url, template_db, inbox):
+    assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
+    # Two incremental builds, then an incremental build beside a full refresh.
+    for pair in ((["build"], ["build"]), (["build"], ["build", "--full-refresh"])):
+        runs = [start(args, cli_env) for args in pair]
+        outputs = [run.communicate(timeout=600) for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs
+    with fresh_database(server_url, template_db) as clean_url:
+        clean_env = {**cli_env, "PAPERHOUSE_DATABASE_URL": clean_url}
+        assert run_cli("run", "--inbox", str(inbox), env=clean_env).returncode == 0
+        assert mart_snapshot(db_url) == mart_snapshot(clean_url)
+
+
+@pytest.mark.slow
+def test_a_build_killed_outright_leaves_no_dbt_behind_and_the_next_build_completes(cli_env, db_url, conn, inbox):
+    assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
+    assert run_cli("build", env=cli_env).returncode == 0  # the features step, out of the way
+    # The build's first model waits on a lock held here: dbt runs until killed.
+    with psycopg.connect(db_url) as holder:
+        holder.execute("lock table raw.paper_listings in access exclusive mode")
+        build = start(["build", "--full-refresh"], cli_env)
+        dbt = wait_for_child(build.pid, "dbt")
+        waiting = 0
+        for _ in range(600):
+            waiting = conn.execute(
+                "select count(*) from pg_stat_activity where datname = current_database() "
+                "and wait_event_type = 'Lock'"
+            ).fetchone()[0]
+            if waiting:
+                break
+            time.sleep(0.1)
+        assert waiting, "the build never reached its models"
+        os.kill(build.pid, signal.SIGKILL)
+        build.wait(timeout=10)
+        gone_by = time.monotonic() + 5
+        while is_running(dbt) and time.monotonic() < gone_by:
+            time.sleep(0.05)
+        assert not is_running(dbt), "dbt outlived the build that started it"
+        # its sessions end too, even one waiting on a lock
+        for _ in range(100):
+            waiting = conn.execute(
+                "select count(*) from pg_stat_activity where datname = current_database() "
+                "and wait_event_type = 'Lock'"
+            ).fetchone()[0]
+            if waiting == 0:
+                break
+            time.sleep(0.1)
+        assert waiting == 0, "a killed build's query still runs on the server"
+    assert build_and_count(db_url, cli_env) == (SEED_DISTINCT_TITLES, SEED_LISTINGS)
+
+
+def wait_for_child(parent: int, name: str, timeout: float = 60) -> int:
+    """The pid of `parent`'s child whose command line mentions `name`, once it has one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == parent and name in command:
+                return int(entry.name)
+        time.sleep(0.05)
+    raise AssertionError(f"no {name} child of {parent} within {timeout}s")
+
+
+def is_running(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 # ---------- re-parsing after a parser change

@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from orchestration.build import dbt_build_flags, dbt_profile_env, plan_build
+from orchestration.build import build_lock, dbt_build_flags, dbt_profile_env, plan_build
 from orchestration.defs.resources import WarehouseResource, dbt_project, environment
 
 
@@ -53,7 +53,8 @@ def paperhouse_dbt_models(
 ) -> Iterator[Any]:
     """dbt build over the selected models: models, data tests and unit tests."""
     url = warehouse.url()
-    # the run config asks for a full refresh; the warehouse may need one anyway
-    plan = plan_build(url, config.full_refresh)
-    with environment({**dbt_profile_env(url), **plan.bounds}):
-        yield from dbt.cli(dbt_build_args(plan.full_refresh), context=context).stream()
+    with build_lock(url):
+        # the run config asks for a full refresh; the warehouse may need one anyway
+        plan = plan_build(url, config.full_refresh)
+        with environment({**dbt_profile_env(url), **plan.bounds}):
+            yield from dbt.cli(dbt_build_args(plan.full_refresh), context=context).stream()
