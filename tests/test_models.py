@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -149,6 +150,33 @@ def test_ascii_and_unicode_titles_get_the_keys_of_the_full_rule(db_url, conn, tm
     assert {title: key for title, key, _ in rows} == titles
     # the rule without the ASCII shortcut gives the same keys
     assert all(key == full for _, key, full in rows), rows
+
+
+def test_an_invisible_character_inside_a_word_never_splits_a_paper(db_url, conn, tmp_path):
+    # Every Unicode format character (zero-width spaces and joiners, soft
+    # hyphens, direction marks, tags), inside a word, then at the ends.
+    invisible = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
+    titles = ["Attention Is All You Need"]
+    titles += [f"Atten{ch}tion Is All You Need" for ch in invisible]
+    titles += [f"{ch}Attention Is All You Need{ch}" for ch in invisible[::10]]
+    write_page(tmp_path / "a.txt", [(title, "Oct 6 2") for title in titles])
+    ingest(db_url, tmp_path / "a.txt")
+    built(db_url)
+    assert conn.execute("select count(*), min(listing_count) from analytics.dim_papers").fetchone() == (
+        1, len(titles)
+    )
+    keys = {row[0] for row in conn.execute("select distinct title_key from analytics.fct_paper_listings")}
+    assert keys == {"attention is all you need"}
+
+
+def test_data_no_keyword_can_come_from_warns_and_never_stops_the_build(db_url, conn, tmp_path):
+    # 60 words, every one a stop word: nothing for a keyphrase.
+    write_page(tmp_path / "a.txt", [("The Of And", "Oct 6 2")], abstract="the of and to in it is we " * 8)
+    ingest(db_url, tmp_path / "a.txt")
+    summary = build(db_url, quiet=True)
+    assert summary.succeeded, summary.failures
+    assert summary.by_status["warn"] >= 1
+    assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (1,)
 
 
 def test_display_title_ties_go_to_the_form_scraped_first_and_upvotes_to_the_newest(db_url, conn, tmp_path):

@@ -1,8 +1,13 @@
 -- At most keywords_per_paper keywords a paper, and at least 3 for a paper
 -- whose abstract has 50 words or more (the papers this build wrote).
+--
+-- A warning, not an error: an abstract of 50 words may hold no phrase worth
+-- a keyword (symbols, stop words, a language the lists do not know), and
+-- the data is the user's, never a reason to stop the build. The upper bound
+-- is also held by fct_paper_keywords.rank, which is tested as an error.
 
 -- shown in Dagster as a check of the model it guards
-{{ config(meta={"dagster": {"ref": {"name": "fct_paper_keywords"}}}) }}
+{{ config(severity='warn', meta={"dagster": {"ref": {"name": "fct_paper_keywords"}}}) }}
 
 with
 

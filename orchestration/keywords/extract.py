@@ -118,13 +118,28 @@ def singular(word: str) -> str:
 
 
 def fold(text: str) -> str:
-    """NFKC, then accents off (Fréchet -> Frechet), as PostgreSQL's unaccent does."""
-    text = unicodedata.normalize("NFKC", text)
+    """Format characters off (zero-width spaces, soft hyphens: invisible, they must not split a
+    word), NFKC, then accents off (Fréchet -> Frechet), as PostgreSQL's unaccent does."""
     if text.isascii():
         return text
+    text = unicodedata.normalize("NFKC", text.translate(FORMAT_CHARACTERS))
     decomposed = unicodedata.normalize("NFKD", text.translate(UNACCENT))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", stripped)
+
+
+# Unicode's format characters (category Cf, Unicode 16), deleted by str.translate;
+# as dbt's macro format_characters (tests check both against unicodedata).
+FORMAT_CHARACTER_RANGES = (
+    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F),
+    (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+)
+FORMAT_CHARACTERS = dict.fromkeys(
+    code for first, last in FORMAT_CHARACTER_RANGES for code in range(first, last + 1)
+)
 
 
 @dataclass(frozen=True, slots=True)
