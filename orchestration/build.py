@@ -49,9 +49,15 @@ def dbt_profile_env(url: str) -> dict[str, str]:
     }
 
 
+# dbt/logs/dbt.log gains a few hundred kB of debug lines a build; dbt rolls
+# it over at this size and keeps five old ones, so the folder stays under
+# about 12 MB however long the warehouse runs.
+DBT_LOG_FILE_BYTES = 2 * 1024 * 1024
+
+
 def dbt_env(url: str, environ: Mapping[str, str]) -> dict[str, str]:
     """`environ` plus the profile's variables and where dbt finds its project."""
-    env = {**environ, **dbt_profile_env(url)}
+    env = {"DBT_LOG_FILE_MAX_BYTES": str(DBT_LOG_FILE_BYTES), **environ, **dbt_profile_env(url)}
     env.update(DBT_PROFILES_DIR=str(DBT_PROJECT_DIR), DBT_PROJECT_DIR=str(DBT_PROJECT_DIR))
     # dagster-dbt and our own calls find `dbt` beside this Python.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")])

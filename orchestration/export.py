@@ -19,7 +19,13 @@ MARTS = (
     "dim_keywords",
     "fct_keyword_monthly",
 )
-BATCH_ROWS = 50_000
+# Parquet is written a row group at a time: rows are fetched a few thousand
+# at a time (a batch of Python objects costs several times its data) and
+# gathered as Arrow batches into row groups of about ROW_GROUP_BYTES, so
+# memory stays flat however big the marts grow, and readers still get row
+# groups big enough to scan well.
+FETCH_ROWS = 2_000
+ROW_GROUP_BYTES = 32 * 1024 * 1024
 
 
 def export_marts(url: str, format: str, out_dir: Path) -> list[Path]:
@@ -91,16 +97,27 @@ def _write_parquet(
 
     schema = pa.schema([(name, _arrow_type(udt)) for name, udt in columns])
     converters = [_to_arrow_value(udt) for _, udt in columns]
-    # A server-side cursor (it needs a transaction) keeps memory flat at any size.
+    # A server-side cursor (it needs a transaction) sends the rows as they are fetched.
     with (
         conn.transaction(),
         conn.cursor(name=f"export_{path.stem}") as cursor,
         pq.ParquetWriter(path, schema) as writer,
     ):
         cursor.execute(query)
-        while batch := cursor.fetchmany(BATCH_ROWS):
-            arrays = [
-                pa.array([convert(row[i]) for row in batch], type=schema.field(i).type)
-                for i, convert in enumerate(converters)
-            ]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+        group: list[pa.RecordBatch] = []
+        group_bytes = 0
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            batch = pa.record_batch(
+                [
+                    pa.array([convert(row[i]) for row in rows], type=schema.field(i).type)
+                    for i, convert in enumerate(converters)
+                ],
+                schema=schema,
+            )
+            group.append(batch)
+            group_bytes += batch.nbytes
+            if group_bytes >= ROW_GROUP_BYTES:
+                writer.write_table(pa.Table.from_batches(group, schema=schema))
+                group, group_bytes = [], 0
+        if group:
+            writer.write_table(pa.Table.from_batches(group, schema=schema))

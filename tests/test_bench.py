@@ -58,11 +58,13 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
     assert report["listings"] == 1200
     assert report["checks"]["listings_loaded"] == 1200
     assert report["checks"]["papers_built"] == report["checks"]["expected_papers"]
+    assert report["checks"]["papers_exported"] == report["checks"]["papers_built"]
     measured = {m["name"]: m for m in report["measurements"]}
     for name in ["ingest throughput", "bare COPY of the same rows", "ingest / bare COPY", "ingest peak RSS",
                  "  round 3: ingest / bare COPY", "bare COPY, binary format (context)",
                  "one-file ingest peak RSS", "features step", "full dbt build", "search p95",
-                 "top keywords p95", "one paper p95", "run at N / run at 10k"]:
+                 "top keywords p95", "one paper p95", "run at N / run at 10k",
+                 "export to Parquet, peak RSS"]:
         assert measured[name]["value"] > 0, name
     assert measured["ingest peak RSS"]["target"] == "< 300"
     assert isinstance(measured["full dbt build"]["met"], bool)

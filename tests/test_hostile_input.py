@@ -143,7 +143,7 @@ def test_every_hostile_path_ends_loaded_or_rejected_in_bounded_memory(db_url, co
 
     # The whole batch in a child process of its own, which reports its peak memory.
     done = subprocess.run(
-        [sys.executable, "-m", "orchestration.bench.child", db_url, str(inbox)],
+        [sys.executable, "-m", "orchestration.bench.child", "ingest", db_url, str(inbox)],
         stdout=subprocess.PIPE,
         check=True,
     )

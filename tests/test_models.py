@@ -15,7 +15,7 @@ import pytest
 
 from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database
 from keyword_quality import HELD_OUT, LABELS, evaluate
-from orchestration.build import RUN_RESULTS, build, dbt_build, dbt_env
+from orchestration.build import DBT_LOG_FILE_BYTES, RUN_RESULTS, build, dbt_build, dbt_env, parse_project
 from orchestration.features import extract_pending
 from orchestration.ingest.batch import ingest_paths
 
@@ -447,3 +447,16 @@ def test_docs_generate_and_every_model_and_column_is_described(sample_db):
         documented = {name: column["description"] for name, column in node["columns"].items()}
         assert built_columns <= set(documented), f"{key}: undocumented {built_columns - set(documented)}"
         assert all(text.strip() for text in documented.values()), key
+
+
+def test_dbts_log_rolls_over_at_its_cap(monkeypatch, tmp_path):
+    monkeypatch.setenv("DBT_LOG_FILE_MAX_BYTES", "5000")
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path))
+    logs = tmp_path
+    for _ in range(3):
+        parse_project()
+    sizes = [path.stat().st_size for path in logs.glob("dbt.log*")]
+    assert len(sizes) >= 2 and len(sizes) <= 6  # rolled over, five old files at most
+    assert max(sizes) < 5000 + 10_000  # a file ends at the first line past the cap
+    monkeypatch.delenv("DBT_LOG_FILE_MAX_BYTES")
+    assert dbt_env("postgresql://x@localhost/y", {})["DBT_LOG_FILE_MAX_BYTES"] == str(DBT_LOG_FILE_BYTES)

@@ -11,7 +11,8 @@ PAPERHOUSE_DATABASE_URL, where it creates and drops its own databases):
 2. peak RSS of ingesting one file of 500 MB (memory must not follow file size);
 3. the features step (keyphrases, search documents) and a full `dbt build` over the N listings;
 4. `paperhouse run` after one new 200-listing file, on 10k listings and on N;
-5. p50/p95 latency of search, top keywords and a one-paper lookup at N.
+5. p50/p95 latency of search, top keywords and a one-paper lookup at N;
+6. peak RSS of exporting the marts to Parquet (memory must not follow the marts' size).
 
 Measurements are numbers with their targets (issue 6); a benchmark is never
 a timed test: tests run it at a tiny N and check only that it is right.
@@ -193,6 +194,15 @@ def _run_stages(
         report.add(f"{name} p50", p50, "ms")
         report.add(f"{name} p95", p95, "ms", "< 50", p95 < 50)
 
+    log("6. export of the marts to Parquet")
+    exported = in_child("export", main, work / "export")
+    report.add("export to Parquet", exported["seconds"], "s")
+    report.add("export to Parquet, size", exported["bytes"] / 2**20, "MB")
+    peak = exported["max_rss_mb"]
+    report.add("export to Parquet, peak RSS", peak, "MB", "< 300", peak < 300)
+    report.checks["papers_exported"] = exported["rows"]["dim_papers"]
+    shutil.rmtree(work / "export")
+
 
 # ---------- the stages' parts
 
@@ -216,13 +226,18 @@ def _age(path: Path) -> None:
 
 def ingest_in_child(url: str, folder: Path) -> dict:
     """Ingest `folder` in a child process; its own timing and peak RSS (orchestration.bench.child)."""
+    return in_child("ingest", url, folder)
+
+
+def in_child(task: str, url: str, folder: Path) -> dict:
+    """orchestration.bench.child's `task` in a process of its own; what it measured."""
     done = subprocess.run(
-        [sys.executable, "-m", "orchestration.bench.child", url, str(folder)],
+        [sys.executable, "-m", "orchestration.bench.child", task, url, str(folder)],
         stdout=subprocess.PIPE,
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"the ingest child failed with code {done.returncode}")
+        raise RuntimeError(f"the {task} child failed with code {done.returncode}")
     return json.loads(done.stdout)
 
 
