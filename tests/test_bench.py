@@ -58,7 +58,7 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
     assert report["listings"] == 1200
     assert report["checks"]["listings_loaded"] == 1200
     assert report["checks"]["papers_built"] == report["checks"]["expected_papers"]
-    assert report["checks"]["papers_exported"] == report["checks"]["papers_built"]
+    assert report["checks"]["papers_exported"] == report["checks"]["papers_at_export"] > 0
     measured = {m["name"]: m for m in report["measurements"]}
     for name in ["ingest throughput", "bare COPY of the same rows", "ingest / bare COPY", "ingest peak RSS",
                  "  round 3: ingest / bare COPY", "bare COPY, binary format (context)",

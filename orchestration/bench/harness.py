@@ -195,6 +195,8 @@ def _run_stages(
         report.add(f"{name} p95", p95, "ms", "< 50", p95 < 50)
 
     log("6. export of the marts to Parquet")
+    with connect(main) as conn:  # stage 4 added a file since the count above
+        report.checks["papers_at_export"] = conn.execute("select count(*) from analytics.dim_papers").fetchone()[0]
     exported = in_child("export", main, work / "export")
     report.add("export to Parquet", exported["seconds"], "s")
     report.add("export to Parquet, size", exported["bytes"] / 2**20, "MB")
