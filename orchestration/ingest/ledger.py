@@ -111,7 +111,7 @@ def record_duplicate(conn: psycopg.Connection, file: FileRow, original: KnownFil
         [
             *file,
             original.file_id,
-            f"the same bytes as {original.file_name} (file_id {original.file_id})",
+            f"the same bytes as {original.file_name}",  # duplicate_of names the file
         ],
     ).fetchone()
     return row is not None
