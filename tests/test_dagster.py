@@ -156,6 +156,11 @@ def test_the_inbox_sensor_against_a_real_inbox(code, db_url, tmp_path):
         {hashlib.sha256(seeds[2].read_bytes()).hexdigest()}
     )
     assert tick(cursor)[0] == []
+    # A name that is not UTF-8 is a file like any other, tick after tick.
+    shutil.copy2(seeds[3], inbox / os.fsdecode(b"bad\xffname.txt"))
+    requests, cursor = tick(cursor)
+    assert len(requests) == 1
+    assert tick(cursor)[0] == []
 
 
 def free_port() -> int:
