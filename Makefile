@@ -14,18 +14,25 @@ EXTERNAL_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: run test test-external bootstrap clean help
+.PHONY: run test test-external lint bootstrap clean help
 
 help:
 	@echo "make run            start the embedded warehouse, ingest data/inbox, build, summarize"
-	@echo "make test           the test suite against an embedded PostgreSQL server"
+	@echo "make test           lint, then the test suite against an embedded PostgreSQL server"
 	@echo "make test-external  the same suite against \$$EXTERNAL_TEST_DATABASE_URL"
+	@echo "make lint           ruff and sqlfluff"
 
 run: $(STAMP) $(MANIFEST)
 	$(BIN)/paperhouse run
 
-test: $(STAMP) $(MANIFEST)
+test: lint $(MANIFEST)
 	$(BIN)/pytest
+
+# ruff for Python (lint and format), sqlfluff for the SQL (settings in pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff check orchestration tests
+	$(BIN)/ruff format --check orchestration tests
+	$(BIN)/sqlfluff lint --disable-progress-bar dbt/models dbt/tests sql
 
 test-external: $(STAMP) $(MANIFEST)
 	PAPERHOUSE_TEST_DATABASE_URL=$(EXTERNAL_TEST_DATABASE_URL) $(BIN)/pytest

@@ -116,7 +116,7 @@ def run_dbt(
         cwd=DBT_PROJECT_DIR,
         env={**dbt_env(url, os.environ), **(extra_env or {})},
         stdout=subprocess.DEVNULL if silent else None,
-        preexec_fn=die_with_parent(),  # noqa: PLW1509 - it only calls prctl
+        preexec_fn=die_with_parent(),
     )
     summary = read_run_results()
     if done.returncode != 0 and summary.succeeded:
@@ -174,7 +174,9 @@ def plan_build(url: str, full_refresh: bool = False) -> BuildPlan:
     """
     watermark = built_watermark(url)
     full_refresh = full_refresh or needs_full_refresh(url, watermark)
-    return BuildPlan(full_refresh, dbt_build_bounds(0 if full_refresh else watermark, extracted_through(url)))
+    return BuildPlan(
+        full_refresh, dbt_build_bounds(0 if full_refresh else watermark, extracted_through(url))
+    )
 
 
 def dbt_build_flags(full_refresh: bool) -> list[str]:
@@ -199,7 +201,9 @@ def built_watermark(url: str) -> int:
     with connect(url) as conn:
         if conn.execute("select to_regclass('analytics.fct_paper_listings')").fetchone()[0] is None:
             return 0
-        return conn.execute("select coalesce(max(ingest_seq), 0) from analytics.fct_paper_listings").fetchone()[0]
+        return conn.execute(
+            "select coalesce(max(ingest_seq), 0) from analytics.fct_paper_listings"
+        ).fetchone()[0]
 
 
 def needs_full_refresh(url: str, watermark: int) -> bool:
@@ -224,7 +228,9 @@ def marts_with_changed_columns(url: str) -> list[str]:
         return []
     nodes = json.loads(MANIFEST.read_text())["nodes"].values()
     expected = {
-        (node["schema"], node["name"]): {name: column.get("data_type") for name, column in node["columns"].items()}
+        (node["schema"], node["name"]): {
+            name: column.get("data_type") for name, column in node["columns"].items()
+        }
         for node in nodes
         if node["resource_type"] == "model"
         and node["config"].get("materialized") == "incremental"
@@ -306,9 +312,7 @@ def parse_project() -> Path:
     The profile still has to render, so placeholder connection values stand in.
     """
     env = dbt_env("postgresql://paperhouse@localhost:5432/paperhouse", os.environ)
-    subprocess.run(
-        [dbt_executable(), "--quiet", "parse"], cwd=DBT_PROJECT_DIR, env=env, check=True
-    )
+    subprocess.run([dbt_executable(), "--quiet", "parse"], cwd=DBT_PROJECT_DIR, env=env, check=True)
     return MANIFEST
 
 

@@ -13,8 +13,8 @@ from orchestration.defs.automation import (
 )
 from orchestration.defs.checks import listings_map_to_papers, newest_file_is_fresh
 from orchestration.defs.dbt import paperhouse_dbt_models
-from orchestration.defs.ingest import ingest_inbox
 from orchestration.defs.features import extract_features
+from orchestration.defs.ingest import ingest_inbox
 from orchestration.defs.resources import dbt_resource, warehouse_from_env
 
 defs = dg.Definitions(

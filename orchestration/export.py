@@ -35,7 +35,8 @@ def export_marts(url: str, format: str, out_dir: Path) -> list[Path]:
         for mart in MARTS:
             columns = _columns(conn, mart)
             query = sql.SQL("select {} from analytics.{}").format(
-                sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns), sql.Identifier(mart)
+                sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns),
+                sql.Identifier(mart),
             )
             path = out_dir / f"{mart}.{format}"
             if format == "csv":

@@ -159,7 +159,10 @@ def _batches(pending: Sequence[tuple[int, int, bool]]) -> Iterator[list[int]]:
 
 
 def extract_batch(
-    writer: psycopg.Connection, reader: psycopg.Connection, file_ids: list[int], vocabulary: Vocabulary
+    writer: psycopg.Connection,
+    reader: psycopg.Connection,
+    file_ids: list[int],
+    vocabulary: Vocabulary,
 ) -> int:
     """Replace the keyphrases of `file_ids` in one transaction of `writer`; return the listings done.
 
@@ -171,21 +174,26 @@ def extract_batch(
     with writer.transaction(), reader.transaction():
         writer.execute("delete from features.extracted_files where file_id = any(%s)", [file_ids])
         writer.execute(RECORD_EXTRACTION, {"version": vocabulary.version, "file_ids": file_ids})
-        with reader.cursor(name="paperhouse_keyword_listings") as listings, writer.cursor() as cursor:
+        with (
+            reader.cursor(name="paperhouse_keyword_listings") as listings,
+            writer.cursor() as cursor,
+        ):
             listings.itersize = 2_000
             listings.execute(LISTINGS, [file_ids])
             with cursor.copy(COPY_KEYWORDS) as copy:
                 copy.set_types(KEYWORD_TYPES)
                 for file_id, position, title, abstract in listings:
                     found = keywords(title, abstract, vocabulary)
-                    copy.write_row((
-                        file_id,
-                        position,
-                        [k.keyword for k in found],
-                        [k.score for k in found],
-                        [k.in_title for k in found],
-                        [k.occurrences for k in found],
-                    ))
+                    copy.write_row(
+                        (
+                            file_id,
+                            position,
+                            [k.keyword for k in found],
+                            [k.score for k in found],
+                            [k.in_title for k in found],
+                            [k.occurrences for k in found],
+                        )
+                    )
                     done += 1
         writer.execute(INSERT_SEARCH_DOCUMENTS, [file_ids])
     return done

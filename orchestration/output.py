@@ -7,7 +7,7 @@ import io
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +18,7 @@ from rich.text import Text
 from orchestration.queries import Rows
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -42,7 +42,9 @@ def plain(value: Any) -> Any:
 
 
 def as_json(rows: Rows) -> str:
-    return json.dumps([dict(zip(rows.columns, map(plain, row), strict=True)) for row in rows.rows], indent=2)
+    return json.dumps(
+        [dict(zip(rows.columns, map(plain, row), strict=True)) for row in rows.rows], indent=2
+    )
 
 
 def as_csv(rows: Rows) -> str:
@@ -56,7 +58,9 @@ def as_csv(rows: Rows) -> str:
 # Control characters as their Unicode pictures (ESC as ␛) in tables: printed
 # raw, an escape sequence in a scraped title would restyle or rewrite the
 # user's terminal. JSON and CSV carry them exactly.
-_CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20) if chr(code) not in "\t\n"} | {0x7F: 0x2421}
+_CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20) if chr(code) not in "\t\n"} | {
+    0x7F: 0x2421
+}
 
 
 def cell(value: Any) -> Text:

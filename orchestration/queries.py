@@ -104,10 +104,13 @@ def run_read_only(
         with conn.transaction(force_rollback=True):
             conn.execute("set transaction read only")
             conn.execute(
-                "select set_config('statement_timeout', %s, true)", [f"{int(timeout_seconds * 1000)}ms"]
+                "select set_config('statement_timeout', %s, true)",
+                [f"{int(timeout_seconds * 1000)}ms"],
             )
             if conn.execute(CAN_BECOME_READER, {"role": READ_ALL_DATA_ROLE}).fetchone()[0]:  # type: ignore[index]
-                conn.execute(sql.SQL("set local role {}").format(sql.Identifier(READ_ALL_DATA_ROLE)))
+                conn.execute(
+                    sql.SQL("set local role {}").format(sql.Identifier(READ_ALL_DATA_ROLE))
+                )
             cursor = conn.cursor()
             # a trailing `;` is how people end statements, not a second one
             cursor.execute(query.strip().rstrip(";"), prepare=True)  # type: ignore[call-overload]
@@ -133,7 +136,9 @@ def run_read_only(
             "The warehouse changes through paperhouse ingest and build."
         ) from exc
     except psycopg.errors.QueryCanceled as exc:
-        raise QueryFailed(f"the query ran longer than {timeout_seconds:g}s and was cancelled") from exc
+        raise QueryFailed(
+            f"the query ran longer than {timeout_seconds:g}s and was cancelled"
+        ) from exc
     except psycopg.OperationalError as exc:
         if conn.broken:
             raise  # the warehouse itself is gone: the caller says so
@@ -141,7 +146,9 @@ def run_read_only(
         raise QueryFailed(_first_line(exc)) from exc
     except psycopg.Error as exc:
         if "multiple commands" in str(exc):
-            raise ReadOnlyViolation("refused: paperhouse sql takes one statement at a time") from exc
+            raise ReadOnlyViolation(
+                "refused: paperhouse sql takes one statement at a time"
+            ) from exc
         raise QueryFailed(_first_line(exc)) from exc
 
 
@@ -177,7 +184,9 @@ def search(conn: psycopg.Connection, text: str, limit: int = 20) -> Rows:
     )
     ranked = SEARCH.format(
         query=query,
-        candidates=RECENT_ONLY.format(sql.Literal(RECENT_CANDIDATES)) if recent_only else sql.SQL(""),
+        candidates=RECENT_ONLY.format(sql.Literal(RECENT_CANDIDATES))
+        if recent_only
+        else sql.SQL(""),
         limit=sql.Literal(limit),
     )
     with conn.transaction():
@@ -241,7 +250,9 @@ RECENT_MATCHES = sql.SQL(
 )
 
 
-def _count(conn: psycopg.Connection, statement: sql.SQL, query: sql.Composable, **numbers: int) -> int:
+def _count(
+    conn: psycopg.Connection, statement: sql.SQL, query: sql.Composable, **numbers: int
+) -> int:
     row = conn.execute(
         statement.format(query=query, **{name: sql.Literal(n) for name, n in numbers.items()})
     ).fetchone()

@@ -44,10 +44,14 @@ class Settings:
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        raw = {field: env.get(variable) or None for field, variable in ENVIRONMENT_VARIABLES.items()}
+        raw = {
+            field: env.get(variable) or None for field, variable in ENVIRONMENT_VARIABLES.items()
+        }
         return cls(
             home=Path(raw["home"] or DEFAULT_HOME).expanduser().resolve(),
             inbox=Path(raw["inbox"] or DEFAULT_INBOX).expanduser().resolve(),
             database_url=raw["database_url"],
-            settle_seconds=float(raw["settle_seconds"]) if raw["settle_seconds"] else DEFAULT_SETTLE_SECONDS,
+            settle_seconds=float(raw["settle_seconds"])
+            if raw["settle_seconds"]
+            else DEFAULT_SETTLE_SECONDS,
         )

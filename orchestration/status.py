@@ -32,7 +32,9 @@ class WarehouseStatus:
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
         data["files"] = self.files
-        data["last_ingested_at"] = self.last_ingested_at.isoformat() if self.last_ingested_at else None
+        data["last_ingested_at"] = (
+            self.last_ingested_at.isoformat() if self.last_ingested_at else None
+        )
         return data
 
 

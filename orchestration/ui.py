@@ -40,7 +40,9 @@ def storage_url(settings: Settings, warehouse_url: str) -> str:
     if settings.database_url:
         return warehouse_url  # an external server: do not assume we may create databases
     with connect(warehouse_url) as conn, contextlib.suppress(psycopg.errors.DuplicateDatabase):
-        exists = conn.execute("select 1 from pg_database where datname = %s", [DAGSTER_DATABASE]).fetchone()
+        exists = conn.execute(
+            "select 1 from pg_database where datname = %s", [DAGSTER_DATABASE]
+        ).fetchone()
         if not exists:
             conn.execute(f'create database "{DAGSTER_DATABASE}"')
             close_to_public(conn, (DAGSTER_DATABASE,))

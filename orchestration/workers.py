@@ -27,7 +27,10 @@ PARENT_CHECK_SECONDS = 0.5
 def worker_pool(workers: int) -> ProcessPoolExecutor:
     # spawn, not fork: the caller may hold connections, or run inside Dagster
     return ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_exit_with_parent, initargs=(os.getpid(),)
+        workers,
+        mp_context=get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
     )
 
 

@@ -12,8 +12,8 @@ import contextlib
 import os
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,7 +98,9 @@ def template_db(server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def sample_db(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def sample_db(
+    server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """One warehouse holding the five sample files, built once, for tests that only read."""
     from orchestration.build import build
     from orchestration.ingest.batch import ingest_paths

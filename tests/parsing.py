@@ -36,6 +36,12 @@ def parse_bytes(data: bytes, modified_on: date = A_DAY) -> Parsed:
 
 def blocks_page(*records: str, page_date: str = "Sep 3") -> bytes:
     """A page in the blocks layout around `records` (already blank-line separated text)."""
-    header = ["new", "Get trending papers in your email inbox!", "Subscribe", "Daily Papers",
-              "byAK and the research community", page_date]
+    header = [
+        "new",
+        "Get trending papers in your email inbox!",
+        "Subscribe",
+        "Daily Papers",
+        "byAK and the research community",
+        page_date,
+    ]
     return "\n\n".join([*header, *records]).encode()

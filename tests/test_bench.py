@@ -8,8 +8,9 @@ import re
 import unicodedata
 from collections import Counter
 
-from conftest import run_cli
 from orchestration.bench.corpus import LAYOUTS, generate_files, method_name, title_variant
+
+from conftest import run_cli
 from parsing import parse_bytes
 
 
@@ -49,8 +50,17 @@ def test_method_names_are_unique_and_variants_keep_the_title_key():
 def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
     out = tmp_path / "bench.json"
     result = run_cli(
-        "bench", "--listings", "1200", "--big-file-mb", "2", "--format", "json", "--out", str(out),
-        env=cli_env, timeout=600,
+        "bench",
+        "--listings",
+        "1200",
+        "--big-file-mb",
+        "2",
+        "--format",
+        "json",
+        "--out",
+        str(out),
+        env=cli_env,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
@@ -60,11 +70,22 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
     assert report["checks"]["papers_built"] == report["checks"]["expected_papers"]
     assert report["checks"]["papers_exported"] == report["checks"]["papers_at_export"] > 0
     measured = {m["name"]: m for m in report["measurements"]}
-    for name in ["ingest throughput", "bare COPY of the same rows", "ingest / bare COPY", "ingest peak RSS",
-                 "  round 3: ingest / bare COPY", "bare COPY, binary format (context)",
-                 "one-file ingest peak RSS", "features step", "full dbt build", "search p95",
-                 "top keywords p95", "one paper p95", "run at N / run at 10k",
-                 "export to Parquet, peak RSS"]:
+    for name in [
+        "ingest throughput",
+        "bare COPY of the same rows",
+        "ingest / bare COPY",
+        "ingest peak RSS",
+        "  round 3: ingest / bare COPY",
+        "bare COPY, binary format (context)",
+        "one-file ingest peak RSS",
+        "features step",
+        "full dbt build",
+        "search p95",
+        "top keywords p95",
+        "one paper p95",
+        "run at N / run at 10k",
+        "export to Parquet, peak RSS",
+    ]:
         assert measured[name]["value"] > 0, name
     assert measured["ingest peak RSS"]["target"] == "< 300"
     assert isinstance(measured["full dbt build"]["met"], bool)

@@ -46,7 +46,9 @@ def test_rejected_files_still_exit_zero_and_are_explained(cli_env, tmp_path):
 
 
 def test_an_unreachable_warehouse_is_a_clear_error_not_a_traceback(cli_env, inbox):
-    cli_env["PAPERHOUSE_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=3"
+    cli_env["PAPERHOUSE_DATABASE_URL"] = (
+        "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=3"
+    )
     done = run_cli("ingest", str(inbox), env=cli_env)
     assert done.returncode == 1
     assert "cannot connect to the warehouse" in done.stderr
@@ -76,7 +78,9 @@ def test_a_connection_lost_mid_file_fails_clearly_and_the_rerun_completes(cli_en
         conn.execute("drop trigger die_mid_file on raw.paper_listings")
     assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
     with psycopg.connect(db_url, autocommit=True) as conn:
-        assert conn.execute("select count(*) from raw.paper_listings").fetchone() == (SEED_LISTINGS,)
+        assert conn.execute("select count(*) from raw.paper_listings").fetchone() == (
+            SEED_LISTINGS,
+        )
 
 
 def test_db_commands_manage_the_embedded_server():
@@ -94,7 +98,9 @@ def db_commands_scenario(home):
         url = run_cli("db", "url", env=env)
         assert url.returncode == 0, url.stderr
         url_text = url.stdout.strip()
-        assert url_text.startswith("postgresql://postgres@127.0.0.1:") and url_text.endswith("/paperhouse")
+        assert url_text.startswith("postgresql://postgres@127.0.0.1:") and url_text.endswith(
+            "/paperhouse"
+        )
 
         # The URL works for a client that is not paperhouse, and the server kept running.
         with psycopg.connect(url_text) as conn:

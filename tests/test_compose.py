@@ -30,9 +30,15 @@ def test_metabase_reads_through_a_reader_login():
     metabase = SERVICES["metabase"]
     assert metabase["depends_on"]["bi-reader"]["condition"] == "service_completed_successfully"
     assert metabase["environment"]["MB_DB_DBNAME"] == "metabase"
-    assert "create database metabase" in (PROJECT_ROOT / "docker" / "create-dagster-database.sql").read_text()
+    assert (
+        "create database metabase"
+        in (PROJECT_ROOT / "docker" / "create-dagster-database.sql").read_text()
+    )
     # the README tells which login to give Metabase
-    assert reader["command"][3] in (PROJECT_ROOT / "docker-compose.yml").read_text().split("user ", 1)[1]
+    assert (
+        reader["command"][3]
+        in (PROJECT_ROOT / "docker-compose.yml").read_text().split("user ", 1)[1]
+    )
 
 
 def test_the_warehouse_is_postgres_18_with_a_healthcheck_that_the_others_wait_for():
@@ -88,7 +94,9 @@ def test_every_variable_is_documented_and_none_is_a_committed_secret():
     for variable in used:
         assert re.search(rf"^#? ?{variable}=", ENV_EXAMPLE, re.M), f"{variable} not in .env.example"
     assert "POSTGRES_PASSWORD:?" in text  # required, never defaulted
-    assert not (PROJECT_ROOT / ".env").exists() or ".env" in (PROJECT_ROOT / ".gitignore").read_text()
+    assert (
+        not (PROJECT_ROOT / ".env").exists() or ".env" in (PROJECT_ROOT / ".gitignore").read_text()
+    )
 
 
 def test_the_services_get_the_variables_the_code_reads():

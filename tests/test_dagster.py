@@ -6,8 +6,8 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,10 +19,11 @@ from types import SimpleNamespace
 import dagster as dg
 import psycopg
 import pytest
+from test_models import snapshot
+
+from orchestration.defs.resources import WarehouseResource, dbt_resource
 
 from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, SEEDS, fresh_database, run_cli
-from orchestration.defs.resources import WarehouseResource, dbt_resource
-from test_models import snapshot
 
 BIN = Path(sys.executable).parent
 
@@ -41,7 +42,10 @@ def test_definitions_validate_with_the_dagster_cli(dbt_manifest, tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     done = subprocess.run(
         [str(BIN / "dagster"), "definitions", "validate", "-m", "orchestration.definitions"],
-        env=env, capture_output=True, text=True, timeout=180,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Validation successful" in done.stderr + done.stdout
@@ -51,23 +55,34 @@ def test_the_asset_graph_runs_from_the_inbox_to_the_marts(code):
     defs = code.defs
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw/paper_listings", "raw/ingested_files"} <= keys
-    marts = {"dim_papers", "paper_title_variants", "fct_paper_listings", "paper_search_documents",
-             "fct_paper_keywords", "dim_keywords", "fct_keyword_monthly"}
+    marts = {
+        "dim_papers",
+        "paper_title_variants",
+        "fct_paper_listings",
+        "paper_search_documents",
+        "fct_paper_keywords",
+        "dim_keywords",
+        "fct_keyword_monthly",
+    }
     assert {f"analytics/{mart}" for mart in marts} <= keys
     graph = defs.resolve_asset_graph()
     staging = graph.get(dg.AssetKey(["staging", "stg_raw__paper_listings"]))
     assert dg.AssetKey(["raw", "paper_listings"]) in staging.parent_keys
     checks = {key.name for key in graph.asset_check_keys}
     assert {"no_file_rejected", "listings_map_to_papers", "newest_file_is_fresh"} <= checks
-    assert any(name.startswith("not_null_dim_papers_paper_id") for name in checks)  # dbt tests as checks
+    assert any(
+        name.startswith("not_null_dim_papers_paper_id") for name in checks
+    )  # dbt tests as checks
     features = graph.get(dg.AssetKey(["staging", "stg_features__listing_search_documents"]))
     assert dg.AssetKey(["features", "listing_search_documents"]) in features.parent_keys
-    assert dg.AssetKey(["raw", "paper_listings"]) in graph.get(
-        dg.AssetKey(["features", "listing_keywords"])
-    ).parent_keys
+    assert (
+        dg.AssetKey(["raw", "paper_listings"])
+        in graph.get(dg.AssetKey(["features", "listing_keywords"])).parent_keys
+    )
     repository = defs.get_repository_def()
     assert set(repository.schedule_defs and [s.name for s in repository.schedule_defs]) == {
-        "ingest_schedule", "nightly_full_rebuild",
+        "ingest_schedule",
+        "nightly_full_rebuild",
     }
     assert [s.name for s in repository.sensor_defs] == ["inbox_sensor"]
     assert {"ingest_and_build", "full_rebuild"} <= {job.name for job in repository.get_all_jobs()}
@@ -94,7 +109,8 @@ def test_materializing_gives_the_same_tables_as_paperhouse_run(
     )
     assert result.success
     ingest_event = next(
-        event for event in result.get_asset_materialization_events()
+        event
+        for event in result.get_asset_materialization_events()
         if event.asset_key == dg.AssetKey(["raw", "paper_listings"])
     )
     metadata = ingest_event.step_materialization_data.materialization.metadata
@@ -105,7 +121,9 @@ def test_materializing_gives_the_same_tables_as_paperhouse_run(
     assert checks["listings_map_to_papers"] is True
     assert checks["assert_keyword_counts_per_paper"] is True  # a dbt test, as a check
     assert all(checks.values()), [name for name, passed in checks.items() if not passed]
-    assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (SEED_DISTINCT_TITLES,)
+    assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (
+        SEED_DISTINCT_TITLES,
+    )
     dagster_tables = snapshot(conn)
 
     with fresh_database(server_url, template_db) as other_url:
@@ -119,7 +137,9 @@ def test_materializing_gives_the_same_tables_as_paperhouse_run(
 
 def test_plan_tick_asks_once_for_new_bytes_and_never_for_known_ones(code):
     plan_tick, run_key_for, InboxCursor = (
-        code.automation.plan_tick, code.automation.run_key_for, code.automation.InboxCursor
+        code.automation.plan_tick,
+        code.automation.run_key_for,
+        code.automation.InboxCursor,
     )
     a, b = "a" * 64, "b" * 64
     key, cursor = plan_tick({"x.txt": (1, 1, a)}, set(), InboxCursor())
@@ -180,11 +200,16 @@ def graphql(port: int, query: str) -> dict:
 
 
 @pytest.mark.slow
-def test_paperhouse_ui_serves_the_asset_graph_with_storage_in_postgres(dbt_manifest, cli_env, db_url, tmp_path):
+def test_paperhouse_ui_serves_the_asset_graph_with_storage_in_postgres(
+    dbt_manifest, cli_env, db_url, tmp_path
+):
     port = free_port()
     server = subprocess.Popen(
         [str(BIN / "paperhouse"), "ui", "--port", str(port)],
-        env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     data: dict = {}
     try:

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from orchestration.ingest.decode import MAX_LINE_CHARS, UnrecognizedContent
+
 from parsing import parse_bytes
 
 TITLE = "Fréchet Means for Ångström-Scale Naïve Models"
@@ -15,7 +16,21 @@ ABSTRACT = "An abstract that mentions café, Zürich and Œuvre at some length. 
 
 
 def page(title: str = TITLE, newline: str = "\n") -> str:
-    lines = ["new", "", "Daily Papers", "", "Sep 3", "", title, "", ABSTRACT, "", "Second Paper", "", ABSTRACT]
+    lines = [
+        "new",
+        "",
+        "Daily Papers",
+        "",
+        "Sep 3",
+        "",
+        title,
+        "",
+        ABSTRACT,
+        "",
+        "Second Paper",
+        "",
+        ABSTRACT,
+    ]
     return newline.join(lines)
 
 
@@ -56,7 +71,9 @@ def test_nul_bytes_are_removed_with_a_warning():
     data = page().encode().replace(b"Second Paper", b"Second\x00 Paper\x00")
     parsed = parse_bytes(data)
     assert parsed.titles[1] == "Second Paper"
-    assert parsed.notes.messages == ["removed 2 NUL character(s), which PostgreSQL text cannot hold"]
+    assert parsed.notes.messages == [
+        "removed 2 NUL character(s), which PostgreSQL text cannot hold"
+    ]
 
 
 @pytest.mark.parametrize(

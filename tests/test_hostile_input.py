@@ -17,9 +17,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import SEED_COUNTS
 from orchestration.ingest.batch import ingest_paths
 from orchestration.ingest.load import Outcome
+
+from conftest import SEED_COUNTS
 
 HEADER = "new\n\nDaily Papers\n\nSep 3\n\n"
 ABSTRACT = "We study things at length, and then some more. " * 10
@@ -71,7 +72,8 @@ def write_hostile_inbox(inbox: Path, seed: int = 7) -> dict[str, Expected]:
     )
     put(
         "mixed_encodings.txt",
-        page(f"Café Zürich\n\n{ABSTRACT}", GOOD) + f"\n\nCaf\xe9 na\xefve\n\n{ABSTRACT}".encode("cp1252"),
+        page(f"Café Zürich\n\n{ABSTRACT}", GOOD)
+        + f"\n\nCaf\xe9 na\xefve\n\n{ABSTRACT}".encode("cp1252"),
         Expected("loaded", 3, "read as Windows-1252"),
     )
     put(
@@ -131,7 +133,9 @@ UNRECORDED = {"broken_link.txt", "a_pipe.txt", "unreadable.txt", "link_to_passwd
 
 
 def ledger(conn: psycopg.Connection) -> dict[str, tuple[str, int, str]]:
-    rows = conn.execute("select file_name, status, listing_count, coalesce(error, '') from raw.ingested_files")
+    rows = conn.execute(
+        "select file_name, status, listing_count, coalesce(error, '') from raw.ingested_files"
+    )
     return {name: (status, count, error) for name, status, count, error in rows}
 
 

@@ -16,7 +16,11 @@ def test_scan_walks_folders_in_name_order_and_skips_in_progress_files(tmp_path):
     (tmp_path / "d.txt.part").write_text("being written")
     (tmp_path / ".hidden.txt").write_text("hidden")
     found = scan([tmp_path], settle_seconds=0)
-    assert [f.path.relative_to(tmp_path).as_posix() for f in found.files] == ["a.txt", "b.txt", "sub/c.txt"]
+    assert [f.path.relative_to(tmp_path).as_posix() for f in found.files] == [
+        "a.txt",
+        "b.txt",
+        "sub/c.txt",
+    ]
     assert found.passed_over == []
 
 

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import psycopg
 
-from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS
 from orchestration.ingest import ledger
 from orchestration.ingest.batch import ingest_one, ingest_paths
 from orchestration.ingest.inbox import scan
 from orchestration.ingest.load import Outcome
 from orchestration.ingest.parse import PARSER_VERSION
+
+from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS
 
 ABSTRACT = "We study things at length, and then some more. " * 10
 HEADER = "new\n\nDaily Papers\n\nSep 3\n\n"
@@ -61,11 +62,17 @@ def test_ledger_rows_describe_each_file(db_url, conn, inbox):
         "select file_name, sha256, size_bytes, parser_version, layout, encoding, error "
         "from raw.ingested_files order by file_name"
     ).fetchall()
-    for name, sha256, size, version, layout, encoding, error in rows:
+    for name, sha256, size, version, _layout, encoding, error in rows:
         assert size == (inbox / name).stat().st_size
         assert sha256 == hashlib.sha256((inbox / name).read_bytes()).hexdigest()
         assert (version, encoding, error) == (PARSER_VERSION, "utf-8", None)
-    assert [row[4] for row in rows] == ["compact", "compact", "blocks", "blocks", "blocks_with_metadata"]
+    assert [row[4] for row in rows] == [
+        "compact",
+        "compact",
+        "blocks",
+        "blocks",
+        "blocks_with_metadata",
+    ]
     # Every file is numbered in commit order; one run commits them in name order.
     seqs = conn.execute("select ingest_seq from raw.ingested_files order by file_name").fetchall()
     assert [s for (s,) in seqs] == sorted(s for (s,) in seqs) and None not in [s for (s,) in seqs]
@@ -83,7 +90,16 @@ def test_metadata_fields_reach_the_table(db_url, conn, inbox):
         "from raw.paper_listings l join raw.ingested_files f using (file_id) "
         "where l.title like 'ParallelBench%'"
     ).fetchone()
-    assert row == (None, "furiosa-ai FuriosaAI", "Oct 6", date(2025, 10, 6), 2, date(2025, 12, 11), 165, True)
+    assert row == (
+        None,
+        "furiosa-ai FuriosaAI",
+        "Oct 6",
+        date(2025, 10, 6),
+        2,
+        date(2025, 12, 11),
+        165,
+        True,
+    )
 
 
 def test_rerunning_over_the_same_inbox_adds_nothing(db_url, conn, inbox):
@@ -91,7 +107,9 @@ def test_rerunning_over_the_same_inbox_adds_nothing(db_url, conn, inbox):
     before = conn.execute("select count(*), max(file_id) from raw.ingested_files").fetchone()
     again = ingest(db_url, inbox)
     assert again.by_outcome == {Outcome.UNCHANGED: 5}
-    assert conn.execute("select count(*), max(file_id) from raw.ingested_files").fetchone() == before
+    assert (
+        conn.execute("select count(*), max(file_id) from raw.ingested_files").fetchone() == before
+    )
     assert listing_count(conn) == SEED_LISTINGS
 
 
@@ -144,7 +162,10 @@ def test_a_known_name_size_and_mtime_is_not_read_again_and_a_touched_file_is(db_
 
 def test_bytes_that_changed_after_they_were_hashed_roll_the_file_back(db_url, conn, inbox):
     path = inbox / "003_e6a3815afc9a5699.txt"
-    stale = (hashlib.sha256(b"what the file held when it was hashed").hexdigest(), path.stat().st_size)
+    stale = (
+        hashlib.sha256(b"what the file held when it was hashed").hexdigest(),
+        path.stat().st_size,
+    )
     # as a file too big to read into memory is loaded: hashed first, then streamed and hashed again
     with psycopg.connect(db_url, autocommit=True) as own, own.transaction():
         result = ingest_one(own, scan([path], settle_seconds=0).files[0], identity=stale)
@@ -170,7 +191,9 @@ def test_bad_files_get_a_status_and_never_stop_the_good_ones(db_url, conn, inbox
     assert seen["1_binary.pdf"][0] == "rejected" and "PDF document" in seen["1_binary.pdf"][2]
     assert seen["2_noise.txt"][0] == "rejected" and "binary content" in seen["2_noise.txt"][2]
     assert seen["3_notes.txt"][0] == "rejected" and "not a listing page" in seen["3_notes.txt"][2]
-    assert seen["4_truncated.txt"][:2] == ("loaded", 1) and "no abstract" in seen["4_truncated.txt"][2]
+    assert (
+        seen["4_truncated.txt"][:2] == ("loaded", 1) and "no abstract" in seen["4_truncated.txt"][2]
+    )
     assert seen["5_nul.txt"][:2] == ("loaded", 1) and "NUL" in seen["5_nul.txt"][2]
     assert seen["6_header_only.txt"][:2] == ("empty", 0)
     assert seen["7_blank.txt"][:2] == ("empty", 0)
@@ -179,8 +202,9 @@ def test_bad_files_get_a_status_and_never_stop_the_good_ones(db_url, conn, inbox
     assert {"Paper A", "Paper C"} <= titles and "Paper B" not in titles
 
 
-
-def test_a_group_of_good_files_is_loaded_in_one_go_copies_included(db_url, conn, inbox, monkeypatch):
+def test_a_group_of_good_files_is_loaded_in_one_go_copies_included(
+    db_url, conn, inbox, monkeypatch
+):
     ingest(db_url, inbox / "000_992833ff42967d4f.txt")
     shutil.copy2(inbox / "000_992833ff42967d4f.txt", inbox / "known_bytes_new_name.txt")
     shutil.copy2(inbox / "003_e6a3815afc9a5699.txt", inbox / "zz_copy_in_the_same_group.txt")
@@ -192,17 +216,29 @@ def test_a_group_of_good_files_is_loaded_in_one_go_copies_included(db_url, conn,
     monkeypatch.setattr("orchestration.ingest.batch.ingest_one", file_by_file)
     report = ingest(db_url, inbox)
     assert report.by_outcome == {
-        Outcome.UNCHANGED: 1, Outcome.LOADED: 4, Outcome.DUPLICATE: 2, Outcome.REJECTED: 1
+        Outcome.UNCHANGED: 1,
+        Outcome.LOADED: 4,
+        Outcome.DUPLICATE: 2,
+        Outcome.REJECTED: 1,
     }
     seen = files(conn)
-    assert seen["known_bytes_new_name.txt"][0] == seen["zz_copy_in_the_same_group.txt"][0] == "duplicate"
-    assert seen["not_a_page.txt"][0] == "rejected" and "not a listing page" in seen["not_a_page.txt"][2]
+    assert (
+        seen["known_bytes_new_name.txt"][0]
+        == seen["zz_copy_in_the_same_group.txt"][0]
+        == "duplicate"
+    )
+    assert (
+        seen["not_a_page.txt"][0] == "rejected"
+        and "not a listing page" in seen["not_a_page.txt"][2]
+    )
     assert listing_count(conn) == SEED_LISTINGS
     numbered = conn.execute("select count(ingest_seq), count(*) from raw.ingested_files").fetchone()
     assert numbered == (len(seen), len(seen))
 
 
-def test_a_file_too_big_to_hold_is_streamed_and_its_group_goes_file_by_file(db_url, conn, inbox, monkeypatch):
+def test_a_file_too_big_to_hold_is_streamed_and_its_group_goes_file_by_file(
+    db_url, conn, inbox, monkeypatch
+):
     big = inbox / "big.txt"
     big.write_text(HEADER + f"Paper Big\n\n{ABSTRACT}\n\n" * 2)
     monkeypatch.setattr("orchestration.ingest.load.WHOLE_FILE_BYTES", big.stat().st_size - 1)
@@ -221,9 +257,13 @@ def test_text_that_looks_like_code_is_stored_verbatim(db_url, conn, tmp_path):
         "Café Zürich: Ångström-Scale Fréchet Naïveté",
     ]
     page = tmp_path / "tricky.txt"
-    page.write_text(HEADER + "\n\n".join(f"{title}\n\n{ABSTRACT}" for title in titles), encoding="utf-8")
+    page.write_text(
+        HEADER + "\n\n".join(f"{title}\n\n{ABSTRACT}" for title in titles), encoding="utf-8"
+    )
     assert ingest(db_url, page).listings_loaded == len(titles)
-    stored = [row[0] for row in conn.execute("select title from raw.paper_listings order by position")]
+    stored = [
+        row[0] for row in conn.execute("select title from raw.paper_listings order by position")
+    ]
     assert stored == titles
 
 
@@ -247,7 +287,11 @@ def test_a_failure_mid_file_leaves_no_trace_and_the_next_run_loads_it_whole(db_u
     assert outcomes["001_80df0e5555d80d65.txt"] is Outcome.RETRY
     assert [outcomes[name] for name in sorted(outcomes)][2:] == [Outcome.LOADED] * 3
     assert "injected failure" in report.results[0].message
-    assert set(files(conn)) == {"002_ee19567c067055aa.txt", "003_e6a3815afc9a5699.txt", "004_ac28443d9d5bf3bd.txt"}
+    assert set(files(conn)) == {
+        "002_ee19567c067055aa.txt",
+        "003_e6a3815afc9a5699.txt",
+        "004_ac28443d9d5bf3bd.txt",
+    }
     assert listing_count(conn) == 73 + 54 + 42
 
     conn.execute("drop trigger fail_mid_file on raw.paper_listings")
@@ -255,7 +299,9 @@ def test_a_failure_mid_file_leaves_no_trace_and_the_next_run_loads_it_whole(db_u
     assert listing_count(conn) == SEED_LISTINGS
 
 
-def test_two_ingesters_holding_the_same_bytes_in_opposite_orders_give_way_without_loss(db_url, conn, inbox, tmp_path):
+def test_two_ingesters_holding_the_same_bytes_in_opposite_orders_give_way_without_loss(
+    db_url, conn, inbox, tmp_path
+):
     # Ingester A has copies of files X then Y in its group, ingester B copies
     # of Y then X: each claims its first file, then waits for the other's.
     x, y = inbox / "002_ee19567c067055aa.txt", inbox / "003_e6a3815afc9a5699.txt"
@@ -275,7 +321,9 @@ def test_two_ingesters_holding_the_same_bytes_in_opposite_orders_give_way_withou
             results[second.name] = ingest_one(own, second)  # the server breaks the cycle
             ledger.number_in_commit_order(own)
 
-    threads = [threading.Thread(target=ingester, args=[paths]) for paths in ([x, y], [y_copy, x_copy])]
+    threads = [
+        threading.Thread(target=ingester, args=[paths]) for paths in ([x, y], [y_copy, x_copy])
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+
 import psycopg
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SEED_DISTINCT_TITLES
 from orchestration.build import build
+from orchestration.features import extract_pending
 from orchestration.ingest.batch import ingest_paths
 from orchestration.keywords.calibrate import calibrate
 from orchestration.keywords.extract import KEYWORDS_PER_PAPER, candidates, keywords, singular
-from orchestration.features import extract_pending
 from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE, load_vocabulary
 from orchestration.settings import DBT_PROJECT_DIR
+
+from conftest import SEED_DISTINCT_TITLES
 
 VOCABULARY = load_vocabulary()
 
@@ -28,21 +31,35 @@ def phrases(title: str, abstract: str) -> list[str]:
 
 def test_singular_by_rule():
     cases = {
-        "models": "model", "strategies": "strategy", "approaches": "approach", "matrices": "matrix",
-        "hypotheses": "hypothesis", "criteria": "criterion", "series": "series", "bias": "bias",
-        "dynamics": "dynamics", "boxes": "box", "days": "day", "gas": "gas", "class": "class",
+        "models": "model",
+        "strategies": "strategy",
+        "approaches": "approach",
+        "matrices": "matrix",
+        "hypotheses": "hypothesis",
+        "criteria": "criterion",
+        "series": "series",
+        "bias": "bias",
+        "dynamics": "dynamics",
+        "boxes": "box",
+        "days": "day",
+        "gas": "gas",
+        "class": "class",
     }
     assert {word: singular(word) for word in cases} == cases
 
 
 def test_a_phrase_never_crosses_punctuation_or_a_function_word():
-    found = candidates("Sparse attention", "Sparse attention, graph pruning; and the token budget.", VOCABULARY)
+    found = candidates(
+        "Sparse attention", "Sparse attention, graph pruning; and the token budget.", VOCABULARY
+    )
     assert "sparse attention" in found and "graph pruning" in found and "token budget" in found
     assert not any(phrase in found for phrase in ("attention graph", "pruning token", "the token"))
 
 
 def test_display_form_is_lower_case_with_the_last_word_singular():
-    assert "state space model" in phrases("State Space Models", "We scale State Space Models to video.")
+    assert "state space model" in phrases(
+        "State Space Models", "We scale State Space Models to video."
+    )
 
 
 def test_x_of_y_when_both_are_whole_runs_and_x_does_not_merely_count():
@@ -57,15 +74,21 @@ def test_names_as_written_score_above_common_words():
 
 
 def test_urls_are_not_keywords():
-    assert not any("http" in phrase or "example" in phrase for phrase in phrases(
-        "Link test", "Code at https://example.org/repo/tree. Graph pruning works."
-    ))
+    assert not any(
+        "http" in phrase or "example" in phrase
+        for phrase in phrases(
+            "Link test", "Code at https://example.org/repo/tree. Graph pruning works."
+        )
+    )
 
 
 def test_a_papers_keywords_depend_on_its_own_text_alone():
     first = keywords("Graph Pruning", "Graph pruning removes edges from sparse graphs.", VOCABULARY)
     candidates("Other", "Completely unrelated text about protein folding.", VOCABULARY)
-    assert keywords("Graph Pruning", "Graph pruning removes edges from sparse graphs.", VOCABULARY) == first
+    assert (
+        keywords("Graph Pruning", "Graph pruning removes edges from sparse graphs.", VOCABULARY)
+        == first
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -74,7 +97,7 @@ def test_any_text_gives_at_most_ten_ranked_lower_case_phrases(title, abstract):
     found = keywords(title, abstract, VOCABULARY)
     assert len(found) <= KEYWORDS_PER_PAPER
     assert [k.rank for k in found] == list(range(1, len(found) + 1))
-    assert all(a.score >= b.score for a, b in zip(found, found[1:]))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(found))
     for k in found:
         assert k.keyword == k.keyword.lower() == k.keyword.strip() and k.keyword
         assert k.score > 0 and k.occurrences >= 1
@@ -84,7 +107,9 @@ def test_no_keyword_of_a_sample_paper_is_a_stop_word_alone(sample_db):
     # (was the dbt test assert_no_keyword_is_a_stop_word_alone, when the word lists were seeds)
     stop_words = VOCABULARY.function_words | VOCABULARY.generic_words
     with psycopg.connect(sample_db) as conn:
-        found = {k for (k,) in conn.execute("select distinct keyword from analytics.fct_paper_keywords")}
+        found = {
+            k for (k,) in conn.execute("select distinct keyword from analytics.fct_paper_keywords")
+        }
     assert len(found) > 1_000
     assert not found & stop_words
 
@@ -124,13 +149,19 @@ def test_worker_processes_extract_what_one_process_does(db_url, conn, inbox, sam
 def test_a_changed_extractor_reextracts_and_rebuilds_in_full(db_url, conn, inbox):
     ingest_paths(db_url, [inbox], settle_seconds=0)
     assert build(db_url, quiet=True).succeeded
-    before = conn.execute("select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2").fetchall()
+    before = conn.execute(
+        "select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2"
+    ).fetchall()
     conn.execute("update features.extracted_files set extractor_version = 'an older rule'")
-    conn.execute("delete from analytics.fct_paper_keywords where rank = 1")  # the marts' stale state
+    conn.execute(
+        "delete from analytics.fct_paper_keywords where rank = 1"
+    )  # the marts' stale state
 
     summary = build(db_url, quiet=True)
 
     assert summary.succeeded and summary.full_refresh
     assert summary.extraction is not None and summary.extraction.reextracted_files == 5
-    after = conn.execute("select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2").fetchall()
+    after = conn.execute(
+        "select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2"
+    ).fetchall()
     assert after == before

@@ -8,9 +8,10 @@ import uuid
 import psycopg
 import pytest
 
-from conftest import url_for
 from orchestration.settings import MIGRATIONS_DIR
 from orchestration.warehouse.migrations import MigrationError, apply_migrations, discover
+
+from conftest import url_for
 
 
 @pytest.fixture
@@ -28,7 +29,9 @@ def test_migrations_apply_once_and_are_recorded(empty_db):
     applied = apply_migrations(empty_db)
     assert [m.version for m in applied] == [m.version for m in discover()]
     assert apply_migrations(empty_db) == []
-    ledger = empty_db.execute("select version, name from meta.schema_migrations order by version").fetchall()
+    ledger = empty_db.execute(
+        "select version, name from meta.schema_migrations order by version"
+    ).fetchall()
     assert ledger == [(m.version, m.name) for m in discover()]
     tables = empty_db.execute(
         "select table_name from information_schema.tables where table_schema = 'raw' order by 1"
@@ -50,7 +53,7 @@ def test_a_failing_migration_leaves_nothing_half_applied(empty_db, tmp_path):
     folder = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, folder)
     (folder / "900_broken.sql").write_text("create table raw.half (id int);\nselect 1/0;\n")
-    with pytest.raises(MigrationError, match="900_broken.sql failed"):
+    with pytest.raises(MigrationError, match=r"900_broken\.sql failed"):
         apply_migrations(empty_db, folder)
     assert empty_db.execute("select to_regclass('raw.half')").fetchone() == (None,)
     assert empty_db.execute("select max(version) from meta.schema_migrations").fetchone()[0] < 900

@@ -13,14 +13,32 @@ from datetime import date, datetime
 import psycopg
 import pytest
 
-from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database
-from keyword_quality import HELD_OUT, LABELS, evaluate
-from orchestration.build import DBT_LOG_FILE_BYTES, RUN_RESULTS, build, dbt_build, dbt_env, parse_project
+from orchestration.build import (
+    DBT_LOG_FILE_BYTES,
+    RUN_RESULTS,
+    build,
+    dbt_build,
+    dbt_env,
+    parse_project,
+)
 from orchestration.features import extract_pending
 from orchestration.ingest.batch import ingest_paths
 
+from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database
+from keyword_quality import HELD_OUT, LABELS, evaluate
+
 ABSTRACT = "A study of merging titles that differ in their spelling, at enough length. " * 8
-GENERIC_WORDS = {"model", "method", "approach", "result", "results", "performance", "propose", "paper", "task"}
+GENERIC_WORDS = {
+    "model",
+    "method",
+    "approach",
+    "result",
+    "results",
+    "performance",
+    "propose",
+    "paper",
+    "task",
+}
 
 
 def ingest(url, *paths):
@@ -49,7 +67,9 @@ def sample(sample_db) -> Iterator[psycopg.Connection]:
 def test_dbt_env_passes_the_cli_connection_to_the_profile():
     env = dbt_env("postgresql://ana:s3cret@db.example:6543/wh?sslmode=require", {"PATH": "/bin"})
     assert (env["PAPERHOUSE_DBT_HOST"], env["PAPERHOUSE_DBT_PORT"], env["PAPERHOUSE_DBT_USER"]) == (
-        "db.example", "6543", "ana",
+        "db.example",
+        "6543",
+        "ana",
     )
     assert (env["PAPERHOUSE_DBT_PASSWORD"], env["PAPERHOUSE_DBT_DBNAME"]) == ("s3cret", "wh")
     assert env["PAPERHOUSE_DBT_SSLMODE"] == "require"
@@ -64,7 +84,10 @@ def test_the_samples_build_into_558_papers(sample):
     assert scalar(sample, "select count(*) from analytics.dim_papers") == SEED_DISTINCT_TITLES
     assert scalar(sample, "select count(*) from analytics.fct_paper_listings") == SEED_LISTINGS
     assert scalar(sample, "select sum(listing_count) from analytics.dim_papers") == SEED_LISTINGS
-    assert scalar(sample, "select count(*) from analytics.paper_title_variants") == SEED_DISTINCT_TITLES
+    assert (
+        scalar(sample, "select count(*) from analytics.paper_title_variants")
+        == SEED_DISTINCT_TITLES
+    )
     orphans = scalar(
         sample,
         "select count(*) from analytics.fct_paper_listings f "
@@ -86,15 +109,22 @@ def test_marts_live_in_the_analytics_schema_without_a_prefix(sample):
         )
     }
     assert tables >= {
-        "dim_papers", "paper_title_variants", "fct_paper_listings", "paper_search_documents",
-        "fct_paper_keywords", "dim_keywords", "fct_keyword_monthly",
+        "dim_papers",
+        "paper_title_variants",
+        "fct_paper_listings",
+        "paper_search_documents",
+        "fct_paper_keywords",
+        "dim_keywords",
+        "fct_keyword_monthly",
     }
 
 
 def write_page(path, records, page_date="Dec 11", abstract=ABSTRACT):
     """A metadata-layout page: records are (title, date line) pairs."""
     header = "new\n\nDaily Papers\n\n" + page_date
-    body = "".join(f"\n\n{title}\n\n{abstract}\n\n  • 3 authors\n·\n{when}" for title, when in records)
+    body = "".join(
+        f"\n\n{title}\n\n{abstract}\n\n  • 3 authors\n·\n{when}" for title, when in records
+    )
     path.write_text(header + body, encoding="utf-8")
     stamp = datetime(2026, 11, 21, 12).timestamp()
     os.utime(path, (stamp, stamp))
@@ -162,16 +192,21 @@ def test_an_invisible_character_inside_a_word_never_splits_a_paper(db_url, conn,
     write_page(tmp_path / "a.txt", [(title, "Oct 6 2") for title in titles])
     ingest(db_url, tmp_path / "a.txt")
     built(db_url)
-    assert conn.execute("select count(*), min(listing_count) from analytics.dim_papers").fetchone() == (
-        1, len(titles)
-    )
-    keys = {row[0] for row in conn.execute("select distinct title_key from analytics.fct_paper_listings")}
+    assert conn.execute(
+        "select count(*), min(listing_count) from analytics.dim_papers"
+    ).fetchone() == (1, len(titles))
+    keys = {
+        row[0]
+        for row in conn.execute("select distinct title_key from analytics.fct_paper_listings")
+    }
     assert keys == {"attention is all you need"}
 
 
 def test_data_no_keyword_can_come_from_warns_and_never_stops_the_build(db_url, conn, tmp_path):
     # 60 words, every one a stop word: nothing for a keyphrase.
-    write_page(tmp_path / "a.txt", [("The Of And", "Oct 6 2")], abstract="the of and to in it is we " * 8)
+    write_page(
+        tmp_path / "a.txt", [("The Of And", "Oct 6 2")], abstract="the of and to in it is we " * 8
+    )
     ingest(db_url, tmp_path / "a.txt")
     summary = build(db_url, quiet=True)
     assert summary.succeeded, summary.failures
@@ -179,9 +214,13 @@ def test_data_no_keyword_can_come_from_warns_and_never_stops_the_build(db_url, c
     assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (1,)
 
 
-def test_display_title_ties_go_to_the_form_scraped_first_and_upvotes_to_the_newest(db_url, conn, tmp_path):
+def test_display_title_ties_go_to_the_form_scraped_first_and_upvotes_to_the_newest(
+    db_url, conn, tmp_path
+):
     # Ingested newest page first: what counts is when the pages were scraped.
-    write_page(tmp_path / "c.txt", [("Sparse Attention Revisited", "Oct 6, 2025")], page_date="Oct 9")
+    write_page(
+        tmp_path / "c.txt", [("Sparse Attention Revisited", "Oct 6, 2025")], page_date="Oct 9"
+    )
     write_page(tmp_path / "b.txt", [("Sparse attention revisited", "Oct 6 4")], page_date="Oct 8")
     write_page(tmp_path / "a.txt", [("Sparse Attention, Revisited", "Oct 6 9")], page_date="Oct 7")
     for name in ("c.txt", "b.txt", "a.txt"):
@@ -220,7 +259,9 @@ def test_keywords_follow_the_rules(sample):
     ).fetchall()
     per_paper: dict = {}
     for paper_id, title, abstract, keyword, rank, in_title, occurrences in rows:
-        per_paper.setdefault(paper_id, (title, abstract, []))[2].append((keyword, rank, in_title, occurrences))
+        per_paper.setdefault(paper_id, (title, abstract, []))[2].append(
+            (keyword, rank, in_title, occurrences)
+        )
     assert len(per_paper) == SEED_DISTINCT_TITLES
     for title, abstract, keywords in per_paper.values():
         words_in_abstract = len(abstract.split())
@@ -229,7 +270,7 @@ def test_keywords_follow_the_rules(sample):
             assert len(keywords) >= 3, title
         assert sorted(rank for _, rank, _, _ in keywords) == list(range(1, len(keywords) + 1))
         text = fold(f"{title} {abstract}")
-        for keyword, _, in_title, occurrences in keywords:
+        for keyword, _, _in_title, occurrences in keywords:
             words = keyword.split()
             assert 1 <= len(words) <= 3 or " of " in keyword
             assert keyword == keyword.lower() and keyword.strip() == keyword
@@ -239,10 +280,19 @@ def test_keywords_follow_the_rules(sample):
             for word in words[:-1]:
                 assert re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text), (keyword, title)
             last = words[-1]
-            written = [last, last + "s", last + "es", last[:-1] + "ies", last[:-2] + "ices", last[:-2] + "es", last[:-2] + "a"]
-            assert any(
-                re.search(rf"(?<!\w){re.escape(form)}(?!\w)", text) for form in written
-            ), (keyword, title)
+            written = [
+                last,
+                last + "s",
+                last + "es",
+                last[:-1] + "ies",
+                last[:-2] + "ices",
+                last[:-2] + "es",
+                last[:-2] + "a",
+            ]
+            assert any(re.search(rf"(?<!\w){re.escape(form)}(?!\w)", text) for form in written), (
+                keyword,
+                title,
+            )
             assert occurrences >= 1
 
 
@@ -290,7 +340,12 @@ def test_keyword_marts_agree_with_the_keyword_facts(sample):
 
 def test_well_known_phrases_come_out_in_display_form(sample):
     keywords = {k for (k,) in sample.execute("select keyword from analytics.dim_keywords")}
-    assert {"large language model", "in-context learning", "neural network", "state space model"} <= keywords
+    assert {
+        "large language model",
+        "in-context learning",
+        "neural network",
+        "state space model",
+    } <= keywords
     assert not any(k.endswith(("languag", "networ")) for k in keywords)
 
 
@@ -306,8 +361,13 @@ def test_keyword_quality_on_the_hand_labels(sample):
 
 
 MARTS = [
-    "dim_papers", "fct_paper_listings", "paper_title_variants", "paper_search_documents",
-    "fct_paper_keywords", "dim_keywords", "fct_keyword_monthly",
+    "dim_papers",
+    "fct_paper_listings",
+    "paper_title_variants",
+    "paper_search_documents",
+    "fct_paper_keywords",
+    "dim_keywords",
+    "fct_keyword_monthly",
 ]
 
 
@@ -331,15 +391,23 @@ def snapshot(conn):
     return tables
 
 
-def test_incremental_builds_equal_a_full_refresh(server_url, template_db, db_url, conn, inbox, tmp_path):
+def test_incremental_builds_equal_a_full_refresh(
+    server_url, template_db, db_url, conn, inbox, tmp_path
+):
     # A later file lists a sample paper again under a variant title with a
     # longer, different abstract: its display title stays, but its abstract,
     # and so its keywords, change; dim_keywords must forget what it gave up.
     changed = tmp_path / "changed.txt"
     write_page(
         changed,
-        [("The Linear Representation Hypothesis and the Geometry of Large Language Models.", "Oct 6 3")],
-        abstract="Quantum annealing schedules for protein folding benchmarks on photonic hardware. " * 40,
+        [
+            (
+                "The Linear Representation Hypothesis and the Geometry of Large Language Models.",
+                "Oct 6 3",
+            )
+        ],
+        abstract="Quantum annealing schedules for protein folding benchmarks on photonic hardware. "
+        * 40,
     )
     batches = [sorted(inbox.iterdir())[:2], sorted(inbox.iterdir())[2:], [changed]]
 
@@ -424,7 +492,12 @@ def test_a_mart_with_other_columns_or_types_than_its_model_is_rebuilt_in_full(db
     assert ("fct_paper_listings", "abstract_length") in columns
     assert ("dim_papers", "search_document") not in columns
     assert columns["fct_paper_keywords", "score"] == "double precision"
-    assert scalar(conn, "select count(*) from analytics.fct_paper_listings where abstract_length is null") == 0
+    assert (
+        scalar(
+            conn, "select count(*) from analytics.fct_paper_listings where abstract_length is null"
+        )
+        == 0
+    )
     assert not built(db_url).full_refresh  # and the next build is incremental again
 
 
@@ -439,13 +512,17 @@ def test_docs_generate_and_every_model_and_column_is_described(sample_db):
     target = DBT_PROJECT_DIR / "target"
     manifest = json.loads((target / "manifest.json").read_text())
     catalog = json.loads((target / "catalog.json").read_text())
-    models = {key: node for key, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    models = {
+        key: node for key, node in manifest["nodes"].items() if node["resource_type"] == "model"
+    }
     assert len(models) >= 10
     for key, node in models.items():
         assert node["description"].strip(), f"{key} has no description"
         built_columns = set(catalog["nodes"][key]["columns"]) if key in catalog["nodes"] else set()
         documented = {name: column["description"] for name, column in node["columns"].items()}
-        assert built_columns <= set(documented), f"{key}: undocumented {built_columns - set(documented)}"
+        assert built_columns <= set(documented), (
+            f"{key}: undocumented {built_columns - set(documented)}"
+        )
         assert all(text.strip() for text in documented.values()), key
 
 
@@ -459,4 +536,6 @@ def test_dbts_log_rolls_over_at_its_cap(monkeypatch, tmp_path):
     assert len(sizes) >= 2 and len(sizes) <= 6  # rolled over, five old files at most
     assert max(sizes) < 5000 + 10_000  # a file ends at the first line past the cap
     monkeypatch.delenv("DBT_LOG_FILE_MAX_BYTES")
-    assert dbt_env("postgresql://x@localhost/y", {})["DBT_LOG_FILE_MAX_BYTES"] == str(DBT_LOG_FILE_BYTES)
+    assert dbt_env("postgresql://x@localhost/y", {})["DBT_LOG_FILE_MAX_BYTES"] == str(
+        DBT_LOG_FILE_BYTES
+    )

@@ -11,10 +11,11 @@ import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import fresh_database, run_cli
 from orchestration.ingest.batch import ingest_paths
 from orchestration.ingest.inbox import as_text, is_in_progress_name, scan
 from orchestration.ingest.load import Outcome
+
+from conftest import fresh_database, run_cli
 
 ABSTRACT = "We study a question at some length, and then answer it. " * 5
 
@@ -54,7 +55,9 @@ def recorded_names(url: str) -> dict[bytes, tuple[str, int]]:
     }
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(raw_names=st.lists(names, min_size=1, max_size=40, unique=True), copies=st.integers(0, 5))
 def test_any_file_name_is_ingested_once_and_kept_as_its_bytes(
     server_url, template_db, tmp_path_factory, raw_names, copies
@@ -63,7 +66,9 @@ def test_any_file_name_is_ingested_once_and_kept_as_its_bytes(
     # The last `copies` names hold the bytes of the first file: duplicates under odd names.
     distinct = max(1, len(raw_names) - copies)
     for index, raw in enumerate(raw_names):
-        (inbox / os.fsdecode(raw)).write_bytes(page(f"Paper number {index if index < distinct else 0}"))
+        (inbox / os.fsdecode(raw)).write_bytes(
+            page(f"Paper number {index if index < distinct else 0}")
+        )
     # Of a file and its copies, the first in the scan's (name) order is the original.
     copies_of_first = [raw_names[0], *raw_names[distinct:]]
     first = min(copies_of_first, key=lambda raw: Path(os.fsdecode(raw)))
@@ -73,7 +78,11 @@ def test_any_file_name_is_ingested_once_and_kept_as_its_bytes(
         report = ingest_paths(url, [inbox], settle_seconds=0)
         assert report.by_outcome == {
             Outcome.LOADED: len(originals),
-            **({Outcome.DUPLICATE: len(raw_names) - len(originals)} if len(raw_names) > len(originals) else {}),
+            **(
+                {Outcome.DUPLICATE: len(raw_names) - len(originals)}
+                if len(raw_names) > len(originals)
+                else {}
+            ),
         }
         recorded = recorded_names(url)
         assert set(recorded) == set(raw_names)
@@ -147,7 +156,9 @@ def test_links_never_lead_out_of_the_folder_nor_round_in_a_loop(tmp_path):
         "sub/self": "a broken symbolic link",
     }
     # A folder linked in from elsewhere is walked only when it is named.
-    assert [f.name for f in scan([inbox / "to_a_folder_outside"], settle_seconds=0).files] == ["secret.txt"]
+    assert [f.name for f in scan([inbox / "to_a_folder_outside"], settle_seconds=0).files] == [
+        "secret.txt"
+    ]
 
 
 def test_a_rejected_file_is_never_quoted_in_its_reason(db_url, conn, tmp_path):

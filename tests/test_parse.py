@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
-from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS, SEEDS
 from orchestration.ingest.decode import MAX_LINE_CHARS, UnrecognizedContent
 from orchestration.ingest.parse import HEADER_LINES, MAX_TITLE_CHARS, Layout
+
+from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS, SEEDS
 from parsing import A_DAY, blocks_page, parse_bytes
 
 ABSTRACT = "We study things at length. " * 20
@@ -48,7 +49,9 @@ def test_compact_layout_unglues_the_first_title_from_subscribe():
         "Chimera: Effectively Modeling Multivariate Time Series with 2-Dimensional State Space Models"
     )
     assert first.line_number == 3
-    assert first.abstract.startswith("Modeling multivariate time series is a well-established problem")
+    assert first.abstract.startswith(
+        "Modeling multivariate time series is a well-established problem"
+    )
     assert parsed.listings[1].line_number == 5
     # no page date: the scrape date is the file's modification day
     assert parsed.parser.page_date is None
@@ -61,9 +64,10 @@ def test_compact_layout_keeps_accented_and_greek_characters():
         "Fréchet Cumulative Covariance Net for Deep Nonlinear Sufficient Dimension Reduction "
         "with Random Objects"
     ) in titles
-    assert "Forward χ^2 Divergence Based Variational Importance Sampling" in seed(
-        "001_80df0e5555d80d65.txt"
-    ).titles
+    assert (
+        "Forward χ^2 Divergence Based Variational Importance Sampling"
+        in seed("001_80df0e5555d80d65.txt").titles
+    )
 
 
 def test_blocks_layout_reads_the_page_date_and_line_numbers():
@@ -78,7 +82,9 @@ def test_blocks_layout_reads_the_page_date_and_line_numbers():
 def test_page_date_takes_the_year_that_puts_it_on_or_before_the_modification_day():
     # Dec 11 cannot be in 2026 when the file was written on 2026-11-21.
     assert seed("004_ac28443d9d5bf3bd.txt").parser.page_date == date(2025, 12, 11)
-    assert seed("004_ac28443d9d5bf3bd.txt", date(2026, 12, 11)).parser.page_date == date(2026, 12, 11)
+    assert seed("004_ac28443d9d5bf3bd.txt", date(2026, 12, 11)).parser.page_date == date(
+        2026, 12, 11
+    )
 
 
 def test_metadata_layout_fields_on_chosen_records():
@@ -89,7 +95,10 @@ def test_metadata_layout_fields_on_chosen_records():
     first = parsed.listings[0]
     assert first.title == "Polarized Self-Attention: Towards High-quality Pixel-wise Regression"
     assert (first.authors_count, first.published_text, first.published_on, first.upvotes) == (
-        4, "Jul 1, 2021", date(2021, 7, 1), None,
+        4,
+        "Jul 1, 2021",
+        date(2021, 7, 1),
+        None,
     )
 
     # `Sep 30 3`: no year (placed before the page date, Dec 11 2025), then 3 upvotes
@@ -106,17 +115,24 @@ def test_metadata_layout_fields_on_chosen_records():
         "and Contextual Awareness Measurement"
     ]
     assert (selecting.authors_count, selecting.published_on, selecting.upvotes) == (
-        10, date(2024, 10, 21), 3,
+        10,
+        date(2024, 10, 21),
+        3,
     )
 
     # an organization instead of an author count
-    parallel = by_title["ParallelBench: Understanding the Trade-offs of Parallel Decoding in Diffusion LLMs"]
+    parallel = by_title[
+        "ParallelBench: Understanding the Trade-offs of Parallel Decoding in Diffusion LLMs"
+    ]
     assert (parallel.authors_count, parallel.organization) == (None, "furiosa-ai FuriosaAI")
     assert (parallel.published_on, parallel.upvotes) == (date(2025, 10, 6), 2)
-    assert by_title[
-        "Attention Illuminates LLM Reasoning: The Preplan-and-Anchor Rhythm Enables Fine-Grained "
-        "Policy Optimization"
-    ].organization == "alibaba-inc alibaba-inc"
+    assert (
+        by_title[
+            "Attention Illuminates LLM Reasoning: The Preplan-and-Anchor Rhythm Enables Fine-Grained "
+            "Policy Optimization"
+        ].organization
+        == "alibaba-inc alibaba-inc"
+    )
 
     # `Jan 15`: after the page's Dec 11 would be in the future, so the same year's January
     multilingual = by_title[
@@ -146,9 +162,14 @@ def test_truncated_last_record_loads_the_complete_ones_and_warns():
 
 def test_title_without_abstract_in_a_metadata_page_is_skipped_and_the_rest_realign():
     page = blocks_page(
-        "Paper One", ABSTRACT, "  • 3 authors\n·\nOct 6 2",
-        "Lonely Title", "  • 2 authors\n·\nOct 5",
-        "Paper Two", ABSTRACT, "  • 5 authors\n·\nJul 1, 2021",
+        "Paper One",
+        ABSTRACT,
+        "  • 3 authors\n·\nOct 6 2",
+        "Lonely Title",
+        "  • 2 authors\n·\nOct 5",
+        "Paper Two",
+        ABSTRACT,
+        "  • 5 authors\n·\nJul 1, 2021",
     )
     parsed = parse_bytes(page)
     assert parsed.titles == ["Paper One", "Paper Two"]
@@ -183,12 +204,18 @@ def test_overlong_titles_are_skipped_with_a_warning():
 def test_a_date_that_is_not_a_calendar_date_leaves_published_on_empty():
     parsed = parse_bytes(blocks_page("Paper", ABSTRACT, "  • 2 authors\n·\nFeb 30, 2024 7"))
     listing = parsed.listings[0]
-    assert (listing.published_text, listing.published_on, listing.upvotes) == ("Feb 30, 2024", None, 7)
+    assert (listing.published_text, listing.published_on, listing.upvotes) == (
+        "Feb 30, 2024",
+        None,
+        7,
+    )
     assert "not a calendar date" in parsed.notes.messages[0]
 
 
 def test_february_29_without_a_year_goes_back_to_a_leap_year():
-    parsed = parse_bytes(blocks_page("Paper", ABSTRACT, "  • 2 authors\n·\nFeb 29", page_date="Mar 1"))
+    parsed = parse_bytes(
+        blocks_page("Paper", ABSTRACT, "  • 2 authors\n·\nFeb 29", page_date="Mar 1")
+    )
     assert parsed.parser.page_date == date(2026, 3, 1)
     assert parsed.listings[0].published_on == date(2024, 2, 29)
 
@@ -211,7 +238,11 @@ def test_records_read_in_many_small_pieces_parse_as_one(monkeypatch, read_chars)
     records, expected = [], []
     for n in range(1, 41):
         if n % 3:  # an author count, and a date with upvotes
-            records += [f"Paper {n}", f"Abstract {n}. " * 15, f"  • {n} authors\n·\nOct {n % 28 + 1} {n}"]
+            records += [
+                f"Paper {n}",
+                f"Abstract {n}. " * 15,
+                f"  • {n} authors\n·\nOct {n % 28 + 1} {n}",
+            ]
             expected.append((f"Paper {n}", n, None, n))
         else:  # an organization, and a date without
             records += [f"Paper {n}", f"Abstract {n}. " * 15, f"Org {n}\n·\nJul 1, 2021"]
@@ -227,7 +258,9 @@ def test_records_read_in_many_small_pieces_parse_as_one(monkeypatch, read_chars)
 def test_warnings_are_listed_in_line_order():
     # The decoder warns about a batch of lines before the parser reaches them.
     overlong = "x" * (MAX_LINE_CHARS + 1)
-    parsed = parse_bytes(blocks_page("·", "Paper", ABSTRACT, "Another", overlong, "Third", ABSTRACT))
+    parsed = parse_bytes(
+        blocks_page("·", "Paper", ABSTRACT, "Another", overlong, "Third", ABSTRACT)
+    )
     lines = [int(message.split(":")[0].removeprefix("line ")) for message in parsed.notes.messages]
     assert len(lines) == 2 and lines == sorted(lines)
     assert parsed.titles == ["Paper", "Third"]
@@ -235,9 +268,15 @@ def test_warnings_are_listed_in_line_order():
 
 def test_a_count_out_of_range_keeps_its_line_a_metadata_line_and_the_records_in_step():
     page = blocks_page(
-        "Paper One", ABSTRACT, "  • 3 authors\n·\nOct 6 2147483648",
-        "Paper Two", ABSTRACT, f"  • {'9' * 5000} authors\n·\nOct 7, {'2' * 12} 5",
-        "Paper Three", ABSTRACT, "  • 5 authors\n·\nJul 1, 2021 2147483647",
+        "Paper One",
+        ABSTRACT,
+        "  • 3 authors\n·\nOct 6 2147483648",
+        "Paper Two",
+        ABSTRACT,
+        f"  • {'9' * 5000} authors\n·\nOct 7, {'2' * 12} 5",
+        "Paper Three",
+        ABSTRACT,
+        "  • 5 authors\n·\nJul 1, 2021 2147483647",
     )
     parsed = parse_bytes(page)
     assert parsed.titles == ["Paper One", "Paper Two", "Paper Three"]
@@ -252,16 +291,25 @@ def test_a_count_out_of_range_keeps_its_line_a_metadata_line_and_the_records_in_
 
 
 def test_a_date_shaped_line_where_a_title_should_be_is_never_a_title():
-    parsed = parse_bytes(blocks_page("Paper One", ABSTRACT, "Sep 123", "Oct 6 99999999999", "Paper Two", ABSTRACT))
+    parsed = parse_bytes(
+        blocks_page("Paper One", ABSTRACT, "Sep 123", "Oct 6 99999999999", "Paper Two", ABSTRACT)
+    )
     assert parsed.titles == ["Paper One", "Paper Two"]
 
 
 def test_a_metadata_page_with_a_record_out_of_step_says_so():
     # The abstract of Paper Two is missing: Paper Three's title takes its place.
     page = blocks_page(
-        "Paper One", ABSTRACT, "  • 3 authors\n·\nOct 6 2",
-        "Paper Two", "Paper Three", ABSTRACT, "  • 2 authors\n·\nOct 5",
-        "Paper Four", ABSTRACT, "  • 5 authors\n·\nJul 1, 2021",
+        "Paper One",
+        ABSTRACT,
+        "  • 3 authors\n·\nOct 6 2",
+        "Paper Two",
+        "Paper Three",
+        ABSTRACT,
+        "  • 2 authors\n·\nOct 5",
+        "Paper Four",
+        ABSTRACT,
+        "  • 5 authors\n·\nJul 1, 2021",
     )
     parsed = parse_bytes(page)
     assert parsed.titles[0] == "Paper One" and parsed.titles[-1] == "Paper Four"
@@ -270,6 +318,8 @@ def test_a_metadata_page_with_a_record_out_of_step_says_so():
 
 
 def test_a_page_without_metadata_whose_records_shifted_says_so():
-    page = blocks_page("Paper One", ABSTRACT, "Paper Two", "Paper Three", ABSTRACT, "Paper Four", ABSTRACT)
+    page = blocks_page(
+        "Paper One", ABSTRACT, "Paper Two", "Paper Three", ABSTRACT, "Paper Four", ABSTRACT
+    )
     parsed = parse_bytes(page)
     assert any("out of step" in message for message in parsed.notes.messages)

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from orchestration.ingest.dates import is_page_date
 from orchestration.ingest.decode import UnrecognizedContent
 from orchestration.ingest.parse import HEADER_LINES
+
 from parsing import parse_bytes
 
-HEADERS = sorted(HEADER_LINES) + ["Sep 3", "Dec 11", "Feb 29", "SubscribeDaily Papers"]
+HEADERS = [*sorted(HEADER_LINES), "Sep 3", "Dec 11", "Feb 29", "SubscribeDaily Papers"]
 METADATA = ["  • 4 authors", "·", "Oct 6 2", "Jul 1, 2021", "furiosa-ai FuriosaAI"]
 NEWLINES = st.sampled_from(["\n", "\r\n", "\r", "\n\n"])
 
@@ -57,14 +58,18 @@ def test_the_parser_never_raises_on_listing_like_text(lines, newline, encoding):
 
 
 @settings(max_examples=2000, deadline=None)
-@given(lines=st.lists(st.sampled_from(HEADERS + [""]), max_size=60), newline=NEWLINES)
+@given(lines=st.lists(st.sampled_from([*HEADERS, ""]), max_size=60), newline=NEWLINES)
 def test_header_lines_alone_never_make_a_listing(lines, newline):
     parsed = accepted(newline.join(lines).encode())
     assert parsed is None or parsed.listings == []
 
 
 @settings(max_examples=2000, deadline=None)
-@given(lines=st.lists(st.one_of(st.sampled_from(HEADERS), st.text(min_size=1, max_size=80)), max_size=40))
+@given(
+    lines=st.lists(
+        st.one_of(st.sampled_from(HEADERS), st.text(min_size=1, max_size=80)), max_size=40
+    )
+)
 def test_no_listing_has_a_header_line_for_title_or_abstract(lines):
     parsed = accepted("\n".join(["new", *lines]).encode("utf-8", errors="surrogatepass"))
     for listing in parsed.listings if parsed else []:
@@ -87,7 +92,12 @@ from orchestration.ingest.parse import MIN_ABSTRACT_CHARS, SUBSCRIBE, is_header,
 
 def is_plain(text: str) -> bool:
     """A line that can only be a title, an abstract or an organization."""
-    return bool(text) and not is_header(text) and not is_metadata(text) and not text.startswith(SUBSCRIBE)
+    return (
+        bool(text)
+        and not is_header(text)
+        and not is_metadata(text)
+        and not text.startswith(SUBSCRIBE)
+    )
 
 
 def plain_lines(min_size: int, max_size: int) -> st.SearchStrategy[str]:
@@ -99,8 +109,11 @@ def plain_lines(min_size: int, max_size: int) -> st.SearchStrategy[str]:
 
 
 numbers = st.one_of(
-    st.integers(0, 2_000), st.integers(0, 10**12), st.integers(0, 10**40),
-    st.just(MAX_COUNT), st.just(MAX_COUNT + 1),
+    st.integers(0, 2_000),
+    st.integers(0, 10**12),
+    st.integers(0, 10**40),
+    st.just(MAX_COUNT),
+    st.just(MAX_COUNT + 1),
 )
 
 
@@ -125,7 +138,11 @@ def records(draw, *, metadata: bool, long_abstracts: bool = False) -> dict:
                 record["published_on"] = None
         if draw(st.booleans()):
             count = draw(numbers)
-            record["meta_lines"] = [f"  • {count} author{'s' if count != 1 else ''}", "·", record["date_line"]]
+            record["meta_lines"] = [
+                f"  • {count} author{'s' if count != 1 else ''}",
+                "·",
+                record["date_line"],
+            ]
             record["authors_count"] = count if count <= MAX_COUNT else None
         else:
             record["organization"] = draw(plain_lines(1, 40))
@@ -138,8 +155,11 @@ def pages(draw, *, long_abstracts: bool = False) -> tuple[str, list[list[str]], 
     """A layout, the page's record blocks (each a list of lines, the header first), and the records."""
     layout = draw(st.sampled_from(["compact", "blocks", "blocks_with_metadata"]))
     recs = draw(
-        st.lists(records(metadata=layout == "blocks_with_metadata", long_abstracts=long_abstracts),
-                 min_size=1, max_size=12)
+        st.lists(
+            records(metadata=layout == "blocks_with_metadata", long_abstracts=long_abstracts),
+            min_size=1,
+            max_size=12,
+        )
     )
     blocks = [[r["title"], r["abstract"], *r.get("meta_lines", [])] for r in recs]
     if layout == "compact":
@@ -157,9 +177,7 @@ def render(layout: str, blocks: list[list[str]]) -> bytes:
 
 def parsed_records(data: bytes) -> list[dict]:
     parsed = parse_bytes(data)
-    return parsed, [
-        {"title": x.title, "abstract": x.abstract} for x in parsed.listings
-    ]
+    return parsed, [{"title": x.title, "abstract": x.abstract} for x in parsed.listings]
 
 
 def same_fields(listing, record: dict) -> bool:
@@ -179,8 +197,10 @@ def same_fields(listing, record: dict) -> bool:
 def test_records_of_any_layout_and_any_numbers_come_back_exactly(page):
     layout, blocks, recs = page
     parsed = parse_bytes(render(layout, blocks))
-    assert [(x.title, x.abstract) for x in parsed.listings] == [(r["title"], r["abstract"]) for r in recs]
-    for listing, record in zip(parsed.listings, recs):
+    assert [(x.title, x.abstract) for x in parsed.listings] == [
+        (r["title"], r["abstract"]) for r in recs
+    ]
+    for listing, record in zip(parsed.listings, recs, strict=True):
         assert same_fields(listing, record), (listing, record)
     if all(len(r["abstract"]) >= MIN_ABSTRACT_CHARS for r in recs):
         assert not any("out of step" in message for message in parsed.notes.messages)

@@ -10,12 +10,13 @@ import os
 import psycopg
 import pytest
 
-from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, run_cli
 from orchestration import queries
 from orchestration.build import build
 from orchestration.ingest.batch import ingest_paths
 from orchestration.queries import leading_keyword, run_read_only
 from orchestration.settings import PROJECT_ROOT
+
+from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, run_cli
 
 QUERIES = sorted((PROJECT_ROOT / "sql" / "queries").glob("*.sql"))
 
@@ -30,10 +31,20 @@ def cli_json(*args, env):
 
 
 def test_sql_reads_and_prints_valid_json(sample_env):
-    rows = cli_json("sql", "select count(*) as papers, 100 % 7 as remainder from analytics.dim_papers", env=sample_env)
+    rows = cli_json(
+        "sql",
+        "select count(*) as papers, 100 % 7 as remainder from analytics.dim_papers",
+        env=sample_env,
+    )
     assert rows == [{"papers": SEED_DISTINCT_TITLES, "remainder": 2}]
-    done = run_cli("sql", "select title from analytics.dim_papers order by title limit 2", "-f", "csv", env=sample_env)
-    assert done.returncode == 0 and list(csv.reader(done.stdout.splitlines()))[0] == ["title"]
+    done = run_cli(
+        "sql",
+        "select title from analytics.dim_papers order by title limit 2",
+        "-f",
+        "csv",
+        env=sample_env,
+    )
+    assert done.returncode == 0 and next(csv.reader(done.stdout.splitlines())) == ["title"]
 
 
 @pytest.mark.parametrize(
@@ -58,10 +69,23 @@ def test_sql_reads_and_prints_valid_json(sample_env):
         "set role postgres",
     ],
     ids=[
-        "delete", "delete-in-cte", "sequence-function", "ddl", "two-statements", "commit-smuggling",
-        "writing-function", "writing-function-in-cte", "read-write-again", "explain-analyze",
-        "copy-to-program-behind-comments", "do-block", "large-object-write", "server-file-write",
-        "server-file-read", "lock", "set-role",
+        "delete",
+        "delete-in-cte",
+        "sequence-function",
+        "ddl",
+        "two-statements",
+        "commit-smuggling",
+        "writing-function",
+        "writing-function-in-cte",
+        "read-write-again",
+        "explain-analyze",
+        "copy-to-program-behind-comments",
+        "do-block",
+        "large-object-write",
+        "server-file-write",
+        "server-file-read",
+        "lock",
+        "set-role",
     ],
 )
 def test_sql_refuses_writes_wherever_they_hide(sample_env, sample_db, statement, tmp_path):
@@ -81,7 +105,9 @@ def test_sql_refuses_writes_wherever_they_hide(sample_env, sample_db, statement,
     assert "refused" in done.stderr and "Traceback" not in done.stderr
     assert not marker.exists()
     with psycopg.connect(sample_db) as conn:
-        assert conn.execute("select count(*) from raw.paper_listings").fetchone() == (SEED_LISTINGS,)
+        assert conn.execute("select count(*) from raw.paper_listings").fetchone() == (
+            SEED_LISTINGS,
+        )
         assert conn.execute("select to_regclass('analytics.mine')").fetchone() == (None,)
         assert conn.execute("select count(*) from pg_largeobject_metadata").fetchone() == (0,)
 
@@ -111,9 +137,11 @@ def test_leading_keyword_skips_white_space_comments_and_parentheses(statement, k
 
 
 def test_sql_times_out(sample_db):
-    with psycopg.connect(sample_db, autocommit=True) as conn:
-        with pytest.raises(Exception, match="longer than 0.2s"):
-            run_read_only(conn, "select pg_sleep(5)", timeout_seconds=0.2)
+    with (
+        psycopg.connect(sample_db, autocommit=True) as conn,
+        pytest.raises(Exception, match=r"longer than 0\.2s"),
+    ):
+        run_read_only(conn, "select pg_sleep(5)", timeout_seconds=0.2)
 
 
 # ---------- search, paper, keywords
@@ -130,7 +158,11 @@ def test_search_ranks_a_title_match_above_an_abstract_match(db_url, tmp_path):
     )
     ingest_paths(db_url, [page], settle_seconds=0)
     assert build(db_url, quiet=True).succeeded
-    env = {"PAPERHOUSE_DATABASE_URL": db_url, "PATH": os.environ["PATH"], "PAPERHOUSE_HOME": str(tmp_path / "h")}
+    env = {
+        "PAPERHOUSE_DATABASE_URL": db_url,
+        "PATH": os.environ["PATH"],
+        "PAPERHOUSE_HOME": str(tmp_path / "h"),
+    }
     hits = cli_json("search", "zebrafish", env=env)
     assert [hit["title"] for hit in hits] == ["Zebrafish Larvae Learn", "Counting Stripes"]
     assert hits[0]["rank"] > hits[1]["rank"]
@@ -156,7 +188,9 @@ def test_a_common_word_is_ranked_among_its_most_recent_matches(sample_db, monkey
     assert ranks == sorted(ranks, reverse=True)
 
 
-def test_a_query_common_among_recent_papers_is_ranked_among_them_without_counting(sample_db, monkeypatch):
+def test_a_query_common_among_recent_papers_is_ranked_among_them_without_counting(
+    sample_db, monkeypatch
+):
     monkeypatch.setattr(queries, "EXHAUSTIVE_MATCHES", 10_000)  # never reached by counting
     monkeypatch.setattr(queries, "RECENT_CANDIDATES", 5)
     with psycopg.connect(sample_db, autocommit=True) as conn:
@@ -166,7 +200,9 @@ def test_a_query_common_among_recent_papers_is_ranked_among_them_without_countin
         ).fetchone()[0]
         monkeypatch.setattr(queries, "RECENT_WINDOW", SEED_DISTINCT_TITLES)  # every paper is recent
         common = queries.search(conn, "language models", limit=500)
-        monkeypatch.setattr(queries, "RECENT_WINDOW", 1)  # one recent paper cannot hold five matches
+        monkeypatch.setattr(
+            queries, "RECENT_WINDOW", 1
+        )  # one recent paper cannot hold five matches
         rare = queries.search(conn, "language models", limit=500)
     assert matches > 5
     assert len(common.rows) == 5
@@ -199,8 +235,12 @@ def test_search_paper_and_keywords_print_valid_json(sample_env):
     assert len(report["seen_in"]) == report["paper"]["listing_count"]
     assert 1 <= len(report["keywords"]) <= 10
     top = cli_json("keywords", "--top", "5", env=sample_env)
-    assert len(top) == 5 and [k["paper_count"] for k in top] == sorted((k["paper_count"] for k in top), reverse=True)
-    month = cli_json("sql", "select max(month)::text as month from analytics.fct_keyword_monthly", env=sample_env)
+    assert len(top) == 5 and [k["paper_count"] for k in top] == sorted(
+        (k["paper_count"] for k in top), reverse=True
+    )
+    month = cli_json(
+        "sql", "select max(month)::text as month from analytics.fct_keyword_monthly", env=sample_env
+    )
     month = month[0]["month"][:7]
     monthly = cli_json("keywords", "--month", month, "--top", "3", env=sample_env)
     assert monthly and all(row["month"].startswith(month) for row in monthly)
@@ -274,8 +314,12 @@ def test_the_examples_are_the_six_the_exposures_describe():
     names = {path.stem for path in QUERIES}
     exposures = (PROJECT_ROOT / "dbt" / "models" / "marts" / "_exposures.yml").read_text()
     assert names == {
-        "top_keywords_per_month", "emerging_keywords", "keyword_cooccurrence",
-        "papers_per_organization", "most_listed_papers", "papers_first_seen_this_week",
+        "top_keywords_per_month",
+        "emerging_keywords",
+        "keyword_cooccurrence",
+        "papers_per_organization",
+        "most_listed_papers",
+        "papers_first_seen_this_week",
     }
     assert all(f"name: {name}" in exposures for name in names)
 
@@ -294,7 +338,8 @@ def test_text_that_looks_like_code_is_shown_verbatim_everywhere(cli_env, db_url,
     filler = "Plenty of ordinary words about learning systems and their evaluation. " * 6
     page = tmp_path / "tricky.txt"
     page.write_text(
-        "new\n\nDaily Papers\n\nSep 3\n\n" + "\n\n".join(f"{title}\n\n{filler}" for title in TRICKY_TITLES)
+        "new\n\nDaily Papers\n\nSep 3\n\n"
+        + "\n\n".join(f"{title}\n\n{filler}" for title in TRICKY_TITLES)
     )
     assert run_cli("run", "--inbox", str(tmp_path), env=cli_env).returncode == 0
 
@@ -303,8 +348,12 @@ def test_text_that_looks_like_code_is_shown_verbatim_everywhere(cli_env, db_url,
     assert sorted(hit["title"] for hit in found) == sorted(TRICKY_TITLES)
     one = cli_json("paper", found[0]["paper_id"], env=cli_env)
     assert one["paper"]["title"] == found[0]["title"]
-    done = run_cli("sql", "select title from analytics.dim_papers order by title", "-f", "csv", env=cli_env)
-    assert sorted(row[0] for row in list(csv.reader(io.StringIO(done.stdout)))[1:]) == sorted(TRICKY_TITLES)
+    done = run_cli(
+        "sql", "select title from analytics.dim_papers order by title", "-f", "csv", env=cli_env
+    )
+    assert sorted(row[0] for row in list(csv.reader(io.StringIO(done.stdout)))[1:]) == sorted(
+        TRICKY_TITLES
+    )
 
     # a table shows markup, format strings and templates as written, and
     # control characters as their pictures (␛, ␇), never raw to the terminal

@@ -11,12 +11,13 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from conftest import SEED_DISTINCT_TITLES, embedded_home, run_cli
 from orchestration.build import build
 from orchestration.settings import Settings
 from orchestration.warehouse import prepare
 from orchestration.warehouse.embedded import EmbeddedServer
 from orchestration.warehouse.readers import create_reader
+
+from conftest import SEED_DISTINCT_TITLES, embedded_home, run_cli
 
 
 def test_a_reader_reads_the_marts_and_nothing_else(sample_env, sample_db):
@@ -32,8 +33,12 @@ def test_a_reader_reads_the_marts_and_nothing_else(sample_env, sample_db):
     reader = psycopg.conninfo.make_conninfo("", **params)
     try:
         with psycopg.connect(reader, autocommit=True) as conn:
-            assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (SEED_DISTINCT_TITLES,)
-            assert conn.execute("select count(*) from analytics.fct_keyword_monthly").fetchone()[0] > 0
+            assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (
+                SEED_DISTINCT_TITLES,
+            )
+            assert (
+                conn.execute("select count(*) from analytics.fct_keyword_monthly").fetchone()[0] > 0
+            )
             for forbidden in (
                 "select count(*) from raw.paper_listings",
                 "select count(*) from staging.stg_raw__paper_listings",
@@ -57,7 +62,9 @@ def test_a_reader_reads_the_marts_and_nothing_else(sample_env, sample_db):
         # dbt's grants keep the access through a full rebuild
         assert build(sample_db, full_refresh=True, quiet=True).succeeded
         with psycopg.connect(reader, autocommit=True) as conn:
-            assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (SEED_DISTINCT_TITLES,)
+            assert conn.execute("select count(*) from analytics.dim_papers").fetchone() == (
+                SEED_DISTINCT_TITLES,
+            )
     finally:
         with psycopg.connect(sample_db, autocommit=True) as admin:
             admin.execute(f'drop owned by "{name}"')
@@ -101,11 +108,15 @@ def assert_no_function_without_arguments_writes(conn: psycopg.Connection) -> Non
                     conn.execute(f"select {function}")
             except psycopg.Error:
                 continue  # refused: nothing written
-            wrote = conn.execute("select pg_current_xact_id_if_assigned() is not null").fetchone()[0]
+            wrote = conn.execute("select pg_current_xact_id_if_assigned() is not null").fetchone()[
+                0
+            ]
             assert not wrote, f"a reader's call to {function} took a transaction id"
 
 
-def test_create_reader_refuses_roles_it_did_not_make_and_says_updated_for_its_own(sample_env, sample_db):
+def test_create_reader_refuses_roles_it_did_not_make_and_says_updated_for_its_own(
+    sample_env, sample_db
+):
     name = "bi_reader_" + os.urandom(3).hex()
     someone = "someones_login_" + os.urandom(3).hex()
     env = {**sample_env, "PAPERHOUSE_READER_PASSWORD": "first-Passw0rd"}
@@ -115,7 +126,9 @@ def test_create_reader_refuses_roles_it_did_not_make_and_says_updated_for_its_ow
     try:
         first = run_cli("db", "create-reader", name, env=env)
         assert first.returncode == 0 and f"created reader {name}" in first.stdout, first.stderr
-        again = run_cli("db", "create-reader", name, env={**env, "PAPERHOUSE_READER_PASSWORD": "other-Passw0rd"})
+        again = run_cli(
+            "db", "create-reader", name, env={**env, "PAPERHOUSE_READER_PASSWORD": "other-Passw0rd"}
+        )
         assert again.returncode == 0 and f"updated the password of reader {name}" in again.stdout
         for role in (owner, someone):
             refused = run_cli("db", "create-reader", role, env=env)
@@ -151,7 +164,9 @@ def test_a_reader_cannot_connect_to_the_embedded_clusters_other_databases():
                 assert conn.execute("select current_user").fetchone() == ("bi_elsewhere",)
             for database in ("postgres", "template1"):
                 params = {**conninfo_to_dict(reader_url), "dbname": database}
-                with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+                with pytest.raises(
+                    psycopg.OperationalError, match="permission denied for database"
+                ):
                     psycopg.connect(make_conninfo("", **params)).close()
         finally:
             server.stop()

@@ -22,11 +22,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, embedded_home, fresh_database, run_cli
 from orchestration.bench.harness import write_corpus
 from orchestration.ingest.parse import PARSER_VERSION
 from orchestration.warehouse.embedded import EmbeddedServer
 from orchestration.warehouse.migrations import apply_migrations
+
+from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, embedded_home, fresh_database, run_cli
 from warehouse_state import mart_snapshot
 
 PAPERHOUSE = str(Path(sys.executable).parent / "paperhouse")
@@ -77,14 +78,20 @@ def raw_state(url: str) -> RawState:
 
 def environment(url: str, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERHOUSE_")}
-    env.update(PAPERHOUSE_DATABASE_URL=url, PAPERHOUSE_HOME=str(home), PAPERHOUSE_SETTLE_SECONDS="0")
+    env.update(
+        PAPERHOUSE_DATABASE_URL=url, PAPERHOUSE_HOME=str(home), PAPERHOUSE_SETTLE_SECONDS="0"
+    )
     return env
 
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     """A `paperhouse` process in a session of its own (so its workers can be killed with it)."""
     return subprocess.Popen(
-        [PAPERHOUSE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [PAPERHOUSE, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
 
@@ -106,7 +113,9 @@ def clean(corpus: Corpus, server_url: str, template_db: str, tmp_path_factory) -
     """One undisturbed `paperhouse ingest` of the corpus: the result every scenario must reach."""
     with fresh_database(server_url, template_db) as url:
         started = time.perf_counter()
-        done = run_cli("ingest", str(corpus.inbox), env=environment(url, tmp_path_factory.mktemp("home")))
+        done = run_cli(
+            "ingest", str(corpus.inbox), env=environment(url, tmp_path_factory.mktemp("home"))
+        )
         seconds = time.perf_counter() - started
         assert done.returncode == 0, done.stderr
         state = raw_state(url)
@@ -138,7 +147,12 @@ def test_ingest_killed_at_twenty_moments_then_rerun_gives_the_clean_result(
     # (the delays span one such slowed run; the reruns are not slowed).
     with slowed_database(server_url, template_db) as url:
         started = time.perf_counter()
-        assert run_cli("ingest", str(corpus.inbox), env=environment(url, tmp_path / "timed")).returncode == 0
+        assert (
+            run_cli(
+                "ingest", str(corpus.inbox), env=environment(url, tmp_path / "timed")
+            ).returncode
+            == 0
+        )
         seconds = time.perf_counter() - started
 
     rng = random.Random(2026)
@@ -169,14 +183,18 @@ def test_ingest_killed_at_twenty_moments_then_rerun_gives_the_clean_result(
 
 
 @pytest.mark.slow
-def test_the_server_stopping_mid_ingest_fails_clearly_and_the_next_run_completes(corpus, clean, tmp_path):
+def test_the_server_stopping_mid_ingest_fails_clearly_and_the_next_run_completes(
+    corpus, clean, tmp_path
+):
     with embedded_home() as home:
         server = EmbeddedServer(home / "server")
         url = server.start()
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 apply_migrations(conn)
-                slow_down_inserts(conn, seconds=0.0005)  # an ingest of several seconds, to stop midway
+                slow_down_inserts(
+                    conn, seconds=0.0005
+                )  # an ingest of several seconds, to stop midway
             env = environment(url, tmp_path / "home")
             run = start(["ingest", str(corpus.inbox)], env)
             # stop it once the ingest has committed something: in the middle
@@ -187,7 +205,9 @@ def test_the_server_stopping_mid_ingest_fails_clearly_and_the_next_run_completes
             _, stderr = run.communicate(timeout=120)
             assert run.returncode == 1
             assert "Traceback" not in stderr
-            assert "lost the warehouse" in stderr or "cannot connect to the warehouse" in stderr, stderr
+            assert "lost the warehouse" in stderr or "cannot connect to the warehouse" in stderr, (
+                stderr
+            )
             assert 0 < len(raw_state_after_restart(server, url).files) < len(clean.state.files)
 
             rerun = run_cli("ingest", str(corpus.inbox), env=env)
@@ -207,7 +227,9 @@ def slowed_database(server_url: str, template_db: str) -> Iterator[str]:
         yield url
 
 
-def slow_down_inserts(conn: psycopg.Connection, seconds: float, table: str = "raw.paper_listings") -> None:
+def slow_down_inserts(
+    conn: psycopg.Connection, seconds: float, table: str = "raw.paper_listings"
+) -> None:
     """Make every insert into `table` take `seconds` longer (until `drop trigger slow_down`)."""
     conn.execute(
         f"""
@@ -224,7 +246,9 @@ def raw_state_after_restart(server: EmbeddedServer, url: str) -> RawState:
     return raw_state(url)
 
 
-def test_a_failing_build_leaves_the_previous_marts_intact_and_queryable(cli_env, db_url, conn, inbox, tmp_path):
+def test_a_failing_build_leaves_the_previous_marts_intact_and_queryable(
+    cli_env, db_url, conn, inbox, tmp_path
+):
     assert run_cli("run", "--inbox", str(inbox), env=cli_env).returncode == 0
     before = marts(conn)
     search_before = run_cli("search", "language models", "--format", "json", env=cli_env).stdout
@@ -232,7 +256,8 @@ def test_a_failing_build_leaves_the_previous_marts_intact_and_queryable(cli_env,
     # A new file, and a build that fails inside dbt: dim_papers refuses its rows.
     (tmp_path / "more").mkdir()
     (tmp_path / "more" / "new.txt").write_text(
-        "new\n\nDaily Papers\n\nSep 3\n\nA Paper Nobody Listed Before\n\n" + "We study things. " * 30
+        "new\n\nDaily Papers\n\nSep 3\n\nA Paper Nobody Listed Before\n\n"
+        + "We study things. " * 30
     )
     conn.execute(
         """
@@ -251,8 +276,14 @@ def test_a_failing_build_leaves_the_previous_marts_intact_and_queryable(cli_env,
     # the new one; dim_papers and what depends on it are as they were.
     after = marts(conn)
     assert after["dim_papers"] == before["dim_papers"]
-    assert after["fct_paper_listings"] in (before["fct_paper_listings"], before["fct_paper_listings"] + 1)
-    assert run_cli("search", "language models", "--format", "json", env=cli_env).stdout == search_before
+    assert after["fct_paper_listings"] in (
+        before["fct_paper_listings"],
+        before["fct_paper_listings"] + 1,
+    )
+    assert (
+        run_cli("search", "language models", "--format", "json", env=cli_env).stdout
+        == search_before
+    )
 
     conn.execute("drop trigger refuse on analytics.dim_papers")
     assert run_cli("build", env=cli_env).returncode == 0
@@ -280,7 +311,9 @@ def test_four_concurrent_ingests_load_every_file_exactly_once(corpus, clean, db_
 
 
 @pytest.mark.slow
-def test_an_ingest_and_a_build_at_the_same_time_both_finish_and_agree(corpus, clean, db_url, tmp_path):
+def test_an_ingest_and_a_build_at_the_same_time_both_finish_and_agree(
+    corpus, clean, db_url, tmp_path
+):
     env = environment(db_url, tmp_path / "home")
     first_half = sorted(corpus.inbox.iterdir())[: len(clean.state.files) // 2]
     assert run_cli("ingest", *map(str, first_half), env=env).returncode == 0
@@ -297,7 +330,9 @@ def test_an_ingest_and_a_build_at_the_same_time_both_finish_and_agree(corpus, cl
 
 
 @pytest.mark.slow
-def test_builds_started_together_take_turns_and_both_succeed(cli_env, db_url, server_url, template_db, inbox):
+def test_builds_started_together_take_turns_and_both_succeed(
+    cli_env, db_url, server_url, template_db, inbox
+):
     assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
     # Two incremental builds, then an incremental build beside a full refresh.
     for pair in ((["build"], ["build"]), (["build"], ["build", "--full-refresh"])):
@@ -311,7 +346,9 @@ def test_builds_started_together_take_turns_and_both_succeed(cli_env, db_url, se
 
 
 @pytest.mark.slow
-def test_a_build_killed_outright_leaves_no_dbt_behind_and_the_next_build_completes(cli_env, db_url, conn, inbox):
+def test_a_build_killed_outright_leaves_no_dbt_behind_and_the_next_build_completes(
+    cli_env, db_url, conn, inbox
+):
     assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
     assert run_cli("build", env=cli_env).returncode == 0  # the features step, out of the way
     # The build's first model waits on a lock held here: dbt runs until killed.
@@ -357,7 +394,9 @@ def wait_for_child(parent: int, name: str, timeout: float = 60) -> int:
                 continue
             try:
                 ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                command = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                )
             except (OSError, ValueError, IndexError):
                 continue
             if ppid == parent and name in command:
@@ -379,7 +418,9 @@ def is_running(pid: int) -> bool:
 OLD_PARSE = "000_992833ff42967d4f.txt"  # 238 listings
 
 
-def test_reingest_outdated_replaces_listings_atomically_and_the_marts_follow(cli_env, db_url, conn, inbox):
+def test_reingest_outdated_replaces_listings_atomically_and_the_marts_follow(
+    cli_env, db_url, conn, inbox
+):
     assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
     clean = listings(conn)
     # What an older parser left: its version, ten mangled titles, the last 38 listings missing.
@@ -405,10 +446,13 @@ def test_reingest_outdated_replaces_listings_atomically_and_the_marts_follow(cli
     def reader() -> None:
         with psycopg.connect(db_url, autocommit=True) as own:
             while not stop.is_set():
-                seen.add(own.execute(
-                    "select count(*), count(*) filter (where title like 'Mangled %%') "
-                    "from raw.paper_listings where file_id = %s", [file_id]
-                ).fetchone())
+                seen.add(
+                    own.execute(
+                        "select count(*), count(*) filter (where title like 'Mangled %%') "
+                        "from raw.paper_listings where file_id = %s",
+                        [file_id],
+                    ).fetchone()
+                )
 
     watcher = threading.Thread(target=reader)
     watcher.start()
@@ -418,9 +462,13 @@ def test_reingest_outdated_replaces_listings_atomically_and_the_marts_follow(cli
         stop.set()
         watcher.join()
     assert done.returncode == 0, done.stderr
-    assert seen <= {(200, 10), (238, 0)} and (200, 10) in seen  # the old rows or the new, never a mix
+    assert (
+        seen <= {(200, 10), (238, 0)} and (200, 10) in seen
+    )  # the old rows or the new, never a mix
     assert listings(conn) == clean
-    assert conn.execute("select min(parser_version) = %s from raw.ingested_files", [PARSER_VERSION]).fetchone()[0]
+    assert conn.execute(
+        "select min(parser_version) = %s from raw.ingested_files", [PARSER_VERSION]
+    ).fetchone()[0]
     assert "current parser" in run_cli("reingest", "--outdated", str(inbox), env=cli_env).stdout
 
     conn.execute("drop trigger slow_down on raw.paper_listings")
@@ -454,8 +502,14 @@ def test_reingest_of_a_file_the_current_parser_rejects_drops_its_listings(cli_en
         "select status, listing_count, error, parser_version from raw.ingested_files where file_id = %s",
         [file_id],
     ).fetchone()
-    assert (status, count, version) == ("rejected", 0, PARSER_VERSION) and "not a listing page" in error
-    left = conn.execute("select count(*) from raw.paper_listings where file_id = %s", [file_id]).fetchone()
+    assert (status, count, version) == (
+        "rejected",
+        0,
+        PARSER_VERSION,
+    ) and "not a listing page" in error
+    left = conn.execute(
+        "select count(*) from raw.paper_listings where file_id = %s", [file_id]
+    ).fetchone()
     assert left == (0,)
 
 
@@ -473,4 +527,6 @@ def seen_times(conn: psycopg.Connection) -> dict[str, tuple]:
 
 
 def mangled_papers(conn: psycopg.Connection) -> int:
-    return conn.execute("select count(*) from analytics.dim_papers where title like 'Mangled %'").fetchone()[0]
+    return conn.execute(
+        "select count(*) from analytics.dim_papers where title like 'Mangled %'"
+    ).fetchone()[0]

@@ -16,7 +16,9 @@ blob; PAPERHOUSE_STATEFUL_EXAMPLES (default 4) and PAPERHOUSE_STATEFUL_STEPS
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import os
 import shutil
 import signal
@@ -40,11 +42,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from conftest import fresh_database
 from orchestration.build import build
 from orchestration.ingest.batch import ingest_paths
 from orchestration.ingest.inbox import is_in_progress_name
 from orchestration.ingest.reparse import reparse_outdated
+
+from conftest import fresh_database
 from warehouse_state import mart_snapshot, raw_snapshot
 
 PAPERHOUSE = str(Path(sys.executable).parent / "paperhouse")
@@ -58,7 +61,11 @@ STEPS = int(os.environ.get("PAPERHOUSE_STATEFUL_STEPS", "10"))
 # one a paper shows), so that files share papers.
 PAPERS = [
     ("Sparse Attention Revisited", "sparse attention, revisited", "SPARSE ATTENTION REVISITED!"),
-    ("Long-Range Fréchet Networks", "Long Range Frechet Networks", "Long-Range Fre\u200bchet Networks"),
+    (
+        "Long-Range Fréchet Networks",
+        "Long Range Frechet Networks",
+        "Long-Range Fre\u200bchet Networks",
+    ),
     ("Llama 2 at Scale", "llama 2 at scale"),
     ("Llama 3 at Scale",),
     ("Dense Retrieval for Code", "Dense retrieval for code."),
@@ -72,7 +79,14 @@ ABSTRACTS = [
     "We revisit mixture of experts routing and find that balanced expert load matters "
     "less than token dropping for quality at scale on translation benchmarks, we argue.",
 ]
-DATE_LINES = ["Oct 6 2", "Oct 7, 2024 5", "Jul 1, 2021", "Sep 30 3", "Oct 6 2147483648", "Feb 30, 2024 1"]
+DATE_LINES = [
+    "Oct 6 2",
+    "Oct 7, 2024 5",
+    "Jul 1, 2021",
+    "Sep 30 3",
+    "Oct 6 2147483648",
+    "Feb 30, 2024 1",
+]
 PAGE_DATES = ["Sep 3", "Sep 4", "Oct 9", "Dec 11"]
 
 
@@ -86,12 +100,18 @@ def listing_pages(draw) -> bytes:
         abstract = draw(st.sampled_from(ABSTRACTS)) * draw(st.integers(1, 2))
         lines = [title, abstract]
         if layout == "blocks_with_metadata":
-            who = draw(st.sampled_from(["  • 3 authors", "  • 99999999999 authors", "furiosa-ai FuriosaAI"]))
+            who = draw(
+                st.sampled_from(
+                    ["  • 3 authors", "  • 99999999999 authors", "furiosa-ai FuriosaAI"]
+                )
+            )
             lines += [who, "·", draw(st.sampled_from(DATE_LINES))]
         records.append(lines)
     if layout == "compact":
         records[0][0] = "Subscribe" + records[0][0]
-        return "\n".join(["new", "Get trending papers in your email inbox!", *sum(records, [])]).encode()
+        return "\n".join(
+            ["new", "Get trending papers in your email inbox!", *itertools.chain(*records)]
+        ).encode()
     header = ["new", "Daily Papers", draw(st.sampled_from(PAGE_DATES))]
     return "\n\n".join([*header, *("\n".join(r) for r in records)]).encode()
 
@@ -108,8 +128,12 @@ names = st.one_of(
     st.binary(min_size=1, max_size=40),
     st.text(min_size=1, max_size=20).map(lambda t: t.encode("utf-8", "surrogatepass")),
 ).filter(
-    lambda raw: b"/" not in raw and b"\0" not in raw and raw not in (b".", b"..")
-    and not is_in_progress_name(os.fsdecode(raw))
+    lambda raw: (
+        b"/" not in raw
+        and b"\0" not in raw
+        and raw not in (b".", b"..")
+        and not is_in_progress_name(os.fsdecode(raw))
+    )
 )
 
 
@@ -128,7 +152,8 @@ class Warehouse(RuleBasedStateMachine):
         self.url = self.stack.enter_context(fresh_database(server_url, template_db))
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERHOUSE_")}
         self.env.update(
-            PAPERHOUSE_DATABASE_URL=self.url, PAPERHOUSE_HOME=str(self.work / "home"),
+            PAPERHOUSE_DATABASE_URL=self.url,
+            PAPERHOUSE_HOME=str(self.work / "home"),
             PAPERHOUSE_SETTLE_SECONDS="0",
         )
         self.contents: dict[str, bytes] = {}  # every content ever written, by SHA-256
@@ -238,29 +263,36 @@ class Warehouse(RuleBasedStateMachine):
                 "where status = 'loaded' order by file_id"
             ).fetchall()
             present = [
-                file_id for file_id, text, raw, sha in candidates
+                file_id
+                for file_id, text, raw, sha in candidates
                 if self.files.get(bytes(raw) if raw is not None else text.encode()) == sha
             ]
             if not present:
                 return
             file_id = data.draw(st.sampled_from(present))
-            conn.execute("update raw.ingested_files set parser_version = parser_version - 1 where file_id = %s",
-                         [file_id])
-            conn.execute("update raw.paper_listings set title = 'Mangled ' || title where file_id = %s", [file_id])
+            conn.execute(
+                "update raw.ingested_files set parser_version = parser_version - 1 where file_id = %s",
+                [file_id],
+            )
+            conn.execute(
+                "update raw.paper_listings set title = 'Mangled ' || title where file_id = %s",
+                [file_id],
+            )
         reparse_outdated(self.url, [self.inbox])
 
     def _start(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [PAPERHOUSE, *args], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [PAPERHOUSE, *args],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             start_new_session=True,
         )
 
     @staticmethod
     def _kill(run: subprocess.Popen) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it had finished
             os.killpg(run.pid, signal.SIGKILL)  # the command and its workers
-        except ProcessLookupError:
-            pass  # it had finished
         run.communicate(timeout=60)
 
     # ---------- what must hold
@@ -275,7 +307,9 @@ class Warehouse(RuleBasedStateMachine):
                 )
             }
         for name, sha in self.files.items():
-            assert (name, sha) in recorded, f"{name!r} was in the inbox at an ingest and is not recorded"
+            assert (name, sha) in recorded, (
+                f"{name!r} was in the inbox at an ingest and is not recorded"
+            )
 
     @invariant()
     def equals_a_clean_rebuild_of_what_it_recorded(self) -> None:
@@ -301,7 +335,9 @@ class Warehouse(RuleBasedStateMachine):
             ).fetchall()
         waves: dict[object, list[tuple[bytes, str, float]]] = defaultdict(list)
         for wave, text, raw, sha, modified_at in rows:
-            waves[wave].append((bytes(raw) if raw is not None else text.encode(), sha, modified_at.timestamp()))
+            waves[wave].append(
+                (bytes(raw) if raw is not None else text.encode(), sha, modified_at.timestamp())
+            )
         for number, (_, files) in enumerate(sorted(waves.items())):
             folder = self.work / "replay" / str(number)
             folder.mkdir(parents=True)

@@ -54,7 +54,8 @@ MARTS = {
 def _snapshot(url: str, queries: dict[str, str]) -> dict[str, list[tuple[Any, ...]]]:
     with psycopg.connect(url) as conn:
         return {
-            name: sorted(conn.execute(query).fetchall(), key=repr) for name, query in queries.items()
+            name: sorted(conn.execute(query).fetchall(), key=repr)
+            for name, query in queries.items()
         }
 
 

@@ -19,7 +19,7 @@ raw_listings as (
 
     select count(*) as n
     from {{ source('raw', 'paper_listings') }}
-    where file_id in (select file_id from new_files)
+    where file_id in (select new_files.file_id from new_files)
 
 ),
 
@@ -34,7 +34,9 @@ facts as (
 
 built_papers as (
 
-    select paper_id, listing_count
+    select
+        paper_id,
+        listing_count
     from {{ ref('dim_papers') }}
     where {{ built_this_run('last_ingest_seq') }}
 
@@ -45,9 +47,11 @@ built_papers as (
 -- the paper_id index through the semi-join
 listing_counts as (
 
-    select paper_id, count(*) as n
+    select
+        paper_id,
+        count(*) as n
     from {{ ref('fct_paper_listings') }}
-    where paper_id in (select paper_id from built_papers)
+    where paper_id in (select built_papers.paper_id from built_papers)
     group by paper_id
 
 ),
@@ -61,6 +65,9 @@ miscounted_papers as (
 
 )
 
-select raw_listings.n as raw_n, facts.n as fact_n, miscounted_papers.n as miscounted_papers
+select
+    raw_listings.n as raw_n,
+    facts.n as fact_n,
+    miscounted_papers.n as miscounted_papers
 from raw_listings, facts, miscounted_papers
 where not (raw_listings.n = facts.n and miscounted_papers.n = 0)

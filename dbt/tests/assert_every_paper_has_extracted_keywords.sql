@@ -5,7 +5,10 @@
 -- shown in Dagster as a check of the model it guards
 {{ config(meta={"dagster": {"ref": {"name": "fct_paper_keywords"}}}) }}
 
-select papers.paper_id, papers.abstract_file_id, papers.abstract_position
+select
+    papers.paper_id,
+    papers.abstract_file_id,
+    papers.abstract_position
 from {{ ref('dim_papers') }} as papers
 left join {{ source('features', 'listing_keywords') }} as extracted
     on extracted.file_id = papers.abstract_file_id

@@ -27,7 +27,9 @@ papers as (
 -- every abstract through the aggregate of ten rows a paper (46 s of 8.5M)
 keyword_counts as (
 
-    select paper_id, count(*) as keyword_count
+    select
+        paper_id,
+        count(*) as keyword_count
     from {{ ref('fct_paper_keywords') }}
     -- a paper's keyword rows carry its last_ingest_seq
     where {{ built_this_run('last_ingest_seq') }}
@@ -35,7 +37,10 @@ keyword_counts as (
 
 )
 
-select papers.paper_id, papers.abstract_words, coalesce(keyword_counts.keyword_count, 0) as keyword_count
+select
+    papers.paper_id,
+    papers.abstract_words,
+    coalesce(keyword_counts.keyword_count, 0) as keyword_count
 from papers
 left join keyword_counts on keyword_counts.paper_id = papers.paper_id
 where keyword_counts.keyword_count > {{ var('keywords_per_paper') }}

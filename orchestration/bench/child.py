@@ -25,8 +25,13 @@ def ingest(url: str, folder: str) -> dict:
     started = time.perf_counter()
     report = ingest_paths(url, [Path(folder)], settle_seconds=0)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "listings": report.listings_loaded, "files": len(report.results),
-            "bytes": size, "max_rss_mb": peak_rss_mb()}
+    return {
+        "seconds": seconds,
+        "listings": report.listings_loaded,
+        "files": len(report.results),
+        "bytes": size,
+        "max_rss_mb": peak_rss_mb(),
+    }
 
 
 def export(url: str, folder: str) -> dict:
@@ -36,8 +41,12 @@ def export(url: str, folder: str) -> dict:
     written = export_marts(url, "parquet", Path(folder))
     seconds = time.perf_counter() - started
     rows = {path.stem: pq.ParquetFile(path).metadata.num_rows for path in written}
-    return {"seconds": seconds, "rows": rows, "bytes": sum(path.stat().st_size for path in written),
-            "max_rss_mb": peak_rss_mb()}
+    return {
+        "seconds": seconds,
+        "rows": rows,
+        "bytes": sum(path.stat().st_size for path in written),
+        "max_rss_mb": peak_rss_mb(),
+    }
 
 
 def peak_rss_mb() -> float:

@@ -22,28 +22,104 @@ VARIANT_SHARE = 1 / 3  # of the repeats
 LAYOUTS = ("compact", "blocks", "blocks_with_metadata")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-COMPACT_HEADER = ["Get trending papers in your email inbox once a day!", "Get trending papers in your email inbox!"]
-BLOCKS_HEADER = ["new", "Get trending papers in your email inbox!", "Subscribe", "Daily Papers",
-                 "byAK and the research community"]
+COMPACT_HEADER = [
+    "Get trending papers in your email inbox once a day!",
+    "Get trending papers in your email inbox!",
+]
+BLOCKS_HEADER = [
+    "new",
+    "Get trending papers in your email inbox!",
+    "Subscribe",
+    "Daily Papers",
+    "byAK and the research community",
+]
 
-_SYLLABLES = ("al", "be", "co", "da", "el", "fi", "ga", "hu", "io", "ka", "lu", "mo", "ne", "or", "pa",
-              "qu", "ri", "so", "ta", "ur", "ve", "xa", "yo", "ze")
+_SYLLABLES = (
+    "al",
+    "be",
+    "co",
+    "da",
+    "el",
+    "fi",
+    "ga",
+    "hu",
+    "io",
+    "ka",
+    "lu",
+    "mo",
+    "ne",
+    "or",
+    "pa",
+    "qu",
+    "ri",
+    "so",
+    "ta",
+    "ur",
+    "ve",
+    "xa",
+    "yo",
+    "ze",
+)
 _SUFFIXES = ("Net", "Former", "LM", "Diff", "GPT", "Bench", "Flow", "Mamba", "RL", "Seg")
 
 _TOPICS = (
-    "large language models", "state space models", "diffusion models", "graph neural networks",
-    "vision transformers", "reinforcement learning", "in-context learning", "speech recognition",
-    "neural radiance fields", "mixture of experts", "knowledge distillation", "contrastive learning",
-    "retrieval-augmented generation", "code generation", "instruction tuning", "image segmentation",
-    "time series forecasting", "protein structure prediction", "multimodal reasoning",
-    "preference optimization", "sparse attention", "model quantization", "video generation",
-    "chain-of-thought prompting", "federated learning", "text-to-image synthesis", "robot manipulation",
-    "automatic speech translation", "semantic parsing", "point cloud registration",
+    "large language models",
+    "state space models",
+    "diffusion models",
+    "graph neural networks",
+    "vision transformers",
+    "reinforcement learning",
+    "in-context learning",
+    "speech recognition",
+    "neural radiance fields",
+    "mixture of experts",
+    "knowledge distillation",
+    "contrastive learning",
+    "retrieval-augmented generation",
+    "code generation",
+    "instruction tuning",
+    "image segmentation",
+    "time series forecasting",
+    "protein structure prediction",
+    "multimodal reasoning",
+    "preference optimization",
+    "sparse attention",
+    "model quantization",
+    "video generation",
+    "chain-of-thought prompting",
+    "federated learning",
+    "text-to-image synthesis",
+    "robot manipulation",
+    "automatic speech translation",
+    "semantic parsing",
+    "point cloud registration",
 )
-_ADJECTIVES = ("efficient", "scalable", "robust", "unified", "lightweight", "adaptive", "hierarchical",
-               "self-supervised", "training-free", "data-efficient", "multilingual", "long-context")
-_THINGS = ("framework", "benchmark", "architecture", "objective", "dataset", "decoding strategy",
-           "training recipe", "evaluation protocol", "attention mechanism", "memory module")
+_ADJECTIVES = (
+    "efficient",
+    "scalable",
+    "robust",
+    "unified",
+    "lightweight",
+    "adaptive",
+    "hierarchical",
+    "self-supervised",
+    "training-free",
+    "data-efficient",
+    "multilingual",
+    "long-context",
+)
+_THINGS = (
+    "framework",
+    "benchmark",
+    "architecture",
+    "objective",
+    "dataset",
+    "decoding strategy",
+    "training recipe",
+    "evaluation protocol",
+    "attention mechanism",
+    "memory module",
+)
 _TITLE_TEMPLATES = (
     "{Name}: {Adj} {Topic} with {Thing}s",
     "{Name}: Towards {Adj} {Topic}",
@@ -144,11 +220,15 @@ def render(layout: str, listings: list[Paper], rng: random.Random) -> str:
             if rng.random() < 0.9:
                 blocks.append(f"  • {rng.randint(1, 40)} authors\n·\n{_listing_date(rng)}")
             else:
-                blocks.append(f"{rng.choice(_SYLLABLES)}-ai {rng.choice(_SYLLABLES).upper()}Lab\n·\n{_listing_date(rng)}")
+                blocks.append(
+                    f"{rng.choice(_SYLLABLES)}-ai {rng.choice(_SYLLABLES).upper()}Lab\n·\n{_listing_date(rng)}"
+                )
     return "\n\n".join(blocks) + "\n"
 
 
-def generate_files(total_listings: int, seed: int = 0, first_paper: int = 0) -> Iterator[SyntheticFile]:
+def generate_files(
+    total_listings: int, seed: int = 0, first_paper: int = 0
+) -> Iterator[SyntheticFile]:
     """Files holding `total_listings` listings in all, about 200 each, layouts in turn.
 
     Papers are numbered from `first_paper`: corpora with numbers far apart share no paper.
@@ -158,7 +238,9 @@ def generate_files(total_listings: int, seed: int = 0, first_paper: int = 0) -> 
     made = 0
     file_number = 0
     while made < total_listings:
-        size = min(total_listings - made, rng.randint(LISTINGS_PER_FILE - 20, LISTINGS_PER_FILE + 20))
+        size = min(
+            total_listings - made, rng.randint(LISTINGS_PER_FILE - 20, LISTINGS_PER_FILE + 20)
+        )
         listings: list[Paper] = []
         new = 0
         for _ in range(size):

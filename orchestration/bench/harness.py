@@ -20,6 +20,7 @@ a timed test: tests run it at a tiny N and check only that it is right.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -73,7 +74,9 @@ class BenchReport:
     measurements: list[Measurement] = field(default_factory=list)
     checks: dict[str, int] = field(default_factory=dict)  # counts that must come out exact
 
-    def add(self, name: str, value: float, unit: str, target: str | None = None, met: bool | None = None) -> float:
+    def add(
+        self, name: str, value: float, unit: str, target: str | None = None, met: bool | None = None
+    ) -> float:
         self.measurements.append(Measurement(name, value, unit, target, met))
         return value
 
@@ -94,7 +97,9 @@ def run_bench(
         report = BenchReport(listings=listings, machine=describe_machine(server_url))
         urls = {name: _fresh_database(server_url, name) for name in DATABASES}
         try:
-            _run_stages(report, server_url, urls, work, listings, small_listings, big_file_bytes, log)
+            _run_stages(
+                report, server_url, urls, work, listings, small_listings, big_file_bytes, log
+            )
         finally:
             for name in DATABASES:
                 _drop_database(server_url, name)
@@ -133,15 +138,26 @@ def _run_stages(
             _drop_database(server_url, "bench_ingest_round")
     ingest_rates = [ingest["listings"] / ingest["seconds"] for ingest, _ in rounds]
     report.add("ingest throughput", statistics.median(ingest_rates), "listings/s")
-    report.add("ingest throughput (bytes)", statistics.median(
-        ingest["bytes"] / ingest["seconds"] / 1e6 for ingest, _ in rounds), "MB/s")
-    report.add("bare COPY of the same rows", statistics.median(rate for _, rate in rounds), "rows/s")
-    ratio = statistics.median(rate / copy_rate for rate, (_, copy_rate) in zip(ingest_rates, rounds))
+    report.add(
+        "ingest throughput (bytes)",
+        statistics.median(ingest["bytes"] / ingest["seconds"] / 1e6 for ingest, _ in rounds),
+        "MB/s",
+    )
+    report.add(
+        "bare COPY of the same rows", statistics.median(rate for _, rate in rounds), "rows/s"
+    )
+    ratio = statistics.median(
+        rate / copy_rate for rate, (_, copy_rate) in zip(ingest_rates, rounds, strict=True)
+    )
     report.add("ingest / bare COPY", ratio, "ratio", ">= 0.60", ratio >= 0.60)
-    for round_number, (rate, (_, copy_rate)) in enumerate(zip(ingest_rates, rounds), 1):
+    for round_number, (rate, (_, copy_rate)) in enumerate(
+        zip(ingest_rates, rounds, strict=True), 1
+    ):
         report.add(f"  round {round_number}: ingest / bare COPY", rate / copy_rate, "ratio")
     dump_listings(main, rows, binary=True)
-    report.add("bare COPY, binary format (context)", bare_copy_rate(main, rows, binary=True), "rows/s")
+    report.add(
+        "bare COPY, binary format (context)", bare_copy_rate(main, rows, binary=True), "rows/s"
+    )
     rows.unlink()
     peak = max(ingest["max_rss_mb"] for ingest, _ in rounds)
     report.add("ingest peak RSS", peak, "MB", "< 300", peak < 300)
@@ -155,7 +171,9 @@ def _run_stages(
             out.write(chunk)
     _age(big_inbox / "big.txt")
     big = ingest_in_child(urls["bench_big_file"], big_inbox)
-    report.add("one-file ingest peak RSS", big["max_rss_mb"], "MB", "< 300", big["max_rss_mb"] < 300)
+    report.add(
+        "one-file ingest peak RSS", big["max_rss_mb"], "MB", "< 300", big["max_rss_mb"] < 300
+    )
     report.add("one-file size", big["bytes"] / 2**20, "MB")
     shutil.rmtree(big_inbox)
 
@@ -174,7 +192,9 @@ def _run_stages(
     for model, model_seconds in slowest_models(5):
         report.add(f"  {model}", model_seconds, "s")
     with connect(main) as conn:
-        report.checks["papers_built"] = conn.execute("select count(*) from analytics.dim_papers").fetchone()[0]
+        report.checks["papers_built"] = conn.execute(
+            "select count(*) from analytics.dim_papers"
+        ).fetchone()[0]
 
     log(f"4. paperhouse run after one new file, at {small_listings:,} and {listings:,} listings")
     small_inbox = work / "small-inbox"
@@ -196,7 +216,9 @@ def _run_stages(
 
     log("6. export of the marts to Parquet")
     with connect(main) as conn:  # stage 4 added a file since the count above
-        report.checks["papers_at_export"] = conn.execute("select count(*) from analytics.dim_papers").fetchone()[0]
+        report.checks["papers_at_export"] = conn.execute(
+            "select count(*) from analytics.dim_papers"
+        ).fetchone()[0]
     exported = in_child("export", main, work / "export")
     report.add("export to Parquet", exported["seconds"], "s")
     report.add("export to Parquet, size", exported["bytes"] / 2**20, "MB")
@@ -245,20 +267,22 @@ def in_child(task: str, url: str, folder: Path) -> dict:
 
 def settle(url: str) -> None:
     """A checkpoint and a disk sync, so that a timing does not pay for the writes of what came before."""
-    with connect(url) as conn:
-        try:
-            conn.execute("checkpoint")
-        except psycopg.errors.InsufficientPrivilege:
-            pass  # a server of someone else's (PAPERHOUSE_DATABASE_URL) whose user may not checkpoint
+    # a server of someone else's (PAPERHOUSE_DATABASE_URL) whose user may not checkpoint
+    with connect(url) as conn, contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+        conn.execute("checkpoint")
     os.sync()
 
 
 def dump_listings(url: str, scratch: Path, binary: bool = False) -> None:
     """The loaded rows into `scratch` with COPY TO: what a bare COPY loads."""
     options = " (format binary)" if binary else ""
-    with connect(url) as conn, open(scratch, "wb") as out, conn.cursor().copy(
-        f"copy (select {LISTING_COLUMNS} from raw.paper_listings) to stdout{options}"
-    ) as copy:
+    with (
+        connect(url) as conn,
+        open(scratch, "wb") as out,
+        conn.cursor().copy(
+            f"copy (select {LISTING_COLUMNS} from raw.paper_listings) to stdout{options}"
+        ) as copy,
+    ):
         for chunk in copy:
             out.write(chunk)
 
@@ -274,9 +298,13 @@ def bare_copy_rate(url: str, scratch: Path, binary: bool = False) -> float:
         conn.execute("create table public.bare_copy (like raw.paper_listings including all)")
         settle(url)
         started = time.perf_counter()
-        with conn.transaction(), open(scratch, "rb") as rows, conn.cursor().copy(
-            f"copy public.bare_copy ({LISTING_COLUMNS}) from stdin{options}"
-        ) as copy:
+        with (
+            conn.transaction(),
+            open(scratch, "rb") as rows,
+            conn.cursor().copy(
+                f"copy public.bare_copy ({LISTING_COLUMNS}) from stdin{options}"
+            ) as copy,
+        ):
             while chunk := rows.read(1024 * 1024):
                 copy.write(chunk)
         seconds = time.perf_counter() - started
@@ -329,12 +357,24 @@ def paperhouse_run(url: str, inbox: Path) -> None:
 
 def query_latencies(url: str) -> list[tuple[str, float, float]]:
     """(query, p50 ms, p95 ms) over repeated runs, on one connection as the CLI holds one."""
-    terms = ["diffusion", "state space models", "graph neural networks", "quantization -video",
-             '"preference optimization"', "robot manipulation", "federated", "segmentation"]
+    terms = [
+        "diffusion",
+        "state space models",
+        "graph neural networks",
+        "quantization -video",
+        '"preference optimization"',
+        "robot manipulation",
+        "federated",
+        "segmentation",
+    ]
     with connect(url) as conn:
-        paper_ids = [row[0] for row in conn.execute(
-            "select paper_id::text from analytics.dim_papers order by random() limit %s", [QUERY_REPEATS]
-        )]
+        paper_ids = [
+            row[0]
+            for row in conn.execute(
+                "select paper_id::text from analytics.dim_papers order by random() limit %s",
+                [QUERY_REPEATS],
+            )
+        ]
         cases: dict[str, Callable[[int], object]] = {
             "search": lambda i: queries.search(conn, terms[i % len(terms)]),
             "top keywords": lambda i: queries.top_keywords(conn, top=20),
@@ -348,7 +388,9 @@ def query_latencies(url: str) -> list[tuple[str, float, float]]:
                 started = time.perf_counter()
                 run(i)
                 timings.append((time.perf_counter() - started) * 1000)
-            results.append((name, statistics.median(timings), statistics.quantiles(timings, n=20)[18]))
+            results.append(
+                (name, statistics.median(timings), statistics.quantiles(timings, n=20)[18])
+            )
         return results
 
 
@@ -398,7 +440,9 @@ def _fresh_database(server_url: str, name: str) -> str:
 
 def _drop_database(server_url: str, name: str) -> None:
     with connect(server_url) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )
 
 
 def describe_machine(server_url: str) -> dict[str, str]:

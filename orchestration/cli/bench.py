@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +17,7 @@ from orchestration.bench.harness import BenchReport, run_bench
 from orchestration.cli import app, err, friendly_errors, out
 
 
-class BenchFormat(str, Enum):
+class BenchFormat(StrEnum):
     table = "table"
     json = "json"
 
@@ -25,14 +25,22 @@ class BenchFormat(str, Enum):
 @app.command()
 @friendly_errors
 def bench(
-    listings: Annotated[int, typer.Option("--listings", "-n", min=1, help="Listings in the synthetic inbox.")] = 100_000,
-    format: Annotated[BenchFormat, typer.Option("--format", "-f", help="table or json.")] = BenchFormat.table,
-    output: Annotated[Path | None, typer.Option("--out", help="Also write the report to this file.")] = None,
+    listings: Annotated[
+        int, typer.Option("--listings", "-n", min=1, help="Listings in the synthetic inbox.")
+    ] = 100_000,
+    format: Annotated[
+        BenchFormat, typer.Option("--format", "-f", help="table or json.")
+    ] = BenchFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Also write the report to this file.")
+    ] = None,
     big_file_mb: Annotated[
-        int, typer.Option(help="Size of the single big file whose ingest memory is measured.", min=1)
+        int,
+        typer.Option(help="Size of the single big file whose ingest memory is measured.", min=1),
     ] = 500,
     workdir: Annotated[
-        Path | None, typer.Option(help="Where the synthetic inbox is written (default: a temporary folder).")
+        Path | None,
+        typer.Option(help="Where the synthetic inbox is written (default: a temporary folder)."),
     ] = None,
 ) -> None:
     """Measure ingest, builds, incremental runs and queries on a synthetic inbox of N listings.
@@ -62,7 +70,11 @@ def bench(
 
 def report_table(report: BenchReport) -> Table:
     machine = ", ".join(f"{key} {value}" for key, value in report.machine.items())
-    table = Table(title=f"paperhouse bench, {report.listings:,} listings", caption=machine, title_justify="left")
+    table = Table(
+        title=f"paperhouse bench, {report.listings:,} listings",
+        caption=machine,
+        title_justify="left",
+    )
     table.add_column("measurement")
     table.add_column("value", justify="right")
     table.add_column("unit")

@@ -13,7 +13,14 @@ from rich.text import Text
 
 from orchestration.cli import FormatOption, db_app, friendly_errors, out, settings
 from orchestration.output import OutputFormat
-from orchestration.warehouse import EmbeddedServer, WarehouseUnavailable, connect, database_url, prepare, redact
+from orchestration.warehouse import (
+    EmbeddedServer,
+    WarehouseUnavailable,
+    connect,
+    database_url,
+    prepare,
+    redact,
+)
 from orchestration.warehouse.embedded import psql_executable
 
 
@@ -108,9 +115,7 @@ def db_create_reader(
     print(reader.url)
 
 
-@db_app.command(
-    "psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
+@db_app.command("psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @friendly_errors
 def db_psql(ctx: typer.Context) -> None:
     """Open psql on the warehouse; extra arguments go to psql."""

@@ -18,9 +18,9 @@ from orchestration.build import BuildSummary
 from orchestration.build import build as build_models
 from orchestration.cli import FormatOption, app, err, friendly_errors, out, settings
 from orchestration.ingest.batch import IngestReport, ingest_paths
-from orchestration.ingest.parse import PARSER_VERSION
 from orchestration.ingest.inbox import InboxFile, as_text
 from orchestration.ingest.load import FileResult, Outcome
+from orchestration.ingest.parse import PARSER_VERSION
 from orchestration.keywords.calibrate import calibrate as calibrate_keywords
 from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE
 from orchestration.output import OutputFormat, cell
@@ -78,7 +78,8 @@ def reingest(
 @friendly_errors
 def run(
     inbox: Annotated[
-        Path | None, typer.Option(help="The inbox folder (default: $PAPERHOUSE_INBOX or data/inbox).")
+        Path | None,
+        typer.Option(help="The inbox folder (default: $PAPERHOUSE_INBOX or data/inbox)."),
     ] = None,
 ) -> None:
     """Ingest the inbox, build the models, and print what the warehouse holds."""
@@ -103,7 +104,9 @@ def build(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
     ] = False,
-    select: Annotated[str | None, typer.Option("--select", "-s", help="dbt node selection.")] = None,
+    select: Annotated[
+        str | None, typer.Option("--select", "-s", help="dbt node selection.")
+    ] = None,
 ) -> None:
     """Compute the features of new listings (keyphrases, search documents), then build the dbt models and run their tests."""
     url = prepare(settings())
@@ -134,7 +137,9 @@ def ui(
     from orchestration.ui import dagster_dev_command, ui_environment
 
     env = ui_environment(settings())
-    out.print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); DAGSTER_HOME={env['DAGSTER_HOME']}")
+    out.print(
+        f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); DAGSTER_HOME={env['DAGSTER_HOME']}"
+    )
     command = dagster_dev_command(host, port)
     sys.stdout.flush()
     os.execve(command[0], command, env)
@@ -145,12 +150,19 @@ def _build_with_progress(
 ) -> BuildSummary:
     err.print("building the models (features step, then dbt build) ...")
     with Progress(
-        TextColumn("keyphrases and search documents"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        TextColumn("keyphrases and search documents"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as progress:
         task = progress.add_task("extract", total=None)
         summary = build_models(
-            url, full_refresh=full_refresh, select=select, quiet=quiet,
+            url,
+            full_refresh=full_refresh,
+            select=select,
+            quiet=quiet,
             on_start=lambda total: progress.update(task, total=total),
             on_batch=lambda done: progress.update(task, advance=done),
         )
@@ -161,9 +173,13 @@ def _build_with_progress(
 def _print_build_summary(summary: BuildSummary) -> None:
     extraction = summary.extraction
     if extraction and extraction.files:
-        out.print(f"features extracted: {extraction.listings:,} listings in {extraction.files:,} files")
+        out.print(
+            f"features extracted: {extraction.listings:,} listings in {extraction.files:,} files"
+        )
     if extraction and extraction.reextracted_files:
-        out.print(f"the keyword extractor changed (now {extraction.version}): every model was rebuilt in full")
+        out.print(
+            f"the keyword extractor changed (now {extraction.version}): every model was rebuilt in full"
+        )
     if summary.succeeded:
         out.print(Text(f"models built: {summary.describe()}", style="green"))
         return
@@ -208,7 +224,9 @@ def _ingest_with_progress(url: str, paths: list[Path], config: Settings) -> Inge
         progress.update(task, advance=1, description=f"ingesting {escape(result.name)}")
 
     try:
-        return ingest_paths(url, paths, settle_seconds=config.settle_seconds, on_start=started, on_file=finished)
+        return ingest_paths(
+            url, paths, settle_seconds=config.settle_seconds, on_start=started, on_file=finished
+        )
     finally:
         progress.stop()
 
@@ -247,7 +265,11 @@ def _print_ingest_report(report: IngestReport) -> None:
                 cell(result.name), Text(result.outcome.value, style=style), cell(result.message)
             )
         for skipped in report.passed_over:
-            details.add_row(cell(as_text(str(skipped.path))), Text("passed over", style="dim"), cell(skipped.reason))
+            details.add_row(
+                cell(as_text(str(skipped.path))),
+                Text("passed over", style="dim"),
+                cell(skipped.reason),
+            )
         out.print(details)
     if not report.results and not report.passed_over:
         out.print("no files found")
@@ -261,7 +283,9 @@ def _print_status(current: WarehouseStatus, url: str) -> None:
     for status_name, count in current.files_by_status.items():
         table.add_row(f"files {status_name}", f"{count:,}")
     table.add_row("listings", f"{current.listings:,}")
-    table.add_row("papers", f"{current.papers:,}" if current.papers is not None else "not built yet")
+    table.add_row(
+        "papers", f"{current.papers:,}" if current.papers is not None else "not built yet"
+    )
     last = current.last_ingested_at
     table.add_row("last ingest", last.isoformat(timespec="seconds") if last else "never")
     out.print(table)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +20,9 @@ from orchestration.warehouse import connect, prepare
 @app.command()
 @friendly_errors
 def sql(
-    query: Annotated[str | None, typer.Argument(help="One SQL statement; it runs read-only.")] = None,
+    query: Annotated[
+        str | None, typer.Argument(help="One SQL statement; it runs read-only.")
+    ] = None,
     file: Annotated[
         Path | None,
         typer.Option("--file", help="Read the statement from this file (- for stdin)."),
@@ -96,7 +98,9 @@ def paper(
             out.print(as_table(rows, title=name.replace("_", " ")))
 
 
-keywords_app = typer.Typer(help="Top keywords, and those rising fastest.", invoke_without_command=True)
+keywords_app = typer.Typer(
+    help="Top keywords, and those rising fastest.", invoke_without_command=True
+)
 app.add_typer(keywords_app, name="keywords")
 
 
@@ -139,7 +143,7 @@ def keywords_trending(
         show(trending_keywords(conn, top), format, out)
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
 
@@ -147,8 +151,12 @@ class ExportFormat(str, Enum):
 @app.command()
 @friendly_errors
 def export(
-    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or parquet.")] = ExportFormat.csv,
-    out_dir: Annotated[Path, typer.Option("--out", help="The folder to write to.")] = Path("export"),
+    format: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="csv or parquet.")
+    ] = ExportFormat.csv,
+    out_dir: Annotated[Path, typer.Option("--out", help="The folder to write to.")] = Path(
+        "export"
+    ),
 ) -> None:
     """Write every mart to a file (one per table) for pandas, spreadsheets and notebooks."""
     from orchestration.export import export_marts

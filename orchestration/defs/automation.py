@@ -75,7 +75,9 @@ class InboxCursor:
         )
 
 
-def inbox_hashes(inbox: Path, settle_seconds: float, cache: dict[str, tuple[int, int, str]]) -> dict[str, tuple[int, int, str]]:
+def inbox_hashes(
+    inbox: Path, settle_seconds: float, cache: dict[str, tuple[int, int, str]]
+) -> dict[str, tuple[int, int, str]]:
     """SHA-256 of every settled inbox file, reusing `cache` for files that did not change."""
     current: dict[str, tuple[int, int, str]] = {}
     for file in scan([inbox], settle_seconds=settle_seconds).files:
@@ -118,7 +120,8 @@ def ingested_shas(warehouse: WarehouseResource, candidates: set[str]) -> set[str
         return set()
     with connect(warehouse.url()) as conn:
         rows = conn.execute(
-            "select distinct sha256 from raw.ingested_files where sha256 = any(%s)", [sorted(candidates)]
+            "select distinct sha256 from raw.ingested_files where sha256 = any(%s)",
+            [sorted(candidates)],
         ).fetchall()
     return {row[0] for row in rows}
 
@@ -129,7 +132,9 @@ def ingested_shas(warehouse: WarehouseResource, candidates: set[str]) -> set[str
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests one ingest-and-build run when new files land in the inbox.",
 )
-def inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
+def inbox_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+) -> dg.SensorResult:
     cursor = InboxCursor.load(context.cursor)
     settings = warehouse.settings()
     hashes = inbox_hashes(settings.inbox, settings.settle_seconds, cursor.hashes)

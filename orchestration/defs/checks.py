@@ -55,8 +55,12 @@ def newest_file_is_fresh(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         passed=age is not None and age <= limit,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "newest_file_ingested_at": dg.MetadataValue.text(newest.isoformat() if newest else "never"),
-            "age_hours": dg.MetadataValue.float(round(age.total_seconds() / 3600, 2) if age else -1.0),
+            "newest_file_ingested_at": dg.MetadataValue.text(
+                newest.isoformat() if newest else "never"
+            ),
+            "age_hours": dg.MetadataValue.float(
+                round(age.total_seconds() / 3600, 2) if age else -1.0
+            ),
             "limit_hours": dg.MetadataValue.float(limit.total_seconds() / 3600),
         },
     )

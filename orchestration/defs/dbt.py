@@ -4,7 +4,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from orchestration.build import build_lock, dbt_build_flags, dbt_profile_env, plan_build
 from orchestration.defs.resources import WarehouseResource, dbt_project, environment
@@ -44,7 +49,9 @@ def dbt_build_args(full_refresh: bool) -> list[str]:
     return ["build", *dbt_build_flags(full_refresh)]
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
+@dbt_assets(
+    manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator
+)
 def paperhouse_dbt_models(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,

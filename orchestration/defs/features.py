@@ -19,8 +19,13 @@ _DESCRIPTIONS = {
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(key, deps=[RAW_LISTINGS], description=description, group_name="features",
-                     kinds={"python", "postgres"})
+        dg.AssetSpec(
+            key,
+            deps=[RAW_LISTINGS],
+            description=description,
+            group_name="features",
+            kinds={"python", "postgres"},
+        )
         for key, description in _DESCRIPTIONS.items()
     ],
     # one writer of the raw and features layers at a time, like ingest
@@ -29,7 +34,9 @@ _DESCRIPTIONS = {
 def extract_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Compute the features of every listing that has none from the current extractor."""
     summary = extract_pending(warehouse.url())
-    context.log.info("extracted the features of %s listing(s) in %s file(s)", summary.listings, summary.files)
+    context.log.info(
+        "extracted the features of %s listing(s) in %s file(s)", summary.listings, summary.files
+    )
     metadata = {
         "listings_extracted": dg.MetadataValue.int(summary.listings),
         "files_extracted": dg.MetadataValue.int(summary.files),

@@ -14,7 +14,6 @@ from orchestration.settings import DBT_PROJECT_DIR, ENVIRONMENT_VARIABLES, Setti
 from orchestration.warehouse import prepare
 
 
-
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse, resolved exactly as the CLI resolves it (orchestration.warehouse)."""
 

@@ -36,7 +36,6 @@ from orchestration.ingest.load_group import load_group
 from orchestration.warehouse import WarehouseUnavailable, connect, first_line
 from orchestration.workers import worker_pool
 
-
 # Worker processes take a second or so to start: only worth it for many files.
 PARALLEL_MIN_FILES = 16
 DEFAULT_WORKERS = min(os.cpu_count() or 1, 4)
@@ -86,7 +85,9 @@ def ingest_paths(
     return report
 
 
-def _sort_out_unchanged(url: str, files: list[InboxFile]) -> tuple[list[FileResult], list[InboxFile]]:
+def _sort_out_unchanged(
+    url: str, files: list[InboxFile]
+) -> tuple[list[FileResult], list[InboxFile]]:
     """Files ingested before under the same name, size and modification time, found with one query.
 
     An inbox keeps every file it ever received: without this, each run would
@@ -184,7 +185,7 @@ def _in_one_go(conn: psycopg.Connection, group: list[InboxFile]) -> list[FileRes
     try:
         with conn.transaction():
             return load_group(conn, group)
-    except Exception:  # noqa: BLE001 - file by file, each failure is judged and reported alone
+    except Exception:
         return None
 
 
@@ -196,7 +197,9 @@ def ingest_one(
         return load_file(conn, file, identity)
     except FileChanged:
         return FileResult(
-            file.path, Outcome.RETRY, message="changed while it was being read; the next run reads it again"
+            file.path,
+            Outcome.RETRY,
+            message="changed while it was being read; the next run reads it again",
         )
     except psycopg.errors.DeadlockDetected:
         # Claiming bytes locks them until the group commits. Two ingest
@@ -204,7 +207,9 @@ def ingest_one(
         # that arrived between their scans) deadlock; the server picks one
         # file to give up, and its savepoint is rolled back, locks included.
         return FileResult(
-            file.path, Outcome.RETRY, message="another ingest was loading the same bytes; the next run reads it"
+            file.path,
+            Outcome.RETRY,
+            message="another ingest was loading the same bytes; the next run reads it",
         )
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
         # The warehouse is gone: stop the run. This file's group died with
@@ -216,8 +221,10 @@ def ingest_one(
     except OSError as exc:
         # Nothing recorded: without bytes there is no identity, and the next
         # run tries again (permissions fixed, disk back).
-        return FileResult(file.path, Outcome.REJECTED, message=f"cannot be read: {exc.strerror or exc}")
-    except Exception as exc:  # noqa: BLE001 - a bug must not cost the other files
+        return FileResult(
+            file.path, Outcome.REJECTED, message=f"cannot be read: {exc.strerror or exc}"
+        )
+    except Exception as exc:
         # Not recorded as rejected: the file may be fine and paperhouse at
         # fault; rolled back, it is tried again on every run until fixed.
         return FileResult(

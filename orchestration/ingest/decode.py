@@ -9,7 +9,7 @@ import codecs
 import contextlib
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple
 
 from orchestration.ingest.notes import Notes
@@ -75,7 +75,7 @@ class DecodedText:
     """
 
     encoding: str
-    batches: Iterator[LineBatch] = iter(())
+    batches: Iterator[LineBatch] = field(default_factory=lambda: iter(()))
 
 
 def sniff_encoding(head: bytes) -> str:
@@ -164,7 +164,9 @@ def _batches(stream: BinaryIO, decoded: DecodedText, notes: Notes) -> Iterator[L
                             too_long(number + 1 + offset, len(pieces[offset]))
                             lines[offset] = None
                 if not cleaner.is_clean(chunk):
-                    lines[1:] = [cleaner.clean(line) if line is not None else None for line in lines[1:]]
+                    lines[1:] = [
+                        cleaner.clean(line) if line is not None else None for line in lines[1:]
+                    ]
                 yield LineBatch(number + 1, lines)
                 number += len(lines)
                 carry, overlong = "", 0
@@ -189,7 +191,9 @@ def _batches(stream: BinaryIO, decoded: DecodedText, notes: Notes) -> Iterator[L
             f"{cleaner.cp1252_lines:,} line(s) are not valid UTF-8 and were read as Windows-1252 (cp1252)"
         )
     if cleaner.nul_count:
-        notes.warn(f"removed {cleaner.nul_count:,} NUL character(s), which PostgreSQL text cannot hold")
+        notes.warn(
+            f"removed {cleaner.nul_count:,} NUL character(s), which PostgreSQL text cannot hold"
+        )
 
 
 class _LineCleaner:

@@ -116,7 +116,11 @@ def scan(paths: Iterable[Path], *, settle_seconds: float, now: float | None = No
                 unusable.append(PassedOver(path, "a broken symbolic link"))
                 return
             if not is_within(target, root):
-                unusable.append(PassedOver(path, "a symbolic link out of the folder being ingested; not followed"))
+                unusable.append(
+                    PassedOver(
+                        path, "a symbolic link out of the folder being ingested; not followed"
+                    )
+                )
                 return
         try:
             info = path.stat()
@@ -150,7 +154,9 @@ def scan(paths: Iterable[Path], *, settle_seconds: float, now: float | None = No
         # ahead of `now` (a coarser clock, as /proc's) must not hold one back
         if not named and settle_seconds > 0 and now - info.st_mtime < settle_seconds:
             passed_over.append(
-                PassedOver(path, f"changed {now - info.st_mtime:.1f}s ago; may still be being written")
+                PassedOver(
+                    path, f"changed {now - info.st_mtime:.1f}s ago; may still be being written"
+                )
             )
             return
         real = os.path.realpath(path)

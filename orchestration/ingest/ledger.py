@@ -75,8 +75,15 @@ class Settlement:
     scraped_on: date | None
 
     def params(self, file_id: int) -> tuple:
-        return (self.status.value, self.listing_count, self.error, self.layout, self.encoding,
-                self.scraped_on, file_id)
+        return (
+            self.status.value,
+            self.listing_count,
+            self.error,
+            self.layout,
+            self.encoding,
+            self.scraped_on,
+            file_id,
+        )
 
 
 def claim(conn: psycopg.Connection, file: FileRow) -> Claim:
@@ -138,7 +145,9 @@ def finish(conn: psycopg.Connection, file_id: int, settlement: Settlement) -> No
 def finish_many(conn: psycopg.Connection, settlements: list[tuple[int, Settlement]]) -> None:
     """finish() for many files in one round trip."""
     with conn.cursor() as cursor:
-        cursor.executemany(FINISH, [settlement.params(file_id) for file_id, settlement in settlements])
+        cursor.executemany(
+            FINISH, [settlement.params(file_id) for file_id, settlement in settlements]
+        )
 
 
 # Held from numbering files until their transaction commits, so that

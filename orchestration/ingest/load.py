@@ -104,7 +104,11 @@ def load_file(
     data = None
     if identity is None:
         data = read_if_small(file)
-        identity = fingerprint(file.path) if data is None else (hashlib.sha256(data).hexdigest(), len(data))
+        identity = (
+            fingerprint(file.path)
+            if data is None
+            else (hashlib.sha256(data).hexdigest(), len(data))
+        )
     sha256, size = identity
     try:
         with conn.transaction():
@@ -137,16 +141,22 @@ def claim_file(conn: psycopg.Connection, file: InboxFile, sha256: str, size: int
 
 
 def ledger_row(file: InboxFile, sha256: str, size: int) -> ledger.FileRow:
-    return ledger.FileRow(file.name, file.name_bytes, sha256, size, file.modified_at, PARSER_VERSION)
+    return ledger.FileRow(
+        file.name, file.name_bytes, sha256, size, file.modified_at, PARSER_VERSION
+    )
 
 
-def record_rejection(conn: psycopg.Connection, file_id: int, file: InboxFile, reason: str) -> FileResult:
+def record_rejection(
+    conn: psycopg.Connection, file_id: int, file: InboxFile, reason: str
+) -> FileResult:
     ledger.finish(conn, file_id, rejected(reason))
     return FileResult(file.path, Outcome.REJECTED, file_id=file_id, message=reason)
 
 
 def rejected(reason: str) -> ledger.Settlement:
-    return ledger.Settlement(FileStatus.REJECTED, 0, reason, layout=None, encoding=None, scraped_on=None)
+    return ledger.Settlement(
+        FileStatus.REJECTED, 0, reason, layout=None, encoding=None, scraped_on=None
+    )
 
 
 def already_known(
@@ -158,7 +168,10 @@ def already_known(
     if not recorded:
         return FileResult(file.path, Outcome.UNCHANGED, file_id=known.file_id)
     return FileResult(
-        file.path, Outcome.DUPLICATE, file_id=known.file_id, message=f"the same bytes as {known.file_name}"
+        file.path,
+        Outcome.DUPLICATE,
+        file_id=known.file_id,
+        message=f"the same bytes as {known.file_name}",
     )
 
 
@@ -196,9 +209,13 @@ class FileReading:
     def __init__(self, file: InboxFile) -> None:
         self.file = file
         self.notes = Notes()
-        self.parser = ListingParser(modified_on=datetime.fromtimestamp(file.mtime).date(), notes=self.notes)
+        self.parser = ListingParser(
+            modified_on=datetime.fromtimestamp(file.mtime).date(), notes=self.notes
+        )
 
-    def copy_listings(self, stream: BinaryIO, copy: psycopg.Copy, file_id: int) -> ledger.Settlement:
+    def copy_listings(
+        self, stream: BinaryIO, copy: psycopg.Copy, file_id: int
+    ) -> ledger.Settlement:
         """Write the file's listings into `copy`; a file that is no listing file writes none."""
         count = 0
         try:
@@ -237,7 +254,9 @@ class FileReading:
 
 
 @contextmanager
-def _claimed_bytes(file: InboxFile, sha256: str, size: int, data: bytes | None) -> Iterator[BinaryIO]:
+def _claimed_bytes(
+    file: InboxFile, sha256: str, size: int, data: bytes | None
+) -> Iterator[BinaryIO]:
     """The bytes the ledger row was claimed for: `data`, or the file read again and
     checked against them once read (FileChanged), even when what was read was no listing file.
     """

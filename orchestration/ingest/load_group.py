@@ -58,9 +58,17 @@ def load_group(conn: psycopg.Connection, files: list[InboxFile]) -> list[FileRes
     for index, (sha256, _) in enumerate(identities):
         claimers.setdefault(sha256, index)
     file_ids = ledger.claim_many(
-        conn, [ledger_row(files[index], sha256, identities[index][1]) for sha256, index in claimers.items()]
+        conn,
+        [
+            ledger_row(files[index], sha256, identities[index][1])
+            for sha256, index in claimers.items()
+        ],
     )
-    claimed = {index: file_id for index, file_id in zip(claimers.values(), file_ids) if file_id is not None}
+    claimed = {
+        index: file_id
+        for index, file_id in zip(claimers.values(), file_ids, strict=True)
+        if file_id is not None
+    }
 
     results: dict[int, FileResult] = {}
     settlements: list[tuple[int, ledger.Settlement]] = []
@@ -78,6 +86,8 @@ def load_group(conn: psycopg.Connection, files: list[InboxFile]) -> list[FileRes
         sha256, size = identities[index]
         claim = claim_file(conn, file, sha256, size)
         if claim.known is None:
-            raise NotForOneGo(f"the bytes of {file.name} are no longer known")  # their claimer rolled back
+            raise NotForOneGo(
+                f"the bytes of {file.name} are no longer known"
+            )  # their claimer rolled back
         results[index] = already_known(conn, file, sha256, size, claim.known)
     return [results[index] for index in range(len(files))]

@@ -191,7 +191,9 @@ class ListingParser:
                     f"('Daily Papers', 'Subscribe', ...) but line {number} is none of them"
                 )
             if title is not None and is_metadata(title):
-                self.notes.warn(f"{_quote(title)} stands where a title should; skipped", line=number)
+                self.notes.warn(
+                    f"{_quote(title)} stands where a title should; skipped", line=number
+                )
                 continue
 
             if i == len(texts):
@@ -233,7 +235,9 @@ class ListingParser:
             self.listings += 1
             yield Listing(self.listings, number, title, abstract, *extras)
 
-    def _nonblank(self, batches: Iterable[LineBatch]) -> Iterator[tuple[list[int], list[str | None]]]:
+    def _nonblank(
+        self, batches: Iterable[LineBatch]
+    ) -> Iterator[tuple[list[int], list[str | None]]]:
         """Each batch's lines that are not blank, stripped, with their numbers."""
         for first_number, lines in batches:
             stripped = [line.strip() if line is not None else None for line in lines]
@@ -298,11 +302,18 @@ class ListingParser:
             )
         if listing_date.upvotes_out_of_range:
             self.notes.warn("an upvote count out of range; upvotes left empty", line=numbers[i])
-        return (*fields, listing_date.written, listing_date.published_on, listing_date.upvotes), i + 1
+        return (
+            *fields,
+            listing_date.written,
+            listing_date.published_on,
+            listing_date.upvotes,
+        ), i + 1
 
 
 def _read_ahead(
-    numbers: list[int], texts: list[str | None], pending: Iterator[tuple[list[int], list[str | None]]]
+    numbers: list[int],
+    texts: list[str | None],
+    pending: Iterator[tuple[list[int], list[str | None]]],
 ) -> tuple[list[int], list[str | None], bool]:
     """The lines left, with batches from `pending` until RECORD_LINES are ahead; and whether more remain."""
     for more_numbers, more_texts in pending:

@@ -74,20 +74,28 @@ def _find(candidates: list[InboxFile], sha256: str) -> InboxFile | None:
     return None
 
 
-def reparse_one(conn: psycopg.Connection, file_id: int, file: InboxFile, sha256: str, size: int) -> FileResult:
+def reparse_one(
+    conn: psycopg.Connection, file_id: int, file: InboxFile, sha256: str, size: int
+) -> FileResult:
     """Replace one file's listings in one transaction (`conn` in autocommit mode)."""
     try:
         try:
             with conn.transaction():
-                return _replace(conn, file_id, lambda: parse_and_copy(conn, file_id, file, sha256, size))
+                return _replace(
+                    conn, file_id, lambda: parse_and_copy(conn, file_id, file, sha256, size)
+                )
         except FileRejected as rejection:
             # The current parser rejects the file: it keeps no listings.
             reason = str(rejection)
             with conn.transaction():
-                return _replace(conn, file_id, lambda: record_rejection(conn, file_id, file, reason))
+                return _replace(
+                    conn, file_id, lambda: record_rejection(conn, file_id, file, reason)
+                )
     except FileChanged:
         return FileResult(
-            file.path, Outcome.RETRY, file_id=file_id,
+            file.path,
+            Outcome.RETRY,
+            file_id=file_id,
             message="changed while it was being read; its listings stay as they were",
         )
 

@@ -46,7 +46,9 @@ def calibrate(url: str, path: Path = DOCUMENT_FREQUENCY_FILE) -> int:
             cursor = conn.cursor(name="paperhouse_calibration")
             cursor.execute(PAPER_TEXTS)
         except psycopg.errors.UndefinedTable as exc:
-            raise CalibrationError("the models are not built yet: run `paperhouse build` first") from exc
+            raise CalibrationError(
+                "the models are not built yet: run `paperhouse build` first"
+            ) from exc
         for title, abstract in cursor:
             papers += 1
             frequencies.update(candidates(title, abstract, vocabulary).keys())

@@ -49,20 +49,95 @@ ALPHA = re.compile(r"[^\W\d_]")
 NOT_A_WORD = re.compile(r"[^\w.+'-]|_")
 NAMED = re.compile(r"[^\W\d_].*[0-9]|[0-9].*[^\W\d_]")
 ADVERB = re.compile(r"[a-z]{3}ly\Z")
-NOT_ADVERBS = frozenset({"anomaly", "family", "assembly", "supply", "monopoly", "butterfly", "italy"})
+NOT_ADVERBS = frozenset(
+    {"anomaly", "family", "assembly", "supply", "monopoly", "butterfly", "italy"}
+)
 ADJECTIVE = re.compile(r"(?:al|ive|ous|ful|less|able|ible)\Z")
 VERB_LED = re.compile(r"[a-z-]+ing ")
 # `X of Y` where X merely counts or sorts Y (number of, set of) is no keyphrase.
 NOT_OF_HEADS = frozenset(
-    """number numbers set sets lack range variety kind kinds type types amount amounts class family
-    collection part parts use form forms level levels degree terms order example examples size quality
-    ability value values point points end means aim goal basis effect effects impact importance role
-    success analysis study studies evaluation performance lot lots majority state-of-the-art thousands
-    millions billions hundreds dozens""".split()
+    [
+        "number",
+        "numbers",
+        "set",
+        "sets",
+        "lack",
+        "range",
+        "variety",
+        "kind",
+        "kinds",
+        "type",
+        "types",
+        "amount",
+        "amounts",
+        "class",
+        "family",
+        "collection",
+        "part",
+        "parts",
+        "use",
+        "form",
+        "forms",
+        "level",
+        "levels",
+        "degree",
+        "terms",
+        "order",
+        "example",
+        "examples",
+        "size",
+        "quality",
+        "ability",
+        "value",
+        "values",
+        "point",
+        "points",
+        "end",
+        "means",
+        "aim",
+        "goal",
+        "basis",
+        "effect",
+        "effects",
+        "impact",
+        "importance",
+        "role",
+        "success",
+        "analysis",
+        "study",
+        "studies",
+        "evaluation",
+        "performance",
+        "lot",
+        "lots",
+        "majority",
+        "state-of-the-art",
+        "thousands",
+        "millions",
+        "billions",
+        "hundreds",
+        "dozens",
+    ]
 )
 # Letters NFKD does not take apart, folded as PostgreSQL's unaccent folds them.
-UNACCENT = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O",
-                          "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ı": "i", "þ": "th", "Þ": "TH"})
+UNACCENT = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ı": "i",
+        "þ": "th",
+        "Þ": "TH",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +163,31 @@ class Candidate:
 
 
 _SINGULAR_AS_WRITTEN = frozenset(
-    """series species news physics mathematics robotics dynamics statistics linguistics economics
-    ethics genomics analytics semantics pragmatics kinetics movies cookies lens bias gas atlas
-    canvas""".split()
+    [
+        "series",
+        "species",
+        "news",
+        "physics",
+        "mathematics",
+        "robotics",
+        "dynamics",
+        "statistics",
+        "linguistics",
+        "economics",
+        "ethics",
+        "genomics",
+        "analytics",
+        "semantics",
+        "pragmatics",
+        "kinetics",
+        "movies",
+        "cookies",
+        "lens",
+        "bias",
+        "gas",
+        "atlas",
+        "canvas",
+    ]
 )
 
 
@@ -131,11 +228,27 @@ def fold(text: str) -> str:
 # Unicode's format characters (category Cf, Unicode 16), deleted by str.translate;
 # as dbt's macro format_characters (tests check both against unicodedata).
 FORMAT_CHARACTER_RANGES = (
-    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F),
-    (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E),
-    (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD),
-    (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
-    (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
 )
 FORMAT_CHARACTERS = dict.fromkeys(
     code for first, last in FORMAT_CHARACTER_RANGES for code in range(first, last + 1)
@@ -212,13 +325,22 @@ def _grams(tokens: list[_Token]) -> Iterator[tuple[str, int, str | None, bool, b
         yield one.word, 1, one.word, one.is_generic, one.is_named
         two = tokens[i + 1] if i + 1 < count else None
         if two is not None and not two.is_breaker:
-            yield (f"{one.word} {two.word}", 2, two.word, one.is_generic and two.is_generic,
-                   one.is_named or two.is_named)
+            yield (
+                f"{one.word} {two.word}",
+                2,
+                two.word,
+                one.is_generic and two.is_generic,
+                one.is_named or two.is_named,
+            )
             three = tokens[i + 2] if i + 2 < count else None
             if three is not None and not three.is_breaker:
-                yield (f"{one.word} {two.word} {three.word}", 3, three.word,
-                       one.is_generic and two.is_generic and three.is_generic,
-                       one.is_named or two.is_named or three.is_named)
+                yield (
+                    f"{one.word} {two.word} {three.word}",
+                    3,
+                    three.word,
+                    one.is_generic and two.is_generic and three.is_generic,
+                    one.is_named or two.is_named or three.is_named,
+                )
         # `X of Y` across the `of`, when X and Y are whole one-word runs
         elif (
             two is not None
@@ -229,15 +351,22 @@ def _grams(tokens: list[_Token]) -> Iterator[tuple[str, int, str | None, bool, b
             and (i + 3 >= count or tokens[i + 3].is_breaker)
             and one.word not in NOT_OF_HEADS
         ):
-            yield (f"{one.word} of {three.word}", 3, None, one.is_generic or three.is_generic,
-                   one.is_named or three.is_named)
+            yield (
+                f"{one.word} of {three.word}",
+                3,
+                None,
+                one.is_generic or three.is_generic,
+                one.is_named or three.is_named,
+            )
 
 
 def candidates(title: str, abstract: str | None, vocabulary: Vocabulary) -> dict[str, Candidate]:
     """Candidate phrases of one paper, in display form (lower case, the last word singular)."""
     grams: dict[str, list] = {}
     for field, text in ((IN_TITLE, title), (IN_ABSTRACT, abstract or "")):
-        for words, word_count, last_word, all_generic, is_named in _grams(_tokens(text, vocabulary)):
+        for words, word_count, last_word, all_generic, is_named in _grams(
+            _tokens(text, vocabulary)
+        ):
             gram = grams.get(words)
             if gram is None:
                 gram = grams[words] = [word_count, last_word, all_generic, is_named, 0, 0]
@@ -259,13 +388,26 @@ def candidates(title: str, abstract: str | None, vocabulary: Vocabulary) -> dict
                 longer_by_part.setdefault(tail, []).append((words, gram))
 
     found: dict[str, Candidate] = {}
-    for words, (word_count, last_word, all_generic, is_named, in_title, in_abstract) in grams.items():
+    for words, (
+        word_count,
+        last_word,
+        all_generic,
+        is_named,
+        in_title,
+        in_abstract,
+    ) in grams.items():
         if all_generic:
             continue
         longer = longer_by_part.get(words)
-        if longer and _dominated(words, word_count, last_word, in_title + in_abstract, longer, vocabulary):
+        if longer and _dominated(
+            words, word_count, last_word, in_title + in_abstract, longer, vocabulary
+        ):
             continue
-        phrase = words if last_word is None else words[: len(words) - len(last_word)] + singular(last_word)
+        phrase = (
+            words
+            if last_word is None
+            else words[: len(words) - len(last_word)] + singular(last_word)
+        )
         candidate = found.get(phrase)
         if candidate is None:
             found[phrase] = Candidate(word_count, is_named, in_title, in_abstract)
@@ -286,13 +428,20 @@ def _dominated(
     vocabulary: Vocabulary,
 ) -> bool:
     for longer_words, longer in longer_grams:
-        if longer[WORD_COUNT] != word_count + 1 or longer[IN_TITLE] + longer[IN_ABSTRACT] < occurrences:
+        if (
+            longer[WORD_COUNT] != word_count + 1
+            or longer[IN_TITLE] + longer[IN_ABSTRACT] < occurrences
+        ):
             continue
         generic_tail = (
             longer_words.startswith(words + " ")
             and longer_words[len(words) + 1 :] in vocabulary.generic_words
         )
-        if not generic_tail or word_count == 1 or (last_word is not None and ADJECTIVE.search(last_word)):
+        if (
+            not generic_tail
+            or word_count == 1
+            or (last_word is not None and ADJECTIVE.search(last_word))
+        ):
             return True
     return False
 

@@ -68,7 +68,9 @@ def write_document_frequency(
 
 
 @cache
-def load_vocabulary(stopwords: Path = STOPWORDS_FILE, reference: Path = DOCUMENT_FREQUENCY_FILE) -> Vocabulary:
+def load_vocabulary(
+    stopwords: Path = STOPWORDS_FILE, reference: Path = DOCUMENT_FREQUENCY_FILE
+) -> Vocabulary:
     kinds = read_stopwords(stopwords)
     frequencies, corpus = read_document_frequency(reference)
     digest = hashlib.sha256(stopwords.read_bytes() + b"\0" + reference.read_bytes()).hexdigest()

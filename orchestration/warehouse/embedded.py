@@ -80,7 +80,9 @@ def close_to_public(conn: psycopg.Connection, databases: tuple[str, ...]) -> Non
     ).fetchall()
     for (name,) in open_to_public:
         conn.execute(
-            sql.SQL("revoke connect, temporary on database {} from public").format(sql.Identifier(name))
+            sql.SQL("revoke connect, temporary on database {} from public").format(
+                sql.Identifier(name)
+            )
         )
 
 
@@ -221,9 +223,7 @@ class EmbeddedServer:
                 ],
             )
         except subprocess.CalledProcessError as exc:
-            raise EmbeddedServerError(
-                f"initdb failed for {self.pgdata}: {_stderr(exc)}"
-            ) from exc
+            raise EmbeddedServerError(f"initdb failed for {self.pgdata}: {_stderr(exc)}") from exc
 
     def _pg_ctl_start(self, port: int) -> None:
         socket_dir = find_suitable_socket_dir(self.pgdata, self.home)
@@ -234,7 +234,16 @@ class EmbeddedServer:
         try:
             self._run(
                 "pg_ctl",
-                ["-w", "-t", str(START_TIMEOUT_SECONDS), "-o", options, "-l", str(self.log_file), "start"],
+                [
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_SECONDS),
+                    "-o",
+                    options,
+                    "-l",
+                    str(self.log_file),
+                    "start",
+                ],
             )
         except subprocess.CalledProcessError as exc:
             raise EmbeddedServerError(

@@ -85,9 +85,13 @@ def create_reader(url: str, name: str, password: str) -> Reader:
         conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(READER_GROUP), role))
         for setting, value in READER_SETTINGS.items():
             conn.execute(
-                sql.SQL("alter role {} set {} = {}").format(role, sql.Identifier(setting), sql.Literal(value))
+                sql.SQL("alter role {} set {} = {}").format(
+                    role, sql.Identifier(setting), sql.Literal(value)
+                )
             )
     info = conninfo_to_dict(url)
     host = info.get("host") or "localhost"
     port = info.get("port") or 5432
-    return Reader(f"postgresql://{name}@{host}:{port}/{info.get('dbname', '')}", created=existing is None)
+    return Reader(
+        f"postgresql://{name}@{host}:{port}/{info.get('dbname', '')}", created=existing is None
+    )

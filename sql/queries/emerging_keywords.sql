@@ -9,5 +9,5 @@ select
 from analytics.dim_keywords
 where first_seen_at >= now() - interval '90 days'
     and paper_count >= 2
-order by paper_count desc, first_seen_at desc, keyword
+order by paper_count desc, first_seen_at desc, keyword asc
 limit 50;

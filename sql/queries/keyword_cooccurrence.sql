@@ -6,10 +6,10 @@ select
     b.keyword as keyword_b,
     count(*) as papers
 from analytics.fct_paper_keywords as a
-join analytics.fct_paper_keywords as b
+inner join analytics.fct_paper_keywords as b
     on b.paper_id = a.paper_id
     and a.keyword < b.keyword
 group by a.keyword, b.keyword
 having count(*) >= 2
-order by papers desc, keyword_a, keyword_b
+order by papers desc, keyword_a asc, keyword_b asc
 limit 100;

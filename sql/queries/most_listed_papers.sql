@@ -10,5 +10,5 @@ select
     first_seen_at,
     last_seen_at
 from analytics.dim_papers
-order by listing_count desc, file_count desc, title
+order by listing_count desc, file_count desc, title asc
 limit 25;

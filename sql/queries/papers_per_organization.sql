@@ -7,5 +7,5 @@ select
     count(*) as papers,
     sum(coalesce(upvotes, 0)) as upvotes
 from analytics.dim_papers
-group by 1
-order by papers desc, organization;
+group by coalesce(organization, '(none shown)')
+order by papers desc, organization asc;

@@ -8,12 +8,16 @@ with ranked as (
         month,
         keyword,
         paper_count,
-        row_number() over (partition by month order by paper_count desc, keyword) as place
+        row_number() over (partition by month order by paper_count desc, keyword asc) as place
     from analytics.fct_keyword_monthly
 
 )
 
-select month, place, keyword, paper_count
+select
+    month,
+    place,
+    keyword,
+    paper_count
 from ranked
 where place <= 5
-order by month desc, place;
+order by month desc, place asc;

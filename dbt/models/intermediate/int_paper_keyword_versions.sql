@@ -33,7 +33,10 @@ select
     papers.last_ingest_seq,
     papers.trend_month,
     -- sorted, so that two versions compare as sets (empty, not null, without keywords)
-    array(select keyword from unnest(listing_keywords.keywords) as keyword order by keyword) as keywords
+    array(
+        select keyword from unnest(listing_keywords.keywords) as keyword
+        order by keyword
+    ) as keywords
 
 from papers
 -- left: a paper whose listing the features step missed has no keywords (a

@@ -24,7 +24,11 @@ with
 -- paper (1.2 s at a million listings) where a build needs the few it touched
 papers as not materialized (
 
-    select paper_id, first_seen_at, last_seen_at from {{ ref('dim_papers') }}
+    select
+        paper_id,
+        first_seen_at,
+        last_seen_at
+    from {{ ref('dim_papers') }}
 
 ),
 
@@ -51,7 +55,7 @@ counted as (
     from {{ ref('fct_paper_keywords') }} as keywords
     inner join papers on papers.paper_id = keywords.paper_id
     {% if is_incremental() %}
-    where keywords.keyword in (select keyword from lost_keywords)
+    where keywords.keyword in (select lost_keywords.keyword from lost_keywords)
     {% endif %}
     group by keywords.keyword
 
@@ -59,6 +63,16 @@ counted as (
 
 {% if is_incremental() %}
 ,
+
+-- each keyword a paper gained, once
+gained_keywords as (
+
+    select distinct
+        gained.paper_id,
+        gained.keyword
+    from gained
+
+),
 
 -- the others only gained papers, or kept theirs and saw them again
 carried as (
@@ -71,9 +85,9 @@ carried as (
         max(latest_rows.last_ingest_seq) as last_ingest_seq
     from latest_rows
     inner join papers on papers.paper_id = latest_rows.paper_id
-    left join (select distinct paper_id, keyword from gained) as gained
+    left join gained_keywords as gained
         on gained.paper_id = latest_rows.paper_id and gained.keyword = latest_rows.keyword
-    where latest_rows.keyword not in (select keyword from lost_keywords)
+    where latest_rows.keyword not in (select lost_keywords.keyword from lost_keywords)
     group by latest_rows.keyword
 
 )

@@ -67,7 +67,7 @@ listings as (
     inner join file_order on file_order.file_id = facts.file_id
 
     {% if is_incremental() %}
-    where facts.paper_id in (select paper_id from touched_papers)
+    where facts.paper_id in (select touched_papers.paper_id from touched_papers)
     {% endif %}
 
 ),
@@ -89,7 +89,7 @@ display_titles as (
     -- the form seen most often; ties go to the one scraped first
     select
         paper_id,
-        (array_agg(title order by listing_count desc, first_seen_order))[1] as title
+        (array_agg(title order by listing_count desc, first_seen_order asc))[1] as title
     from title_forms
     group by paper_id
 
@@ -101,18 +101,14 @@ paper_facts as (
         paper_id,
 
         ---------- text: the listing with the longest abstract (ties: the first scraped)
-        (array_agg(file_id order by abstract_length desc, seen_order))[1] as abstract_file_id,
-        (array_agg(position order by abstract_length desc, seen_order))[1] as abstract_position,
+        (array_agg(file_id order by abstract_length desc, seen_order asc))[1] as abstract_file_id,
+        (array_agg(position order by abstract_length desc, seen_order asc))[1] as abstract_position,
 
         ---------- metadata: from the most recently scraped listing that has it
-        (array_agg(authors_count order by seen_order desc)
-            filter (where authors_count is not null))[1] as authors_count,
-        (array_agg(organization order by seen_order desc)
-            filter (where organization is not null))[1] as organization,
-        (array_agg(published_on order by seen_order desc)
-            filter (where published_on is not null))[1] as published_on,
-        (array_agg(upvotes order by seen_order desc)
-            filter (where upvotes is not null))[1] as upvotes,
+        (array_agg(authors_count order by seen_order desc) filter (where authors_count is not null))[1] as authors_count,
+        (array_agg(organization order by seen_order desc) filter (where organization is not null))[1] as organization,
+        (array_agg(published_on order by seen_order desc) filter (where published_on is not null))[1] as published_on,
+        (array_agg(upvotes order by seen_order desc) filter (where upvotes is not null))[1] as upvotes,
         max(upvotes) as max_upvotes,
 
         ---------- when and how often

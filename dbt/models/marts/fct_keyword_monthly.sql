@@ -30,7 +30,10 @@ with
 -- (keyword, month) pairs a paper gave up: counted again from the facts
 lost_pairs as (
 
-    select distinct keyword, month from lost
+    select distinct
+        keyword,
+        month
+    from lost
 
 ),
 {% endif %}
@@ -68,7 +71,12 @@ carried_pairs as (
         on gained.paper_id = latest_rows.paper_id
         and gained.keyword = latest_rows.keyword
         and gained.month = latest_rows.month
-    where (latest_rows.keyword, latest_rows.month) not in (select keyword, month from lost_pairs)
+    where (latest_rows.keyword, latest_rows.month) not in (
+            select
+                lost_pairs.keyword,
+                lost_pairs.month
+            from lost_pairs
+        )
     group by latest_rows.keyword, latest_rows.month
 
 )

@@ -26,14 +26,14 @@ listings as (
     -- the files this build takes (macro build_bound): every model downstream
     -- takes its listings from here
     where {{ build_bound('ingest_seq') }}
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         and ingest_seq > {{ ingest_seq_watermark() }}
-    {% endif %}
+        {% endif %}
 
     -- A fence: without it the planner inlines the title_key expression into
     -- both of its uses (the column and the paper id) and computes it twice a
     -- listing; normalize, unaccent and a regex are most of this model's cost.
-    offset 0
+    offset 0  -- noqa: AM09
 
 )
 

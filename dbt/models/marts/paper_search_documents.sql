@@ -29,7 +29,13 @@ with
 
 papers as (
 
-    select paper_id, title, last_seen_at, last_ingest_seq, abstract_file_id, abstract_position
+    select
+        paper_id,
+        title,
+        last_seen_at,
+        last_ingest_seq,
+        abstract_file_id,
+        abstract_position
     from {{ ref('dim_papers') }}
 
     {% if is_incremental() %}

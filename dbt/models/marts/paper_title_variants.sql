@@ -22,7 +22,7 @@ listings as (
     select * from {{ ref('fct_paper_listings') }}
 
     {% if is_incremental() %}
-    where paper_id in (select paper_id from touched_papers)
+    where paper_id in (select touched_papers.paper_id from touched_papers)
     {% endif %}
 
 )
