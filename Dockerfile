@@ -14,9 +14,9 @@ COPY sql ./sql
 COPY dbt ./dbt
 # Editable: paperhouse finds sql/ and dbt/ beside its package.
 RUN pip install --no-cache-dir -e . \
-    && python -m orchestration.build
+    && python -m orchestration.models.runner
 
-COPY dagster.yaml workspace.yaml /opt/dagster/home/
+COPY docker/dagster.yaml docker/workspace.yaml /opt/dagster/home/
 
 EXPOSE 4000 3000
 CMD ["dagster", "api", "grpc", "-m", "orchestration.definitions", "-h", "0.0.0.0", "-p", "4000"]

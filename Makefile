@@ -40,7 +40,7 @@ test-external: $(STAMP) $(MANIFEST)
 bootstrap: $(STAMP) $(MANIFEST)
 
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)
-	$(BIN)/python -m orchestration.build
+	$(BIN)/python -m orchestration.models.runner
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "paperhouse needs Python 3.11 or newer: run make PYTHON=python3.11 ...")'

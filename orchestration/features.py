@@ -135,14 +135,13 @@ def extract_pending(
     )
 
 
-def extracted_through(url: str) -> int:
+def extracted_through(conn: psycopg.Connection) -> int:
     """The highest ingest_seq up to which every loaded file has its features: a build's bound.
 
     Files committed while a build runs (after its features step) are past it,
     and wait for the next build.
     """
-    with connect(url) as conn:
-        return conn.execute(EXTRACTED_THROUGH, {"version": load_vocabulary().version}).fetchone()[0]  # type: ignore[index]
+    return conn.execute(EXTRACTED_THROUGH, {"version": load_vocabulary().version}).fetchone()[0]  # type: ignore[index]
 
 
 def _batches(pending: Sequence[tuple[int, int, bool]]) -> Iterator[list[int]]:

@@ -63,9 +63,14 @@ _CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20) if chr(code) no
 }
 
 
+def visible(value: Any) -> str:
+    """A value as text to show: verbatim, but with control characters as their pictures."""
+    return "" if value is None else str(plain(value)).translate(_CONTROL_PICTURES)
+
+
 def cell(value: Any) -> Text:
     """A value as a table shows it: verbatim, never read as rich markup, control characters visible."""
-    return Text("" if value is None else str(plain(value)).translate(_CONTROL_PICTURES))
+    return Text(visible(value))
 
 
 def as_table(rows: Rows, title: str | None = None, max_width: int = 80) -> Table:

@@ -1,9 +1,14 @@
-"""Where paperhouse keeps things: the one place environment variables are read."""
+"""Every setting paperhouse has, and the one place environment variables are read.
+
+Each is optional: `Settings.from_env()` fills the defaults below. `.env.example`
+lists the variables; the README's "Configuration" says what each does.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # The code's own files (migrations, the dbt project) live beside the package.
@@ -11,6 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
 REPEATABLE_DIR = PROJECT_ROOT / "sql" / "repeatable"
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+# The instance file of every Dagster paperhouse starts: `paperhouse ui`'s and the compose stack's.
+DAGSTER_INSTANCE_FILE = PROJECT_ROOT / "docker" / "dagster.yaml"
 
 # The data's places are relative to where paperhouse runs, like git's or dbt's.
 DEFAULT_HOME = Path(".paperhouse")
@@ -20,38 +27,70 @@ DEFAULT_INBOX = Path("data") / "inbox"
 # an inbox scan leaves it for the next run (see orchestration.ingest.inbox).
 DEFAULT_SETTLE_SECONDS = 2.0
 
-
-# Settings field -> the environment variable it comes from (all optional).
+# Settings field -> the environment variable it comes from.
 ENVIRONMENT_VARIABLES = {
     "database_url": "PAPERHOUSE_DATABASE_URL",
     "home": "PAPERHOUSE_HOME",
     "inbox": "PAPERHOUSE_INBOX",
     "settle_seconds": "PAPERHOUSE_SETTLE_SECONDS",
+    "dagster_database_url": "PAPERHOUSE_DAGSTER_DATABASE_URL",
+    "sensor_interval_seconds": "PAPERHOUSE_SENSOR_INTERVAL",
+    "schedule_cron": "PAPERHOUSE_SCHEDULE_CRON",
+    "rebuild_cron": "PAPERHOUSE_REBUILD_CRON",
+    "freshness_hours": "PAPERHOUSE_FRESHNESS_HOURS",
+    "reader_password": "PAPERHOUSE_READER_PASSWORD",
 }
 
 
 @dataclass(frozen=True)
 class Settings:
-    home: Path
+    home: Path  # state: the embedded server's data and port
     inbox: Path
-    database_url: str | None
-    settle_seconds: float
+    database_url: str | None  # None: the embedded server
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    dagster_database_url: str | None = None  # Dagster's own storage (orchestration/ui.py)
+    sensor_interval_seconds: int = 30
+    schedule_cron: str = "0 * * * *"  # ingest and build, hourly
+    rebuild_cron: str = "30 3 * * *"  # the nightly full rebuild
+    freshness_hours: float = 24.0  # checks.newest_file_is_fresh
+    reader_password: str | None = field(default=None, repr=False)  # `db create-reader`
 
     @property
     def pgdata(self) -> Path:
         return self.home / "pgdata"
 
     @classmethod
-    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        raw = {
-            field: env.get(variable) or None for field, variable in ENVIRONMENT_VARIABLES.items()
-        }
+        raw = {name: env.get(variable) or None for name, variable in ENVIRONMENT_VARIABLES.items()}
+        defaults = cls(home=DEFAULT_HOME, inbox=DEFAULT_INBOX, database_url=None)
         return cls(
             home=Path(raw["home"] or DEFAULT_HOME).expanduser().resolve(),
             inbox=Path(raw["inbox"] or DEFAULT_INBOX).expanduser().resolve(),
             database_url=raw["database_url"],
-            settle_seconds=float(raw["settle_seconds"])
-            if raw["settle_seconds"]
-            else DEFAULT_SETTLE_SECONDS,
+            settle_seconds=_number(raw, "settle_seconds", float, defaults.settle_seconds),
+            dagster_database_url=raw["dagster_database_url"],
+            sensor_interval_seconds=_number(
+                raw, "sensor_interval_seconds", int, defaults.sensor_interval_seconds
+            ),
+            schedule_cron=raw["schedule_cron"] or defaults.schedule_cron,
+            rebuild_cron=raw["rebuild_cron"] or defaults.rebuild_cron,
+            freshness_hours=_number(raw, "freshness_hours", float, defaults.freshness_hours),
+            reader_password=raw["reader_password"],
         )
+
+
+class SettingError(ValueError):
+    """An environment variable holds what its setting cannot take; the message names it."""
+
+
+def _number(raw: dict[str, str | None], name: str, kind: type, default: float) -> float:
+    value = raw[name]
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        raise SettingError(
+            f"{ENVIRONMENT_VARIABLES[name]}={value!r} is not a {'whole ' if kind is int else ''}number"
+        ) from None

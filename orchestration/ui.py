@@ -17,8 +17,8 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from orchestration.build import dbt_env, parse_project
-from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.models.runner import dbt_env, parse_project
+from orchestration.settings import DAGSTER_INSTANCE_FILE, Settings
 from orchestration.warehouse import connect, prepare
 from orchestration.warehouse.embedded import close_to_public
 
@@ -28,15 +28,14 @@ DAGSTER_DATABASE = "dagster"
 def dagster_home(settings: Settings) -> Path:
     home = settings.home / "dagster"
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(DAGSTER_INSTANCE_FILE, home / "dagster.yaml")
     return home
 
 
 def storage_url(settings: Settings, warehouse_url: str) -> str:
     """Where Dagster keeps runs and events: never SQLite."""
-    explicit = os.environ.get("PAPERHOUSE_DAGSTER_DATABASE_URL")
-    if explicit:
-        return explicit
+    if settings.dagster_database_url:
+        return settings.dagster_database_url
     if settings.database_url:
         return warehouse_url  # an external server: do not assume we may create databases
     with connect(warehouse_url) as conn, contextlib.suppress(psycopg.errors.DuplicateDatabase):

@@ -80,7 +80,7 @@ def server_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
     """dbt/target/manifest.json, which dagster-dbt reads when the definitions are imported."""
-    from orchestration.build import parse_project
+    from orchestration.models.runner import parse_project
 
     return parse_project()
 
@@ -102,8 +102,8 @@ def sample_db(
     server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """One warehouse holding the five sample files, built once, for tests that only read."""
-    from orchestration.build import build
     from orchestration.ingest.batch import ingest_paths
+    from orchestration.pipeline import build
 
     inbox = tmp_path_factory.mktemp("sample-inbox")
     for seed in sorted(SEEDS.iterdir()):

@@ -5,7 +5,7 @@ benchmarks compare stemmed phrases: case, accents, hyphens (long-range =
 long range) and plural endings (models = model) do not count as misses.
 
 Run `python tests/keyword_quality.py` (with PAPERHOUSE_DATABASE_URL or the
-embedded warehouse, after `paperhouse run`) to print the figure in the README.
+embedded warehouse, after `paperhouse run`) to print the figures in docs/keywords.md.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def test_metabase_reads_through_a_reader_login():
         "create database metabase"
         in (PROJECT_ROOT / "docker" / "create-dagster-database.sql").read_text()
     )
-    # the README tells which login to give Metabase
+    # the compose file tells which login to give Metabase
     assert (
         reader["command"][3]
         in (PROJECT_ROOT / "docker-compose.yml").read_text().split("user ", 1)[1]
@@ -54,7 +54,7 @@ def test_the_code_location_serves_the_definitions_module_the_workspace_names():
     assert code[:3] == ["dagster", "api", "grpc"]
     module = code[code.index("-m") + 1]
     assert (PROJECT_ROOT / (module.replace(".", "/") + ".py")).exists()
-    workspace = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text())
+    workspace = yaml.safe_load((PROJECT_ROOT / "docker" / "workspace.yaml").read_text())
     server = workspace["load_from"][0]["grpc_server"]
     assert server["host"] == "code"
     assert str(server["port"]) == code[code.index("-p") + 1]
@@ -69,7 +69,7 @@ def test_the_webserver_listens_on_port_3000_and_both_read_the_workspace():
     for service in ("webserver", "daemon"):
         workspace_path = command(service)[command(service).index("-w") + 1]
         assert workspace_path == "/opt/dagster/home/workspace.yaml"
-    assert "COPY dagster.yaml workspace.yaml /opt/dagster/home/" in dockerfile
+    assert "COPY docker/dagster.yaml docker/workspace.yaml /opt/dagster/home/" in dockerfile
     assert "DAGSTER_HOME=/opt/dagster/home" in dockerfile
 
 
@@ -106,7 +106,7 @@ def test_the_services_get_the_variables_the_code_reads():
     settings = Settings.from_env({key: str(value) for key, value in environment.items()})
     assert settings.database_url and "@warehouse:5432/" in settings.database_url
     assert str(settings.inbox) == "/app/data/inbox"
-    dagster_yaml = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
+    dagster_yaml = yaml.safe_load((PROJECT_ROOT / "docker" / "dagster.yaml").read_text())
     storage_variable = dagster_yaml["storage"]["postgres"]["postgres_url"]["env"]
     assert storage_variable in environment
     assert environment[storage_variable].startswith("postgresql+psycopg2://")

@@ -22,6 +22,7 @@ import pytest
 from test_models import snapshot
 
 from orchestration.defs.resources import WarehouseResource, dbt_resource
+from orchestration.settings import DAGSTER_INSTANCE_FILE, PROJECT_ROOT
 
 from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, SEEDS, fresh_database, run_cli
 
@@ -32,23 +33,40 @@ BIN = Path(sys.executable).parent
 def code(dbt_manifest):
     """The code location's modules, imported once dbt's manifest exists (dagster-dbt reads it)."""
     import orchestration.definitions as definitions
-    import orchestration.defs.automation as automation
-    import orchestration.defs.dbt as dbt
+    import orchestration.defs.ingest.sensors as sensors
+    import orchestration.defs.models.assets as models
 
-    return SimpleNamespace(defs=definitions.defs, automation=automation, dbt=dbt)
+    return SimpleNamespace(defs=definitions.defs(), sensors=sensors, models=models)
 
 
-def test_definitions_validate_with_the_dagster_cli(dbt_manifest, tmp_path):
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+@pytest.mark.parametrize(
+    "command,says",
+    [
+        (
+            ["dagster", "definitions", "validate", "-m", "orchestration.definitions"],
+            "All code locations passed validation",
+        ),
+        (["dg", "check", "defs"], "All definitions loaded successfully"),
+    ],
+    ids=["dagster-definitions-validate", "dg-check-defs"],
+)
+def test_dagsters_own_commands_work_in_the_repository_root(dbt_manifest, command, says):
+    # As a user who knows Dagster types them: in the root, no variables set.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DAGSTER_", "PAPERHOUSE_"))
+    }
     done = subprocess.run(
-        [str(BIN / "dagster"), "definitions", "validate", "-m", "orchestration.definitions"],
+        [str(BIN / command[0]), *command[1:]],
+        cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=180,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "Validation successful" in done.stderr + done.stdout
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    assert says in done.stderr + done.stdout
 
 
 def test_the_asset_graph_runs_from_the_inbox_to_the_marts(code):
@@ -88,10 +106,18 @@ def test_the_asset_graph_runs_from_the_inbox_to_the_marts(code):
     assert {"ingest_and_build", "full_rebuild"} <= {job.name for job in repository.get_all_jobs()}
 
 
-def test_dbt_build_args_follow_the_run_config(code):
-    assert not code.dbt.DbtBuildConfig().full_refresh
-    assert code.dbt.dbt_build_args(False) == ["build"]
-    assert code.dbt.dbt_build_args(True) == ["build", "--full-refresh"]
+def test_a_build_plan_gives_dbt_its_arguments_and_bounds(code):
+    from orchestration.models.plan import BuildPlan
+
+    assert not code.models.DbtBuildConfig().full_refresh
+    incremental = BuildPlan(120, 100, (), "3-abc")
+    assert incremental.dbt_args == ["build"]
+    assert incremental.dbt_env == {
+        "PAPERHOUSE_BUILD_THROUGH_INGEST_SEQ": "120",
+        "PAPERHOUSE_TEST_SINCE_INGEST_SEQ": "100",
+    }
+    full = BuildPlan(120, 0, ("asked for",), "3-abc", selection="dim_papers+")
+    assert full.dbt_args == ["build", "--full-refresh", "--select", "dim_papers+"]
 
 
 def warehouse(url: str, inbox: Path) -> WarehouseResource:
@@ -135,11 +161,40 @@ def test_materializing_gives_the_same_tables_as_paperhouse_run(
     assert dagster_tables == cli_tables
 
 
+def test_after_an_extractor_change_a_dagster_run_rebuilds_in_full_as_the_cli_would(
+    code, db_url, conn, inbox, cli_env
+):
+    # Built by the CLI; then as if by an older keyword rule (`paperhouse calibrate`
+    # without the rebuild): the features and the marts' keywords are stale.
+    assert run_cli("run", "--inbox", str(inbox), env=cli_env).returncode == 0
+    before = conn.execute(
+        "select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2"
+    ).fetchall()
+    conn.execute("update features.extracted_files set extractor_version = 'an older rule'")
+    conn.execute("update meta.builds set extractor_version = 'an older rule'")
+    conn.execute("delete from analytics.fct_paper_keywords where rank = 1")
+    defs = code.defs
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        resources={"warehouse": warehouse(db_url, inbox), "dbt": dbt_resource()},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    last = conn.execute(
+        "select full_refresh, succeeded from meta.builds order by build_id desc limit 1"
+    ).fetchone()
+    assert last == (True, True)
+    after = conn.execute(
+        "select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2"
+    ).fetchall()
+    assert after == before
+
+
 def test_plan_tick_asks_once_for_new_bytes_and_never_for_known_ones(code):
     plan_tick, run_key_for, InboxCursor = (
-        code.automation.plan_tick,
-        code.automation.run_key_for,
-        code.automation.InboxCursor,
+        code.sensors.plan_tick,
+        code.sensors.run_key_for,
+        code.sensors.InboxCursor,
     )
     a, b = "a" * 64, "b" * 64
     key, cursor = plan_tick({"x.txt": (1, 1, a)}, set(), InboxCursor())
@@ -151,7 +206,7 @@ def test_plan_tick_asks_once_for_new_bytes_and_never_for_known_ones(code):
 
 
 def test_the_inbox_sensor_against_a_real_inbox(code, db_url, tmp_path):
-    inbox_sensor, run_key_for = code.automation.inbox_sensor, code.automation.run_key_for
+    inbox_sensor, run_key_for = code.sensors.inbox_sensor, code.sensors.run_key_for
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     seeds = sorted(SEEDS.iterdir())
@@ -241,7 +296,7 @@ def test_paperhouse_ui_serves_the_asset_graph_with_storage_in_postgres(
 def test_the_instance_settings_keep_one_ingest_at_a_time_and_storage_in_postgres(db_url, tmp_path):
     from orchestration.ui import as_url
 
-    shutil.copyfile(Path(__file__).parent.parent / "dagster.yaml", tmp_path / "dagster.yaml")
+    shutil.copyfile(DAGSTER_INSTANCE_FILE, tmp_path / "dagster.yaml")
     os.environ["DAGSTER_POSTGRES_URL"] = as_url(db_url)
     try:
         with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
@@ -250,6 +305,7 @@ def test_the_instance_settings_keep_one_ingest_at_a_time_and_storage_in_postgres
             assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
     finally:
         del os.environ["DAGSTER_POSTGRES_URL"]
-    from orchestration.defs.ingest import INGEST_POOL, ingest_inbox
+    from orchestration.defs.ingest.assets import ingest_inbox
+    from orchestration.defs.shared import WRITERS_POOL as INGEST_POOL
 
     assert ingest_inbox.op.pool == INGEST_POOL

@@ -148,7 +148,7 @@ def test_a_known_name_size_and_mtime_is_not_read_again_and_a_touched_file_is(db_
     stamp = target.stat().st_mtime
     data = target.read_bytes()
     # same size, same modification time, other bytes: by the make/rsync rule
-    # the file is known without being read (README, "Guarantees")
+    # the file is known without being read (docs/guarantees.md)
     target.write_bytes(data.replace(b"Video", b"Audio", 1))
     os.utime(target, (stamp, stamp))
     assert ingest(db_url, inbox).by_outcome == {Outcome.UNCHANGED: 5}

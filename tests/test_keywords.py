@@ -9,12 +9,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestration.build import build
 from orchestration.features import extract_pending
 from orchestration.ingest.batch import ingest_paths
 from orchestration.keywords.calibrate import calibrate
 from orchestration.keywords.extract import KEYWORDS_PER_PAPER, candidates, keywords, singular
 from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE, load_vocabulary
+from orchestration.pipeline import build
 from orchestration.settings import DBT_PROJECT_DIR
 
 from conftest import SEED_DISTINCT_TITLES
@@ -152,7 +152,9 @@ def test_a_changed_extractor_reextracts_and_rebuilds_in_full(db_url, conn, inbox
     before = conn.execute(
         "select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2"
     ).fetchall()
+    # As if the features and the marts came from an older rule.
     conn.execute("update features.extracted_files set extractor_version = 'an older rule'")
+    conn.execute("update meta.builds set extractor_version = 'an older rule'")
     conn.execute(
         "delete from analytics.fct_paper_keywords where rank = 1"
     )  # the marts' stale state

@@ -13,16 +13,10 @@ from datetime import date, datetime
 import psycopg
 import pytest
 
-from orchestration.build import (
-    DBT_LOG_FILE_BYTES,
-    RUN_RESULTS,
-    build,
-    dbt_build,
-    dbt_env,
-    parse_project,
-)
 from orchestration.features import extract_pending
 from orchestration.ingest.batch import ingest_paths
+from orchestration.models.runner import DBT_LOG_FILE_BYTES, RUN_RESULTS, dbt_env, parse_project
+from orchestration.pipeline import build, build_models
 
 from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database
 from keyword_quality import HELD_OUT, LABELS, evaluate
@@ -352,7 +346,7 @@ def test_well_known_phrases_come_out_in_display_form(sample):
 def test_keyword_quality_on_the_hand_labels(sample):
     tuned = evaluate(sample, labels=LABELS)
     held_out = evaluate(sample, labels=HELD_OUT)
-    # README, "Keywords", reports these figures: 0.399 and 0.422 when written.
+    # docs/keywords.md reports these figures.
     assert tuned.f1 >= 0.38, tuned
     assert held_out.f1 >= 0.40, held_out
 
@@ -463,7 +457,7 @@ def test_a_build_takes_only_the_files_whose_features_are_extracted(db_url, conn,
     late = tmp_path / "late.txt"
     write_page(late, [("A Paper Committed Mid-Build", "Oct 6 1")])
     ingest(db_url, late)
-    summary = dbt_build(db_url)
+    summary = build_models(db_url)
     assert summary.succeeded, summary.failures
     assert scalar(conn, "select count(*) from analytics.fct_paper_listings") == SEED_LISTINGS
     built(db_url)
@@ -505,7 +499,7 @@ def test_a_mart_with_other_columns_or_types_than_its_model_is_rebuilt_in_full(db
 
 
 def test_docs_generate_and_every_model_and_column_is_described(sample_db):
-    from orchestration.build import run_dbt
+    from orchestration.models.runner import run_dbt
     from orchestration.settings import DBT_PROJECT_DIR
 
     assert run_dbt(sample_db, ["docs", "generate"], silent=True).succeeded

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from orchestration import queries
-from orchestration.build import build
 from orchestration.ingest.batch import ingest_paths
+from orchestration.pipeline import build
 from orchestration.queries import leading_keyword, run_read_only
 from orchestration.settings import PROJECT_ROOT
 

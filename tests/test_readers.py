@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from orchestration.build import build
+from orchestration.pipeline import build
 from orchestration.settings import Settings
 from orchestration.warehouse import prepare
 from orchestration.warehouse.embedded import EmbeddedServer

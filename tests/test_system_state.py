@@ -42,10 +42,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from orchestration.build import build
 from orchestration.ingest.batch import ingest_paths
 from orchestration.ingest.inbox import is_in_progress_name
 from orchestration.ingest.reparse import reparse_outdated
+from orchestration.pipeline import build
 
 from conftest import fresh_database
 from warehouse_state import mart_snapshot, raw_snapshot
@@ -173,7 +173,7 @@ class Warehouse(RuleBasedStateMachine):
         path = self.inbox / os.fsdecode(name)
         path.write_bytes(data)
         # Distinct modification times: a file rewritten with the same name,
-        # size and time is taken as unchanged by design (README), not tested here.
+        # size and time is taken as unchanged by design (docs/ingest.md), not tested here.
         self.clock += 1
         os.utime(path, (self.clock, self.clock))
         self.files[name] = sha

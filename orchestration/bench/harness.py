@@ -40,9 +40,10 @@ from psycopg import sql
 
 from orchestration import queries
 from orchestration.bench.corpus import big_file_chunks, generate_files
-from orchestration.build import RUN_RESULTS, dbt_build
 from orchestration.features import extract_pending
 from orchestration.ingest.load import LISTING_COLUMNS
+from orchestration.models.runner import RUN_RESULTS
+from orchestration.pipeline import build_models
 from orchestration.settings import ENVIRONMENT_VARIABLES
 from orchestration.warehouse import connect
 from orchestration.warehouse.embedded import EmbeddedServer
@@ -184,7 +185,7 @@ def _run_stages(
     report.add("features step", seconds, "s")
     report.add("features step throughput", extracted.listings / seconds, "listings/s")
     started = time.perf_counter()
-    summary = dbt_build(main, full_refresh=True, quiet=True)
+    summary = build_models(main, full_refresh=True, quiet=True).dbt
     seconds = time.perf_counter() - started
     if not summary.succeeded:
         raise RuntimeError(f"the full dbt build failed: {summary.failures}")
@@ -201,7 +202,7 @@ def _run_stages(
     write_corpus(small_inbox, small_listings, seed=2)
     ingest_in_child(small, small_inbox)
     extract_pending(small)
-    if not dbt_build(small, quiet=True).succeeded:
+    if not build_models(small, quiet=True).succeeded:
         raise RuntimeError("the build of the small warehouse failed")
     at_small = run_after_new_file(small, small_inbox)
     at_n = run_after_new_file(main, inbox)

@@ -19,7 +19,7 @@ from rich.text import Text
 from orchestration.keywords.calibrate import CalibrationError
 from orchestration.output import OutputFormat
 from orchestration.queries import QueryFailed, ReadOnlyViolation
-from orchestration.settings import Settings
+from orchestration.settings import SettingError, Settings
 from orchestration.warehouse import WarehouseUnavailable
 from orchestration.warehouse.embedded import EmbeddedServerError
 from orchestration.warehouse.migrations import MigrationError
@@ -56,6 +56,7 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
             ReadOnlyViolation,
             QueryFailed,
             ReaderError,
+            SettingError,
         ) as exc:
             err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
             raise typer.Exit(1) from None

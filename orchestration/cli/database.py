@@ -101,14 +101,15 @@ def db_create_reader(
     """
     from orchestration.warehouse.readers import ReaderError, create_reader
 
-    password = os.environ.get("PAPERHOUSE_READER_PASSWORD")
+    config = settings()
+    password = config.reader_password
     if not password:
         if not sys.stdin.isatty():
             raise ReaderError(
                 "no password: set PAPERHOUSE_READER_PASSWORD, or run this in a terminal to be asked"
             )
         password = typer.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
-    reader = create_reader(prepare(settings()), name, password)
+    reader = create_reader(prepare(config), name, password)
     verb = "created reader" if reader.created else "updated the password of reader"
     out.print(Text(f"{verb} {name} (member of paperhouse_reader)"))
     out.print(Text("connection URL (the password is the one you just set):"))

@@ -14,10 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from orchestration.build import BuildSummary
-from orchestration.build import build as build_models
+from orchestration import pipeline
+from orchestration.checks import CheckResult
 from orchestration.cli import FormatOption, app, err, friendly_errors, out, settings
-from orchestration.ingest.batch import IngestReport, ingest_paths
+from orchestration.ingest.batch import IngestReport
 from orchestration.ingest.inbox import InboxFile, as_text
 from orchestration.ingest.load import FileResult, Outcome
 from orchestration.ingest.parse import PARSER_VERSION
@@ -91,10 +91,11 @@ def run(
         raise typer.Exit(2)
     report = _ingest_with_progress(url, [folder], config)
     _print_ingest_report(report)
-    summary = _build_with_progress(url, quiet=True)
+    built = _build_with_progress(url, quiet=True)
+    _print_checks(pipeline.check_warehouse(url, config))
     with connect(url) as conn:
         _print_status(read_status(conn), url)
-    if not summary.succeeded:
+    if not built.succeeded:
         raise typer.Exit(1)
 
 
@@ -147,7 +148,7 @@ def ui(
 
 def _build_with_progress(
     url: str, *, full_refresh: bool = False, select: str | None = None, quiet: bool = False
-) -> BuildSummary:
+) -> pipeline.BuildReport:
     err.print("building the models (features step, then dbt build) ...")
     with Progress(
         TextColumn("keyphrases and search documents"),
@@ -158,34 +159,40 @@ def _build_with_progress(
         transient=True,
     ) as progress:
         task = progress.add_task("extract", total=None)
-        summary = build_models(
+        report = pipeline.build(
             url,
             full_refresh=full_refresh,
-            select=select,
+            selection=select,
             quiet=quiet,
             on_start=lambda total: progress.update(task, total=total),
             on_batch=lambda done: progress.update(task, advance=done),
         )
-    _print_build_summary(summary)
-    return summary
+    _print_build_report(report)
+    return report
 
 
-def _print_build_summary(summary: BuildSummary) -> None:
-    extraction = summary.extraction
-    if extraction and extraction.files:
+def _print_build_report(report: pipeline.BuildReport) -> None:
+    extraction, plan, dbt = report.extraction, report.models.plan, report.models.dbt
+    if extraction.files:
         out.print(
             f"features extracted: {extraction.listings:,} listings in {extraction.files:,} files"
         )
-    if extraction and extraction.reextracted_files:
-        out.print(
-            f"the keyword extractor changed (now {extraction.version}): every model was rebuilt in full"
-        )
-    if summary.succeeded:
-        out.print(Text(f"models built: {summary.describe()}", style="green"))
+    if plan.full_refresh:
+        out.print(Text(f"a full refresh: {'; '.join(plan.full_refresh_because)}"))
+    if dbt.succeeded:
+        out.print(Text(f"models built: {dbt.describe()}", style="green"))
         return
-    err.print(Text(f"dbt build failed: {summary.describe()}", style="bold red"))
-    for failure in summary.failures:
+    err.print(Text(f"dbt build failed: {dbt.describe()}", style="bold red"))
+    for failure in dbt.failures:
         err.print(Text(f"  {failure}"))
+
+
+def _print_checks(results: list[CheckResult]) -> None:
+    for result in results:
+        if result.passed:
+            continue
+        style = "yellow" if result.warn_only else "bold red"
+        out.print(Text(f"check {result.name}: ", style=style) + Text(result.description))
 
 
 @app.command()
@@ -224,9 +231,7 @@ def _ingest_with_progress(url: str, paths: list[Path], config: Settings) -> Inge
         progress.update(task, advance=1, description=f"ingesting {escape(result.name)}")
 
     try:
-        return ingest_paths(
-            url, paths, settle_seconds=config.settle_seconds, on_start=started, on_file=finished
-        )
+        return pipeline.ingest(url, paths, config, on_start=started, on_file=finished)
     finally:
         progress.stop()
 

@@ -1,6 +1,10 @@
-"""The Dagster code: one module a concern, assembled by orchestration/definitions.py.
+"""The Dagster code, found by orchestration/definitions.py: a folder a domain, in the data's order.
 
-resources (the warehouse and dbt, from the environment) -> ingest (the raw
-asset) -> dbt (the models as assets, tests as checks) -> checks (operator
-checks) -> jobs, schedules and sensors (automation).
+ingest (the raw assets, their checks, the inbox sensor) -> features (the
+keyphrases and search documents) -> models (the dbt models as assets, their
+tests as checks) -> pipeline (the jobs and their schedules). resources.py
+binds the warehouse and dbt; shared.py holds what the domains share. Each
+asset calls the same step of orchestration/pipeline.py that `paperhouse
+run` calls. A new asset, check, sensor or schedule is a new module or a
+new object in one: nothing else lists it.
 """

@@ -1,6 +1,4 @@
-"""Resources: the warehouse and dbt, configured from the same environment as the CLI."""
-
-from __future__ import annotations
+"""Resources: the warehouse and dbt, configured from the same settings as the CLI."""
 
 import contextlib
 import os
@@ -9,9 +7,12 @@ from collections.abc import Iterator, Mapping
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 
-from orchestration.build import dbt_executable
+from orchestration.models.runner import dbt_executable
 from orchestration.settings import DBT_PROJECT_DIR, ENVIRONMENT_VARIABLES, Settings
 from orchestration.warehouse import prepare
+
+# The settings a run of the pipeline reads, as the UI shows them in the resource's config.
+WAREHOUSE_SETTINGS = ("database_url", "home", "inbox", "settle_seconds", "freshness_hours")
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -21,12 +22,13 @@ class WarehouseResource(dg.ConfigurableResource):
     home: str | None = None
     inbox: str | None = None
     settle_seconds: str | None = None
+    freshness_hours: str | None = None
 
     def settings(self) -> Settings:
         overrides = {
-            variable: getattr(self, field)
-            for field, variable in ENVIRONMENT_VARIABLES.items()
-            if getattr(self, field)
+            ENVIRONMENT_VARIABLES[name]: getattr(self, name)
+            for name in WAREHOUSE_SETTINGS
+            if getattr(self, name)
         }
         return Settings.from_env({**os.environ, **overrides})
 
@@ -40,9 +42,9 @@ def warehouse_from_env() -> WarehouseResource:
     unset one; so EnvVar stands for the variables that are set, and the CLI's
     defaults (orchestration.settings) for the others."""
     fields = {
-        field: dg.EnvVar(variable)
-        for field, variable in ENVIRONMENT_VARIABLES.items()
-        if os.environ.get(variable)
+        name: dg.EnvVar(ENVIRONMENT_VARIABLES[name])
+        for name in WAREHOUSE_SETTINGS
+        if os.environ.get(ENVIRONMENT_VARIABLES[name])
     }
     return WarehouseResource(**fields)  # type: ignore[arg-type]
 
@@ -54,12 +56,19 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
 
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"warehouse": warehouse_from_env(), "dbt": dbt_resource()})
+
+
 @contextlib.contextmanager
 def environment(variables: Mapping[str, str]) -> Iterator[None]:
     """Set `variables` in this process's environment for the duration of the block.
 
-    dagster-dbt passes the process environment to dbt, and dbt/profiles.yml
-    reads the warehouse connection from it.
+    dagster-dbt starts dbt with this process's environment and takes no other,
+    and dbt/profiles.yml reads the warehouse connection from it: this is the
+    one way to hand dbt the connection and the build's bounds. Builds take
+    turns (orchestration/models/plan.py), so no two blocks overlap in a run.
     """
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)

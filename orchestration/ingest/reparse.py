@@ -6,7 +6,7 @@ anew, its ledger row is settled with the current parser version and a new
 ingest_seq, and its features are dropped: readers see the old rows or the
 new ones, never a mix or none. The next build extracts the file's features
 again and, as the marts hold the file under its old ingest_seq, rebuilds
-them in full (orchestration/build.py: files_reparsed_since_build).
+them in full (orchestration/models/plan.py: files_reparsed_since_build).
 """
 
 from __future__ import annotations

@@ -212,7 +212,7 @@ class EmbeddedServer:
             self._run(
                 "initdb",
                 [
-                    "--auth=trust",  # only 127.0.0.1 and the socket: see README, "Configuration"
+                    "--auth=trust",  # only 127.0.0.1 and the socket: see docs/operations.md, "Configuration"
                     "--encoding=UTF8",
                     # The builtin provider gives full Unicode case mapping whatever
                     # locales the operating system has installed.

@@ -1,17 +1,12 @@
-"""The ingest asset: every new file in the inbox into raw.ingested_files and raw.paper_listings."""
-
-from collections.abc import Iterator
+"""The raw assets: every new file of the inbox into raw.ingested_files and raw.paper_listings."""
 
 import dagster as dg
 
+from orchestration import pipeline
 from orchestration.defs.resources import WarehouseResource
-from orchestration.ingest.batch import IngestReport, ingest_paths
+from orchestration.defs.shared import RAW_FILES, RAW_LISTINGS, WRITERS_POOL, markdown_cell
+from orchestration.ingest.batch import IngestReport
 from orchestration.ingest.load import Outcome
-
-RAW_FILES = dg.AssetKey(["raw", "ingested_files"])
-RAW_LISTINGS = dg.AssetKey(["raw", "paper_listings"])
-# One ingest at a time, whoever launched it: dagster.yaml limits this pool to 1.
-INGEST_POOL = "paperhouse_ingest"
 
 
 def ingest_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
@@ -23,7 +18,7 @@ def ingest_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
     table = "\n".join(
         ["| file | outcome | reason |", "|---|---|---|"]
         + [
-            f"| {_cell(result.name)} | {result.outcome.value} | {_cell(result.message or '')} |"
+            f"| {markdown_cell(result.name)} | {result.outcome.value} | {markdown_cell(result.message)} |"
             for result in problems
         ]
     )
@@ -32,12 +27,8 @@ def ingest_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
         "files_seen": dg.MetadataValue.int(len(report.results)),
         **{f"files_{outcome.value}": dg.MetadataValue.int(counts[outcome]) for outcome in Outcome},
         "files_passed_over": dg.MetadataValue.int(len(report.passed_over)),
-        "rejected_files": dg.MetadataValue.md(table if problems else "none"),
+        "problem_files": dg.MetadataValue.md(table if problems else "none"),
     }
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 @dg.multi_asset(
@@ -55,34 +46,15 @@ def _cell(text: str) -> str:
             kinds={"postgres"},
         ),
     ],
-    check_specs=[
-        dg.AssetCheckSpec(
-            "no_file_rejected",
-            asset=RAW_LISTINGS,
-            description="No file of the latest ingest was rejected or left to retry.",
-        )
-    ],
-    pool=INGEST_POOL,
+    pool=WRITERS_POOL,
 )
-def ingest_inbox(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+def ingest_inbox(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Ingest every file of the inbox not ingested before, each exactly once."""
     settings = warehouse.settings()
-    report = ingest_paths(warehouse.url(), [settings.inbox], settle_seconds=settings.settle_seconds)
+    report = pipeline.ingest(warehouse.url(), [settings.inbox], settings)
     metadata = ingest_metadata(report)
     context.log.info(
         "ingested %s file(s), %s listing(s)", len(report.results), report.listings_loaded
     )
     yield dg.MaterializeResult(asset_key=RAW_FILES, metadata={"files_seen": metadata["files_seen"]})
     yield dg.MaterializeResult(asset_key=RAW_LISTINGS, metadata=metadata)
-    troubled = [r for r in report.results if r.outcome in (Outcome.REJECTED, Outcome.RETRY)]
-    yield dg.AssetCheckResult(
-        check_name="no_file_rejected",
-        asset_key=RAW_LISTINGS,
-        passed=not troubled,
-        # a bad file is the file's problem, not the pipeline's: warn, do not fail
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"rejected_files": metadata["rejected_files"]},
-        description=None if not troubled else f"{len(troubled)} file(s) rejected or left to retry",
-    )

@@ -1,14 +1,16 @@
-"""The features asset: keyphrases and search documents of new listings, between ingest and the dbt models."""
+"""The features assets: keyphrases and search documents of new listings, between ingest and the models."""
 
 import dagster as dg
 
-from orchestration.defs.ingest import INGEST_POOL, RAW_LISTINGS
+from orchestration import pipeline
 from orchestration.defs.resources import WarehouseResource
-from orchestration.features import extract_pending
-
-EXTRACTED_FILES = dg.AssetKey(["features", "extracted_files"])
-LISTING_KEYWORDS = dg.AssetKey(["features", "listing_keywords"])
-LISTING_SEARCH_DOCUMENTS = dg.AssetKey(["features", "listing_search_documents"])
+from orchestration.defs.shared import (
+    EXTRACTED_FILES,
+    LISTING_KEYWORDS,
+    LISTING_SEARCH_DOCUMENTS,
+    RAW_LISTINGS,
+    WRITERS_POOL,
+)
 
 _DESCRIPTIONS = {
     EXTRACTED_FILES: "Files whose listings have their features, and the extractor version.",
@@ -28,12 +30,11 @@ _DESCRIPTIONS = {
         )
         for key, description in _DESCRIPTIONS.items()
     ],
-    # one writer of the raw and features layers at a time, like ingest
-    pool=INGEST_POOL,
+    pool=WRITERS_POOL,
 )
 def extract_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Compute the features of every listing that has none from the current extractor."""
-    summary = extract_pending(warehouse.url())
+    summary = pipeline.extract_features(warehouse.url())
     context.log.info(
         "extracted the features of %s listing(s) in %s file(s)", summary.listings, summary.files
     )

@@ -1,4 +1,4 @@
-"""Jobs, schedules and the inbox sensor: paperhouse running unattended."""
+"""The inbox sensor: one ingest-and-build run whenever new bytes land in the inbox."""
 
 import hashlib
 import json
@@ -8,43 +8,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.defs.dbt import DbtBuildConfig
+from orchestration.defs.pipeline.jobs import INGEST_AND_BUILD
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest.inbox import scan
 from orchestration.ingest.load import fingerprint
+from orchestration.settings import Settings
 from orchestration.warehouse import connect
-
-ingest_and_build = dg.define_asset_job(
-    "ingest_and_build",
-    selection=dg.AssetSelection.all(),
-    description="Ingest the inbox, then build every model incrementally and run the checks.",
-)
-
-full_rebuild = dg.define_asset_job(
-    "full_rebuild",
-    selection=dg.AssetSelection.all(),
-    description="Ingest the inbox, then rebuild every model from scratch (dbt --full-refresh).",
-    config=dg.RunConfig(ops={"paperhouse_dbt_models": DbtBuildConfig(full_refresh=True)}),
-)
-
-ingest_schedule = dg.ScheduleDefinition(
-    name="ingest_schedule",
-    job=ingest_and_build,
-    cron_schedule=os.environ.get("PAPERHOUSE_SCHEDULE_CRON", "0 * * * *"),
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Ingest and build even when the sensor is off (PAPERHOUSE_SCHEDULE_CRON, default hourly).",
-)
-
-nightly_full_rebuild = dg.ScheduleDefinition(
-    name="nightly_full_rebuild",
-    job=full_rebuild,
-    cron_schedule=os.environ.get("PAPERHOUSE_REBUILD_CRON", "30 3 * * *"),
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="A full refresh every night (PAPERHOUSE_REBUILD_CRON, default 03:30).",
-)
-
-
-# ---------- the inbox sensor
 
 
 @dataclass
@@ -127,8 +96,8 @@ def ingested_shas(warehouse: WarehouseResource, candidates: set[str]) -> set[str
 
 
 @dg.sensor(
-    job=ingest_and_build,
-    minimum_interval_seconds=int(os.environ.get("PAPERHOUSE_SENSOR_INTERVAL", "30")),
+    job_name=INGEST_AND_BUILD,
+    minimum_interval_seconds=Settings.from_env().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests one ingest-and-build run when new files land in the inbox.",
 )

@@ -1,0 +1,1 @@
+"""Features: the keyphrases and search documents of each listing, between ingest and the models."""

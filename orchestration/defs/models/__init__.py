@@ -1,0 +1,1 @@
+"""Models: the dbt project's models as assets and its tests as asset checks."""

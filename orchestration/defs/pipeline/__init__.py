@@ -1,0 +1,1 @@
+"""Pipeline: the jobs that run the whole pipeline, and their schedules."""

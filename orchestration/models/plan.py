@@ -1,0 +1,216 @@
+"""What the next dbt build of the marts takes, tests and rebuilds: decided in one place, from the
+warehouse's state alone, for every launcher (the CLI, a sensor's or a schedule's run, the UI).
+
+A build takes the files up to the last one whose features are extracted
+(features.extracted_through) and tests the rows above the marts' watermark.
+It is a full refresh when asked for, or when the marts hold what an
+incremental build cannot follow: files re-parsed since they were built,
+keyphrases from another extractor than the one the features now hold, or
+tables whose columns are not their model's (an older paperhouse).
+
+Builds on one warehouse take turns (an advisory lock held on a connection
+of its own), and each is logged in meta.builds: when, with what plan, and
+whether it succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+
+from orchestration.features import extracted_through
+from orchestration.keywords.vocabulary import load_vocabulary
+from orchestration.models.runner import MANIFEST
+from orchestration.warehouse import connect
+
+BUILD_LOCK_KEY = 0x7061_7065_7262_6C64  # "paperbld"
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    through_ingest_seq: int  # the build takes the files up to this ingest_seq
+    test_since_ingest_seq: int  # its data tests read the rows above this (0: all of them)
+    full_refresh_because: tuple[str, ...]  # empty for an incremental build
+    extractor_version: str
+    selection: str | None = None  # dbt's --select
+
+    @property
+    def full_refresh(self) -> bool:
+        return bool(self.full_refresh_because)
+
+    @property
+    def dbt_args(self) -> list[str]:
+        """The dbt command (pure: tested on its own)."""
+        return [
+            "build",
+            *(["--full-refresh"] if self.full_refresh else []),
+            *(["--select", self.selection] if self.selection else []),
+        ]
+
+    @property
+    def dbt_env(self) -> dict[str, str]:
+        """The bounds as the environment dbt/macros/test_scope.sql reads.
+
+        Environment variables, not --vars: new --vars make dbt re-parse the whole project.
+        """
+        return {
+            "PAPERHOUSE_BUILD_THROUGH_INGEST_SEQ": str(self.through_ingest_seq),
+            "PAPERHOUSE_TEST_SINCE_INGEST_SEQ": str(self.test_since_ingest_seq),
+        }
+
+
+@dataclass
+class Build:
+    """One build in progress: its plan, its row in meta.builds, and whether dbt succeeded."""
+
+    plan: BuildPlan
+    build_id: int
+    succeeded: bool = field(default=False)
+
+
+@contextmanager
+def planned_build(
+    url: str, *, full_refresh: bool = False, selection: str | None = None
+) -> Iterator[Build]:
+    """Wait for any other build of this warehouse, plan this one and log it; the caller runs dbt
+    with `build.plan` and sets `build.succeeded`. Other builds wait until the block ends.
+
+    The lock is a session lock: the process dying releases it.
+    """
+    with connect(url) as conn:
+        conn.execute("select pg_advisory_lock(%s)", [BUILD_LOCK_KEY])
+        # Holding the lock, any build still marked as running died with its process.
+        conn.execute(
+            "update meta.builds set finished_at = now(), succeeded = false where finished_at is null"
+        )
+        plan = plan_build(conn, full_refresh=full_refresh, selection=selection)
+        build_id = conn.execute(
+            "insert into meta.builds (full_refresh, selection, through_ingest_seq, extractor_version) "
+            "values (%s, %s, %s, %s) returning build_id",
+            [plan.full_refresh, selection, plan.through_ingest_seq, plan.extractor_version],
+        ).fetchone()[0]  # type: ignore[index]
+        build = Build(plan, build_id)
+        try:
+            yield build
+        finally:
+            conn.execute(
+                "update meta.builds set finished_at = now(), succeeded = %s where build_id = %s",
+                [build.succeeded, build_id],
+            )
+
+
+def plan_build(
+    conn: psycopg.Connection, *, full_refresh: bool = False, selection: str | None = None
+) -> BuildPlan:
+    """The plan of the next build of the warehouse `conn` is connected to."""
+    watermark = built_watermark(conn)
+    version = load_vocabulary().version
+    because = [] if not full_refresh else ["asked for"]
+    if watermark:  # marts built before: what can an incremental build not follow?
+        if reparsed := files_reparsed_since_build(conn, watermark):
+            because.append(f"{reparsed:,} file(s) re-parsed since the last build")
+        built_with = last_extractor_version(conn)
+        if built_with != version:
+            because.append(
+                "the keyword extractor changed"
+                if built_with
+                else "no build of these marts is logged (built by an older paperhouse)"
+            )
+        if changed := marts_with_changed_columns(conn):
+            because.append(f"marts whose columns changed: {', '.join(changed)}")
+    return BuildPlan(
+        through_ingest_seq=extracted_through(conn),
+        test_since_ingest_seq=0 if because else watermark,
+        full_refresh_because=tuple(because),
+        extractor_version=version,
+        selection=selection,
+    )
+
+
+def built_watermark(conn: psycopg.Connection) -> int:
+    """The highest ingest_seq the marts hold (0 before the first build)."""
+    if conn.execute("select to_regclass('analytics.fct_paper_listings')").fetchone()[0] is None:  # type: ignore[index]
+        return 0
+    return conn.execute(
+        "select coalesce(max(ingest_seq), 0) from analytics.fct_paper_listings"
+    ).fetchone()[0]  # type: ignore[index]
+
+
+def last_extractor_version(conn: psycopg.Connection) -> str | None:
+    """The extractor whose keyphrases the marts hold: that of the last successful whole build."""
+    row = conn.execute(
+        "select extractor_version from meta.builds where succeeded and selection is null "
+        "order by build_id desc limit 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def files_reparsed_since_build(conn: psycopg.Connection, watermark: int) -> int:
+    """Files the marts (built up to `watermark`) hold under an older ingest_seq: re-parsed since.
+
+    Their listings may have moved between papers, which an incremental
+    build, adding only what is new, cannot follow (ingest/reparse.py).
+    """
+    row = conn.execute(
+        "select count(*) from raw.ingested_files as files where files.ingest_seq > %s and exists ("
+        "    select from analytics.fct_paper_listings as facts where facts.file_id = files.file_id)",
+        [watermark],
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def marts_with_changed_columns(conn: psycopg.Connection) -> list[str]:
+    """The incremental marts whose table's columns or their types are not those of their contract.
+
+    A new paperhouse version can add or drop a mart's column or change its
+    type; dbt refuses an incremental build of such a table (on_schema_change:
+    fail), and the whole table must be rebuilt anyway to fill a new column.
+    Types are compared as PostgreSQL names them (`timestamptz` is `timestamp
+    with time zone`), without modifiers: numeric(14, 4) and numeric(10, 2)
+    are the same type here.
+    """
+    if not MANIFEST.exists():
+        # Never parsed here (`make` parses first): dbt's own check then stops
+        # a changed mart with its message, and the next build finds it here.
+        return []
+    nodes = json.loads(MANIFEST.read_text())["nodes"].values()
+    expected = {
+        (node["schema"], node["name"]): {
+            name: column.get("data_type") for name, column in node["columns"].items()
+        }
+        for node in nodes
+        if node["resource_type"] == "model"
+        and node["config"].get("materialized") == "incremental"
+        and node["config"].get("contract", {}).get("enforced")
+    }
+    # PostgreSQL's own names for the contracts' types
+    spellings = sorted({str(t) for columns in expected.values() for t in columns.values() if t})
+    canonical = dict(
+        conn.execute(
+            "select spelling, format_type(spelling::regtype, null) from unnest(%s::text[]) as spelling",
+            [spellings],
+        ).fetchall()
+    )
+    rows = conn.execute(
+        "select namespaces.nspname, tables.relname, columns.attname, format_type(columns.atttypid, null)"
+        " from pg_attribute as columns"
+        " join pg_class as tables on tables.oid = columns.attrelid"
+        " join pg_namespace as namespaces on namespaces.oid = tables.relnamespace"
+        " where columns.attnum > 0 and not columns.attisdropped"
+        "  and (namespaces.nspname, tables.relname) in (select unnest(%s::text[]), unnest(%s::text[]))",
+        [[schema for schema, _ in expected], [name for _, name in expected]],
+    ).fetchall()
+    actual: dict[tuple[str, str], dict[str, str]] = {}
+    for schema, table, column, type_name in rows:
+        actual.setdefault((schema, table), {})[column] = type_name
+    # a table not built yet is no change: the build creates it
+    return sorted(
+        name
+        for (schema, name), columns in expected.items()
+        if (schema, name) in actual
+        and actual[(schema, name)] != {column: canonical.get(t, t) for column, t in columns.items()}
+    )

@@ -1,0 +1,133 @@
+"""Running dbt on the warehouse: its environment, the process, and what it reports.
+
+dbt runs as its own process (as dagster-dbt runs it), with the connection
+passed through the environment variables that dbt/profiles.yml reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict
+
+from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.workers import die_with_parent
+
+RUN_RESULTS = DBT_PROJECT_DIR / "target" / "run_results.json"
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+# dbt's sessions check every few seconds that dbt is still there: a build
+# killed outright (its dbt with it, workers.die_with_parent) leaves no query
+# running on the server, holding the tables the next build wants.
+DBT_SESSION_OPTIONS = "-c client_connection_check_interval=2s"
+
+# dbt/logs/dbt.log gains a few hundred kB of debug lines a build; dbt rolls
+# it over at this size and keeps five old ones, so the folder stays under
+# about 12 MB however long the warehouse runs.
+DBT_LOG_FILE_BYTES = 2 * 1024 * 1024
+
+
+def dbt_profile_env(url: str) -> dict[str, str]:
+    """The variables dbt/profiles.yml reads, taken from the libpq URL `url`."""
+    info = conninfo_to_dict(url)
+    user = str(info.get("user") or os.environ.get("PGUSER") or "postgres")
+    return {
+        "PGOPTIONS": " ".join(filter(None, [os.environ.get("PGOPTIONS"), DBT_SESSION_OPTIONS])),
+        "PAPERHOUSE_DBT_HOST": str(info.get("host") or "localhost"),
+        "PAPERHOUSE_DBT_PORT": str(info.get("port") or 5432),
+        "PAPERHOUSE_DBT_USER": user,
+        "PAPERHOUSE_DBT_PASSWORD": str(info.get("password") or ""),
+        "PAPERHOUSE_DBT_DBNAME": str(info.get("dbname") or user),
+        "PAPERHOUSE_DBT_SSLMODE": str(info.get("sslmode") or "prefer"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def dbt_env(url: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` plus the profile's variables and where dbt finds its project."""
+    env = {"DBT_LOG_FILE_MAX_BYTES": str(DBT_LOG_FILE_BYTES), **environ, **dbt_profile_env(url)}
+    env.update(DBT_PROFILES_DIR=str(DBT_PROJECT_DIR), DBT_PROJECT_DIR=str(DBT_PROJECT_DIR))
+    # dagster-dbt and our own calls find `dbt` beside this Python.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")])
+    return env
+
+
+def dbt_executable() -> str:
+    return str(Path(sys.executable).parent / "dbt")
+
+
+@dataclass
+class BuildSummary:
+    succeeded: bool
+    by_status: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = [f"{count} {status}" for status, count in sorted(self.by_status.items())]
+        return ", ".join(parts) or "nothing ran"
+
+
+def read_run_results(path: Path = RUN_RESULTS) -> BuildSummary:
+    """What the last dbt invocation did, from dbt's own run_results.json."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return BuildSummary(succeeded=False, failures=["dbt wrote no run_results.json"])
+    by_status: Counter[str] = Counter()
+    failures = []
+    for result in data.get("results", []):
+        status = str(result.get("status"))
+        by_status[status] += 1
+        if status in {"error", "fail", "runtime error"}:
+            failures.append(f"{result.get('unique_id')}: {(result.get('message') or '').strip()}")
+    return BuildSummary(succeeded=not failures, by_status=by_status, failures=failures)
+
+
+def run_dbt(
+    url: str,
+    args: Sequence[str],
+    *,
+    quiet: bool = False,
+    silent: bool = False,
+    extra_env: Mapping[str, str] | None = None,
+) -> BuildSummary:
+    """Run `dbt ARGS` on the warehouse at `url` (`extra_env` added to its environment).
+
+    dbt's output goes to this process's terminal (only errors with `quiet`,
+    nothing with `silent`).
+    """
+    command = [dbt_executable(), *(["--quiet"] if quiet or silent else []), *args]
+    done = subprocess.run(
+        command,
+        check=False,
+        cwd=DBT_PROJECT_DIR,
+        env={**dbt_env(url, os.environ), **(extra_env or {})},
+        stdout=subprocess.DEVNULL if silent else None,
+        preexec_fn=die_with_parent(),  # it only calls prctl
+    )
+    summary = read_run_results()
+    if done.returncode != 0 and summary.succeeded:
+        summary.succeeded = False
+        summary.failures.append(f"dbt exited with code {done.returncode}")
+    return summary
+
+
+def parse_project() -> Path:
+    """Write dbt/target/manifest.json, which dagster-dbt reads at import; needs no database.
+
+    The profile still has to render, so placeholder connection values stand in.
+    """
+    env = dbt_env("postgresql://paperhouse@localhost:5432/paperhouse", os.environ)
+    subprocess.run([dbt_executable(), "--quiet", "parse"], cwd=DBT_PROJECT_DIR, env=env, check=True)
+    return MANIFEST
+
+
+if __name__ == "__main__":  # `python -m orchestration.models.runner` (the Makefile's manifest step)
+    print(parse_project())

@@ -1,0 +1,116 @@
+"""The pipeline, defined once: ingest the inbox, extract the features of new listings, build the
+models (a planned dbt build), check the warehouse.
+
+`paperhouse run` runs these steps in order in one process; Dagster runs
+each as an asset or check (orchestration/defs) calling the same functions,
+so whoever starts a run, the same code decides what is ingested and built.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestration import checks
+from orchestration.checks import CheckResult
+from orchestration.features import ExtractionSummary, extract_pending
+from orchestration.ingest.batch import IngestReport, ingest_paths
+from orchestration.ingest.inbox import InboxFile
+from orchestration.ingest.load import FileResult
+from orchestration.models.plan import BuildPlan, planned_build
+from orchestration.models.runner import BuildSummary, run_dbt
+from orchestration.settings import Settings
+from orchestration.warehouse import connect
+
+
+def ingest(
+    url: str,
+    paths: list[Path],
+    settings: Settings,
+    *,
+    on_start: Callable[[list[InboxFile]], None] | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
+) -> IngestReport:
+    """Every new file under `paths` into the raw tables, each exactly once."""
+    return ingest_paths(
+        url, paths, settle_seconds=settings.settle_seconds, on_start=on_start, on_file=on_file
+    )
+
+
+def extract_features(
+    url: str,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> ExtractionSummary:
+    """The keyphrases and search documents of every listing that has none from the current extractor."""
+    return extract_pending(url, on_start=on_start, on_batch=on_batch)
+
+
+@dataclass
+class ModelsReport:
+    plan: BuildPlan
+    dbt: BuildSummary
+
+    @property
+    def succeeded(self) -> bool:
+        return self.dbt.succeeded
+
+
+def build_models(
+    url: str, *, full_refresh: bool = False, selection: str | None = None, quiet: bool = False
+) -> ModelsReport:
+    """One planned `dbt build` (orchestration/models/plan.py) as a process of its own."""
+    with planned_build(url, full_refresh=full_refresh, selection=selection) as build:
+        summary = run_dbt(url, build.plan.dbt_args, quiet=quiet, extra_env=build.plan.dbt_env)
+        build.succeeded = summary.succeeded
+    return ModelsReport(build.plan, summary)
+
+
+def check_warehouse(url: str, settings: Settings) -> list[CheckResult]:
+    """The checks of orchestration/checks.py, on the warehouse as it is now."""
+    with connect(url) as conn:
+        return [
+            checks.no_file_rejected(conn),
+            checks.listings_map_to_papers(conn),
+            checks.newest_file_is_fresh(conn, settings.freshness_hours),
+        ]
+
+
+@dataclass
+class BuildReport:
+    extraction: ExtractionSummary
+    models: ModelsReport
+
+    @property
+    def succeeded(self) -> bool:
+        return self.models.succeeded
+
+    @property
+    def full_refresh(self) -> bool:
+        return self.models.plan.full_refresh
+
+    @property
+    def failures(self) -> list[str]:
+        return self.models.dbt.failures
+
+    @property
+    def by_status(self) -> Counter[str]:
+        return self.models.dbt.by_status
+
+
+def build(
+    url: str,
+    *,
+    full_refresh: bool = False,
+    selection: str | None = None,
+    quiet: bool = False,
+    on_start: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> BuildReport:
+    """The features step, then the models: `paperhouse build`, and the second half of a run."""
+    extraction = extract_features(url, on_start=on_start, on_batch=on_batch)
+    models = build_models(url, full_refresh=full_refresh, selection=selection, quiet=quiet)
+    return BuildReport(extraction, models)
