@@ -7,18 +7,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from orchestration.models.manifest import marts
 from orchestration.warehouse import connect
 
-# paper_search_documents is left out: its documents are an index's input,
-# and its other columns are dim_papers'.
-MARTS = (
-    "dim_papers",
-    "paper_title_variants",
-    "fct_paper_listings",
-    "fct_paper_keywords",
-    "dim_keywords",
-    "fct_keyword_monthly",
-)
 # Parquet is written a row group at a time: rows are fetched a few thousand
 # at a time (a batch of Python objects costs several times its data) and
 # gathered as Arrow batches into row groups of about ROW_GROUP_BYTES, so
@@ -32,8 +23,10 @@ def export_marts(url: str, format: str, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with connect(url) as conn:
-        for mart in MARTS:
+        for mart in (mart.name for mart in marts() if mart.exported):
             columns = _columns(conn, mart)
+            if not columns:
+                continue  # not built yet
             query = sql.SQL("select {} from analytics.{}").format(
                 sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns),
                 sql.Identifier(mart),

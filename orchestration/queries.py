@@ -13,6 +13,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from orchestration.warehouse import first_line
+
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
@@ -132,7 +134,7 @@ def run_read_only(
         psycopg.errors.ActiveSqlTransaction,  # set_config('transaction_read_only', 'off', ...)
     ) as exc:
         raise ReadOnlyViolation(
-            f"refused: paperhouse sql only reads ({_first_line(exc)}). "
+            f"refused: paperhouse sql only reads ({first_line(exc)}). "
             "The warehouse changes through paperhouse ingest and build."
         ) from exc
     except psycopg.errors.QueryCanceled as exc:
@@ -143,25 +145,25 @@ def run_read_only(
         if conn.broken:
             raise  # the warehouse itself is gone: the caller says so
         # the server refused this query (too deep, too many parameters) and is still there
-        raise QueryFailed(_first_line(exc)) from exc
+        raise QueryFailed(first_line(exc)) from exc
     except psycopg.Error as exc:
         if "multiple commands" in str(exc):
             raise ReadOnlyViolation(
                 "refused: paperhouse sql takes one statement at a time"
             ) from exc
-        raise QueryFailed(_first_line(exc)) from exc
+        raise QueryFailed(first_line(exc)) from exc
 
 
 # Ranking costs a read of every matching paper's search document: fine for a
-# specific query, 0.3-0.5 s at a million papers for a word in one paper of
-# fifteen. A common query ranks only its RECENT_CANDIDATES most recently seen
+# specific query, far too slow for a word in one paper of fifteen at a
+# million papers. A common query ranks only its RECENT_CANDIDATES most recently seen
 # matches, found by walking an index on last_seen_at (dense matches end that
 # walk early); any other ranks every match. A query is common when
 # RECENT_CANDIDATES of the RECENT_WINDOW most recently seen papers match it
 # (that walk, a few ms), or else when more than EXHAUSTIVE_MATCHES papers do
 # (counted through the GIN index, which for words that are each common
-# intersects long posting lists: 20-25 ms at a million papers, which the
-# first test spares the common queries).
+# intersects long posting lists: the first test spares the common queries
+# that cost).
 EXHAUSTIVE_MATCHES = 2_000
 RECENT_CANDIDATES = 200
 RECENT_WINDOW = 5_000
@@ -204,7 +206,7 @@ SEARCH = sql.SQL(
     """
     with candidates as (
         select documents.paper_id, documents.title, documents.search_document
-        from analytics.paper_search_documents as documents
+        from analytics.dim_paper_search_documents as documents
         where documents.search_document @@ {query}
         {candidates}
     ),
@@ -232,7 +234,7 @@ SEARCH = sql.SQL(
 RECENT_ONLY = sql.SQL("order by documents.last_seen_at desc limit {}")
 # How many papers match, counted up to a limit: all of them, and those among the most recently seen.
 MATCHES = sql.SQL(
-    "select count(*) from (select 1 from analytics.paper_search_documents"
+    "select count(*) from (select 1 from analytics.dim_paper_search_documents"
     " where search_document @@ {query} limit {limit}) as matches"
 )
 RECENT_MATCHES = sql.SQL(
@@ -240,7 +242,7 @@ RECENT_MATCHES = sql.SQL(
     select count(*) from (
         select 1
         from (
-            select search_document from analytics.paper_search_documents
+            select search_document from analytics.dim_paper_search_documents
             order by last_seen_at desc limit {window}
         ) as recent
         where recent.search_document @@ {query}
@@ -296,7 +298,7 @@ def paper(conn: psycopg.Connection, paper_id: str) -> PaperReport | None:
         ),
         variants=_rows(
             conn.execute(
-                "select title, listing_count, first_seen_at from analytics.paper_title_variants "
+                "select title, listing_count, first_seen_at from analytics.dim_paper_title_variants "
                 "where paper_id = %s order by listing_count desc, first_seen_at",
                 [paper_id],
             )
@@ -369,8 +371,3 @@ def trending_keywords(conn: psycopg.Connection, top: int = 20) -> Rows:
 def _rows(cursor: psycopg.Cursor) -> Rows:
     columns = [column.name for column in cursor.description or []]
     return Rows(columns, cursor.fetchall())
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import psycopg
 
-from orchestration.ingest.ledger import FileStatus
+from orchestration.ingest.ledger import RECORDED
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def read_status(conn: psycopg.Connection, *, problem_limit: int = 10) -> Warehou
     counts = dict(
         conn.execute("select status, count(*) from raw.ingested_files group by status").fetchall()
     )
-    files_by_status = {status.value: int(counts.get(status.value, 0)) for status in FileStatus}
+    files_by_status = {status.value: int(counts.get(status.value, 0)) for status in RECORDED}
     # The ledger's per-file counts, written in the same transaction as the
     # listings: exact, and a scan of one row per file rather than of every listing.
     listings, last_ingested_at = conn.execute(

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from orchestration.ingest.batch import ingest_paths
-from orchestration.ingest.load import Outcome
+from orchestration.ingest.ledger import Outcome
 
 from conftest import SEED_COUNTS
 
@@ -210,7 +210,7 @@ def test_a_file_still_being_written_is_not_ingested_half_written(db_url, conn, t
         time.sleep(0.2)
         # a folder scan waits until the file has been still for the settle time
         report = ingest_paths(db_url, [inbox], settle_seconds=2)
-        assert [p.path.name for p in report.passed_over] == ["growing.txt"]
+        assert [p.path.name for p in report.not_ready] == ["growing.txt"]
         assert report.results == [] and ledger(conn) == {}
     finally:
         stop.set()

@@ -12,9 +12,10 @@ from pathlib import Path
 import psycopg
 
 from orchestration.ingest import ledger
-from orchestration.ingest.batch import ingest_one, ingest_paths
+from orchestration.ingest.batch import ingest_paths
 from orchestration.ingest.inbox import scan
-from orchestration.ingest.load import Outcome
+from orchestration.ingest.ledger import Outcome
+from orchestration.ingest.load import load_one
 from orchestration.ingest.parse import PARSER_VERSION
 
 from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS
@@ -168,7 +169,7 @@ def test_bytes_that_changed_after_they_were_hashed_roll_the_file_back(db_url, co
     )
     # as a file too big to read into memory is loaded: hashed first, then streamed and hashed again
     with psycopg.connect(db_url, autocommit=True) as own, own.transaction():
-        result = ingest_one(own, scan([path], settle_seconds=0).files[0], identity=stale)
+        result = load_one(own, scan([path], settle_seconds=0).files[0], identity=stale)
     assert result.outcome is Outcome.RETRY and "changed while" in (result.message or "")
     assert files(conn) == {} and listing_count(conn) == 0
     assert ingest(db_url, path).by_outcome == {Outcome.LOADED: 1}  # the next run loads it whole
@@ -213,7 +214,7 @@ def test_a_group_of_good_files_is_loaded_in_one_go_copies_included(
     def file_by_file(*args, **kwargs):
         raise AssertionError("the group went file by file")
 
-    monkeypatch.setattr("orchestration.ingest.batch.ingest_one", file_by_file)
+    monkeypatch.setattr("orchestration.ingest.load.load_one", file_by_file)
     report = ingest(db_url, inbox)
     assert report.by_outcome == {
         Outcome.UNCHANGED: 1,
@@ -316,9 +317,9 @@ def test_two_ingesters_holding_the_same_bytes_in_opposite_orders_give_way_withou
     def ingester(paths: list[Path]) -> None:
         first, second = scan(paths, settle_seconds=0).files
         with psycopg.connect(db_url, autocommit=True) as own, own.transaction():
-            results[first.name] = ingest_one(own, first)
+            results[first.name] = load_one(own, first)
             both_claimed_their_first.wait()
-            results[second.name] = ingest_one(own, second)  # the server breaks the cycle
+            results[second.name] = load_one(own, second)  # the server breaks the cycle
             ledger.number_in_commit_order(own)
 
     threads = [

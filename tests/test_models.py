@@ -15,11 +15,13 @@ import pytest
 
 from orchestration.features import extract_pending
 from orchestration.ingest.batch import ingest_paths
+from orchestration.models.manifest import marts
 from orchestration.models.runner import DBT_LOG_FILE_BYTES, RUN_RESULTS, dbt_env, parse_project
 from orchestration.pipeline import build, build_models
 
 from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database
 from keyword_quality import HELD_OUT, LABELS, evaluate
+from warehouse_state import mart_snapshot
 
 ABSTRACT = "A study of merging titles that differ in their spelling, at enough length. " * 8
 GENERIC_WORDS = {
@@ -79,7 +81,7 @@ def test_the_samples_build_into_558_papers(sample):
     assert scalar(sample, "select count(*) from analytics.fct_paper_listings") == SEED_LISTINGS
     assert scalar(sample, "select sum(listing_count) from analytics.dim_papers") == SEED_LISTINGS
     assert (
-        scalar(sample, "select count(*) from analytics.paper_title_variants")
+        scalar(sample, "select count(*) from analytics.dim_paper_title_variants")
         == SEED_DISTINCT_TITLES
     )
     orphans = scalar(
@@ -104,9 +106,9 @@ def test_marts_live_in_the_analytics_schema_without_a_prefix(sample):
     }
     assert tables >= {
         "dim_papers",
-        "paper_title_variants",
+        "dim_paper_title_variants",
         "fct_paper_listings",
-        "paper_search_documents",
+        "dim_paper_search_documents",
         "fct_paper_keywords",
         "dim_keywords",
         "fct_keyword_monthly",
@@ -140,7 +142,7 @@ def test_title_variants_merge_and_numeral_variants_stay_apart(db_url, conn, tmp_
     # the merged paper shows its most frequent form; every numeral variant is its own paper
     assert papers == {"Long-Range Fréchet Networks": 5, **{title: 1 for title in apart}}
     variants = conn.execute(
-        "select v.title, v.listing_count from analytics.paper_title_variants v "
+        "select v.title, v.listing_count from analytics.dim_paper_title_variants v "
         "join analytics.dim_papers p using (paper_id) where p.title = 'Long-Range Fréchet Networks' "
         "order by v.title"
     ).fetchall()
@@ -319,7 +321,7 @@ def test_keyword_marts_agree_with_the_keyword_facts(sample):
         """
         select count(*) from (
             select distinct on (paper_id) paper_id, keywords, trend_month
-            from intermediate.int_paper_keyword_versions order by paper_id, last_ingest_seq desc
+            from analytics.fct_paper_keyword_versions order by paper_id, last_ingest_seq desc
         ) v
         full join (
             select paper_id, array_agg(keyword order by keyword) as keywords, min(trend_month) as trend_month
@@ -354,35 +356,8 @@ def test_keyword_quality_on_the_hand_labels(sample):
 # ---------- incremental builds
 
 
-MARTS = [
-    "dim_papers",
-    "fct_paper_listings",
-    "paper_title_variants",
-    "paper_search_documents",
-    "fct_paper_keywords",
-    "dim_keywords",
-    "fct_keyword_monthly",
-]
-
-
-def snapshot(conn):
-    """Every mart's rows, in a stable order, for exact comparison."""
-    tables = {}
-    for mart in MARTS:
-        columns = [
-            name
-            for (name,) in conn.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = 'analytics' and table_name = %s order by ordinal_position",
-                [mart],
-            )
-        ]
-        # load times differ between the two warehouses (each ingested on its own)
-        kept = [c for c in columns if not c.endswith("_at")]
-        tables[mart] = conn.execute(
-            f"select {', '.join(kept)} from analytics.{mart} order by {', '.join(kept)}"
-        ).fetchall()
-    return tables
+# Every mart but the histories, which keep each build's version by design.
+MARTS = [mart.name for mart in marts() if not mart.append_only]
 
 
 def test_incremental_builds_equal_a_full_refresh(
@@ -408,13 +383,12 @@ def test_incremental_builds_equal_a_full_refresh(
     for batch in batches:  # warehouse A: a build after each batch
         ingest(db_url, *batch)
         built(db_url)
-    incremental = snapshot(conn)
+    incremental = mart_snapshot(db_url)
 
     with fresh_database(server_url, template_db) as other_url:  # warehouse B: one full refresh
         ingest(other_url, *[path for batch in batches for path in batch])
         built(other_url, full_refresh=True)
-        with psycopg.connect(other_url, autocommit=True) as other:
-            full = snapshot(other)
+        full = mart_snapshot(other_url)
 
     for mart in MARTS:
         assert incremental[mart] == full[mart], mart
@@ -439,11 +413,11 @@ def test_a_one_file_build_touches_only_what_the_file_brings(db_url, conn, inbox,
     }
     assert touched["fct_paper_listings"] == 2  # the file's two listings
     assert touched["dim_papers"] == 2  # one new paper, one seen before
-    assert touched["paper_title_variants"] == 2
+    assert touched["dim_paper_title_variants"] == 2
     assert touched["fct_paper_keywords"] <= 20  # at most ten keywords each
-    assert touched["int_paper_keyword_versions"] == 2
+    assert touched["fct_paper_keyword_versions"] == 2
 
-    assert touched["paper_search_documents"] == 2
+    assert touched["dim_paper_search_documents"] == 2
     # The build's bounds changed, yet dbt parsed nothing again: they reach it
     # through the environment at run time, not as --vars (a full parse costs seconds).
     assert parse_state.stat().st_mtime_ns == parsed_at

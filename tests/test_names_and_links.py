@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from orchestration.ingest.batch import ingest_paths
 from orchestration.ingest.inbox import as_text, is_in_progress_name, scan
-from orchestration.ingest.load import Outcome
+from orchestration.ingest.ledger import Outcome
 
 from conftest import fresh_database, run_cli
 
@@ -148,7 +148,7 @@ def test_links_never_lead_out_of_the_folder_nor_round_in_a_loop(tmp_path):
 
     found = scan([inbox], settle_seconds=0)
     assert [f.path.relative_to(inbox).as_posix() for f in found.files] == ["alias.txt"]
-    reasons = {p.path.relative_to(inbox).as_posix(): p.reason for p in found.unusable}
+    reasons = {p.path.relative_to(inbox).as_posix(): p.reason for p in found.unreadable}
     assert reasons == {
         "to_a_file_outside.txt": "a symbolic link out of the folder being ingested; not followed",
         "to_a_folder_outside": "a symbolic link out of the folder being ingested; not followed",

@@ -176,7 +176,7 @@ def test_a_common_word_is_ranked_among_its_most_recent_matches(sample_db, monkey
         recent = {
             row[0]
             for row in conn.execute(
-                "select paper_id from analytics.paper_search_documents "
+                "select paper_id from analytics.dim_paper_search_documents "
                 "where search_document @@ websearch_to_tsquery('english', 'language models') "
                 "order by last_seen_at desc limit 5"
             )
@@ -195,7 +195,7 @@ def test_a_query_common_among_recent_papers_is_ranked_among_them_without_countin
     monkeypatch.setattr(queries, "RECENT_CANDIDATES", 5)
     with psycopg.connect(sample_db, autocommit=True) as conn:
         matches = conn.execute(
-            "select count(*) from analytics.paper_search_documents "
+            "select count(*) from analytics.dim_paper_search_documents "
             "where search_document @@ websearch_to_tsquery('english', 'language models')"
         ).fetchone()[0]
         monkeypatch.setattr(queries, "RECENT_WINDOW", SEED_DISTINCT_TITLES)  # every paper is recent
@@ -215,12 +215,12 @@ def test_search_is_served_by_a_gin_index(sample_db):
         plan = "\n".join(
             row[0]
             for row in conn.execute(
-                "explain select paper_id from analytics.paper_search_documents "
+                "explain select paper_id from analytics.dim_paper_search_documents "
                 "where search_document @@ websearch_to_tsquery('english', 'state space')"
             )
         )
         indexes = conn.execute(
-            "select indexdef from pg_indexes where schemaname = 'analytics' and tablename = 'paper_search_documents'"
+            "select indexdef from pg_indexes where schemaname = 'analytics' and tablename = 'dim_paper_search_documents'"
         ).fetchall()
     assert "Bitmap Index Scan" in plan
     assert any("USING gin (search_document)" in definition for (definition,) in indexes)

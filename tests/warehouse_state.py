@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from psycopg import sql
+
+from orchestration.models.manifest import marts
 
 # Each query names a file by its bytes (sha256) rather than its file_id.
 RAW = {
@@ -25,45 +28,50 @@ RAW = {
     """,
 }
 
-MARTS = {
-    "dim_papers": """
-        select papers.paper_id, papers.title, papers.abstract, files.sha256, papers.abstract_position,
-               papers.authors_count, papers.organization, papers.published_on, papers.upvotes,
-               papers.max_upvotes, papers.first_scraped_on, papers.listing_count, papers.file_count
-        from analytics.dim_papers as papers
-        join raw.ingested_files as files on files.file_id = papers.abstract_file_id
-    """,
-    "fct_paper_listings": """
-        select facts.paper_id, files.sha256, facts.position, facts.line_number, facts.title,
-               facts.title_key, facts.abstract_length, facts.authors_count, facts.organization,
-               facts.published_text, facts.published_on, facts.upvotes, facts.scraped_on
-        from analytics.fct_paper_listings as facts
-        join raw.ingested_files as files using (file_id)
-    """,
-    "paper_title_variants": "select paper_id, title, title_key, listing_count from analytics.paper_title_variants",
-    "paper_search_documents": "select paper_id, title, search_document::text from analytics.paper_search_documents",
-    "fct_paper_keywords": """
-        select paper_id, keyword, score, rank, in_title, occurrences, trend_month
-        from analytics.fct_paper_keywords
-    """,
-    "dim_keywords": "select keyword, paper_count from analytics.dim_keywords",
-    "fct_keyword_monthly": "select keyword, month, paper_count from analytics.fct_keyword_monthly",
-}
 
-
-def _snapshot(url: str, queries: dict[str, str]) -> dict[str, list[tuple[Any, ...]]]:
-    with psycopg.connect(url) as conn:
-        return {
-            name: sorted(conn.execute(query).fetchall(), key=repr)
-            for name, query in queries.items()
-        }
+def mart_query(conn: psycopg.Connection, mart: str) -> sql.Composed:
+    """Every column of `mart` that the inbox fixes: a file id as its file's SHA-256; no
+    timestamps (`*_at`), no commit numbers (`*ingest_seq`)."""
+    columns = [
+        name
+        for (name,) in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'analytics' and table_name = %s order by ordinal_position",
+            [mart],
+        )
+    ]
+    selected = []
+    for name in columns:
+        if name.endswith(("_at", "ingest_seq")):
+            continue
+        if name == "file_id" or name.endswith("_file_id"):
+            selected.append(
+                sql.SQL(
+                    "(select sha256 from raw.ingested_files as f where f.file_id = m.{})"
+                ).format(sql.Identifier(name))
+            )
+        elif name == "search_document":
+            selected.append(sql.SQL("m.search_document::text"))
+        else:
+            selected.append(sql.SQL("m.{}").format(sql.Identifier(name)))
+    return sql.SQL("select {} from analytics.{} as m").format(
+        sql.SQL(", ").join(selected), sql.Identifier(mart)
+    )
 
 
 def raw_snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """The ledger and the listings."""
-    return _snapshot(url, RAW)
+    with psycopg.connect(url) as conn:
+        return {
+            name: sorted(conn.execute(query).fetchall(), key=repr) for name, query in RAW.items()
+        }
 
 
 def mart_snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every mart."""
-    return _snapshot(url, MARTS)
+    """Every mart but the histories (which keep each build's version by design)."""
+    with psycopg.connect(url) as conn:
+        return {
+            mart.name: sorted(conn.execute(mart_query(conn, mart.name)).fetchall(), key=repr)
+            for mart in marts()
+            if not mart.append_only
+        }

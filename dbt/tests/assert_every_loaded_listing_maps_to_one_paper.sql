@@ -42,8 +42,8 @@ built_papers as (
 
 ),
 
--- counted in one pass and joined: a count per paper by index lookups took
--- 18 s at a million listings; an incremental build's few papers still use
+-- counted in one pass and joined: a count per paper by index lookups would
+-- probe the index once a paper; an incremental build's few papers still use
 -- the paper_id index through the semi-join
 listing_counts as (
 

@@ -15,16 +15,16 @@ papers as (
 
     select
         paper_id,
-        -- words as spaces + 1: splitting every abstract with a regex was most
-        -- of this test's cost at a million papers
+        -- words as spaces + 1: splitting every abstract with a regex would be
+        -- most of this test's cost
         length(abstract) - length(replace(abstract, ' ', '')) + 1 as abstract_words
     from {{ ref('dim_papers') }}
     where {{ built_this_run('last_ingest_seq') }}
 
 ),
 
--- counted on their own and joined after: grouping the joined rows carried
--- every abstract through the aggregate of ten rows a paper (46 s of 8.5M)
+-- counted on their own and joined after: grouping the joined rows would
+-- carry every abstract through the aggregate of ten rows a paper
 keyword_counts as (
 
     select
@@ -46,6 +46,4 @@ left join keyword_counts on keyword_counts.paper_id = papers.paper_id
 where keyword_counts.keyword_count > {{ var('keywords_per_paper') }}
     -- the count first: PostgreSQL evaluates AND in the order written, so the
     -- words are counted only for the rare paper with fewer than 3 keywords
-    -- (counting every abstract's words was 5.5 of this test's 8.4 s at a
-    -- million listings)
     or (coalesce(keyword_counts.keyword_count, 0) < 3 and papers.abstract_words >= 50)

@@ -19,7 +19,8 @@ from orchestration.checks import CheckResult
 from orchestration.cli import FormatOption, app, err, friendly_errors, out, settings
 from orchestration.ingest.batch import IngestReport
 from orchestration.ingest.inbox import InboxFile, as_text
-from orchestration.ingest.load import FileResult, Outcome
+from orchestration.ingest.ledger import Outcome
+from orchestration.ingest.load import FileResult
 from orchestration.ingest.parse import PARSER_VERSION
 from orchestration.keywords.calibrate import calibrate as calibrate_keywords
 from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE
@@ -258,7 +259,7 @@ def _print_ingest_report(report: IngestReport) -> None:
     out.print(table)
 
     noteworthy = [r for r in report.results if r.message and r.outcome is not Outcome.UNCHANGED]
-    if noteworthy or report.passed_over:
+    if noteworthy or report.not_ready:
         details = Table(title="Files to look at", title_justify="left", show_lines=False)
         details.add_column("file", overflow="fold")
         details.add_column("outcome")
@@ -269,14 +270,14 @@ def _print_ingest_report(report: IngestReport) -> None:
             details.add_row(
                 cell(result.name), Text(result.outcome.value, style=style), cell(result.message)
             )
-        for skipped in report.passed_over:
+        for skipped in report.not_ready:
             details.add_row(
                 cell(as_text(str(skipped.path))),
-                Text("passed over", style="dim"),
+                Text("not ready", style="dim"),
                 cell(skipped.reason),
             )
         out.print(details)
-    if not report.results and not report.passed_over:
+    if not report.results and not report.not_ready:
         out.print("no files found")
 
 

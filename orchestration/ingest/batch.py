@@ -1,12 +1,10 @@
 """Ingest many files: in groups, each group one transaction.
 
-A group is loaded in one go (load_group.py: one claim, one COPY, one
-settle); if anything in it fails, that attempt is rolled back and each file
-is loaded in a savepoint of its own. One file's trouble never stops the
-others: its savepoint is rolled back and it gets its result (rejected,
-retry), while the rest of its group commits. A commit per file would cap
-ingest at a few hundred files a second; a group of a few megabytes makes the
-commit's cost a small share of the load.
+A group is loaded in one go, or else file by file (load.py). One file's
+trouble never stops the others: it gets its result (rejected, retry), while
+the rest of its group commits. A commit per file would cap ingest at a few
+hundred files a second; a group of a few megabytes makes the commit's cost a
+small share of the load.
 
 Only the warehouse itself failing (connection lost, server down) ends a run
 early: groups committed before that stay committed, and the next run goes on
@@ -30,10 +28,10 @@ from pathlib import Path
 import psycopg
 
 from orchestration.ingest import ledger
-from orchestration.ingest.inbox import InboxFile, PassedOver, scan
-from orchestration.ingest.load import FileChanged, FileResult, Outcome, load_file
-from orchestration.ingest.load_group import load_group
-from orchestration.warehouse import WarehouseUnavailable, connect, first_line
+from orchestration.ingest.inbox import InboxFile, Skipped, scan
+from orchestration.ingest.ledger import Outcome
+from orchestration.ingest.load import FileResult, load_group
+from orchestration.warehouse import connect
 from orchestration.workers import worker_pool
 
 # Worker processes take a second or so to start: only worth it for many files.
@@ -48,7 +46,7 @@ GROUP_FILES = 64
 @dataclass
 class IngestReport:
     results: list[FileResult] = field(default_factory=list)
-    passed_over: list[PassedOver] = field(default_factory=list)
+    not_ready: list[Skipped] = field(default_factory=list)
 
     @property
     def by_outcome(self) -> Counter[Outcome]:
@@ -70,10 +68,10 @@ def ingest_paths(
 ) -> IngestReport:
     """Ingest every file under `paths` into the warehouse at `url` (its schema must be current)."""
     found = scan(paths, settle_seconds=settle_seconds)
-    report = IngestReport(passed_over=found.passed_over)
+    report = IngestReport(not_ready=found.not_ready)
     # paths with no file to read: reported, never counted as files in progress
     report.results.extend(
-        FileResult(path.path, Outcome.REJECTED, message=path.reason) for path in found.unusable
+        FileResult(path.path, Outcome.REJECTED, message=path.reason) for path in found.unreadable
     )
     if on_start is not None:
         on_start(found.files)
@@ -168,67 +166,8 @@ def _ingest_in_worker(job: tuple[str, list[InboxFile]]) -> list[FileResult]:
 
 
 def ingest_group(conn: psycopg.Connection, group: list[InboxFile]) -> list[FileResult]:
-    """Ingest files in one transaction: in one go, or else each in a savepoint of its own.
-
-    The transaction's files are numbered last, then it commits.
-    """
+    """Ingest files in one transaction (load.load_group); its files are numbered last, then it commits."""
     with conn.transaction():
-        results = _in_one_go(conn, group)
-        if results is None:
-            results = [ingest_one(conn, file) for file in group]
+        results = load_group(conn, group)
         ledger.number_in_commit_order(conn)
     return results
-
-
-def _in_one_go(conn: psycopg.Connection, group: list[InboxFile]) -> list[FileResult] | None:
-    """The group loaded in one go (load_group.py); None, with nothing written, when it must go file by file."""
-    try:
-        with conn.transaction():
-            return load_group(conn, group)
-    except Exception:
-        return None
-
-
-def ingest_one(
-    conn: psycopg.Connection, file: InboxFile, identity: tuple[str, int] | None = None
-) -> FileResult:
-    """Load one file in the caller's transaction; every failure but the warehouse's own becomes a result."""
-    try:
-        return load_file(conn, file, identity)
-    except FileChanged:
-        return FileResult(
-            file.path,
-            Outcome.RETRY,
-            message="changed while it was being read; the next run reads it again",
-        )
-    except psycopg.errors.DeadlockDetected:
-        # Claiming bytes locks them until the group commits. Two ingest
-        # processes whose groups hold the same bytes in opposite orders (files
-        # that arrived between their scans) deadlock; the server picks one
-        # file to give up, and its savepoint is rolled back, locks included.
-        return FileResult(
-            file.path,
-            Outcome.RETRY,
-            message="another ingest was loading the same bytes; the next run reads it",
-        )
-    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        # The warehouse is gone: stop the run. This file's group died with
-        # the connection; groups committed before it stay committed.
-        raise WarehouseUnavailable(
-            f"lost the warehouse while ingesting {file.name}: {first_line(exc)}\n"
-            "files committed before it are kept; run again once the warehouse is back"
-        ) from exc
-    except OSError as exc:
-        # Nothing recorded: without bytes there is no identity, and the next
-        # run tries again (permissions fixed, disk back).
-        return FileResult(
-            file.path, Outcome.REJECTED, message=f"cannot be read: {exc.strerror or exc}"
-        )
-    except Exception as exc:
-        # Not recorded as rejected: the file may be fine and paperhouse at
-        # fault; rolled back, it is tried again on every run until fixed.
-        return FileResult(
-            file.path,
-            Outcome.RETRY,
-            message=f"paperhouse failed on this file ({type(exc).__name__}: {exc}); please report it",
-        )

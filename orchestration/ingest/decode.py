@@ -122,7 +122,7 @@ def decode_lines(stream: BinaryIO, notes: Notes) -> DecodedText:
 
 # Characters decoded at a time, about a thousand lines. Lines are cut out of
 # these chunks and handed on in batches, in C (str.split, list slices) rather
-# than one by one: per-line Python work was most of the cost of ingest.
+# than one by one: per-line Python work would be most of the cost of ingest.
 READ_CHARS = 256 * 1024
 
 

@@ -10,7 +10,7 @@ while they stay inside the folder being walked: a link out of it is not
 read (an inbox must not become a way to load, or echo, any file the
 ingesting user can read), and a link back to a folder already walked (a
 loop) is not walked again. A path that is no file to read (a broken or
-outward link, a device or pipe, one that cannot be examined) is unusable:
+outward link, a device or pipe, one that cannot be examined) is unreadable:
 the run reports it as rejected, with the reason.
 
 A file name is bytes: one that is not UTF-8 is shown and stored as text with
@@ -72,7 +72,7 @@ class InboxFile:
 
 
 @dataclass(frozen=True)
-class PassedOver:
+class Skipped:
     """A path that was not ingested this run, and why; nothing is recorded for it."""
 
     path: Path
@@ -82,8 +82,8 @@ class PassedOver:
 @dataclass(frozen=True)
 class InboxScan:
     files: list[InboxFile]
-    passed_over: list[PassedOver]  # not ready yet: the next run looks again
-    unusable: list[PassedOver]  # no file to read: reported as rejected
+    not_ready: list[Skipped]  # not ready yet: the next run looks again
+    unreadable: list[Skipped]  # no file to read: reported as rejected
 
 
 def is_in_progress_name(name: str) -> bool:
@@ -103,8 +103,8 @@ def scan(paths: Iterable[Path], *, settle_seconds: float, now: float | None = No
     """
     now = time.time() if now is None else now
     files: list[InboxFile] = []
-    passed_over: list[PassedOver] = []
-    unusable: list[PassedOver] = []
+    not_ready: list[Skipped] = []
+    unreadable: list[Skipped] = []
     seen: set[str] = set()  # real paths of files taken and folders walked
 
     def consider(path: Path, *, root: str | None) -> None:
@@ -113,23 +113,21 @@ def scan(paths: Iterable[Path], *, settle_seconds: float, now: float | None = No
         if not named and path.is_symlink():
             target = os.path.realpath(path)
             if not os.path.exists(target):
-                unusable.append(PassedOver(path, "a broken symbolic link"))
+                unreadable.append(Skipped(path, "a broken symbolic link"))
                 return
             if not is_within(target, root):
-                unusable.append(
-                    PassedOver(
-                        path, "a symbolic link out of the folder being ingested; not followed"
-                    )
+                unreadable.append(
+                    Skipped(path, "a symbolic link out of the folder being ingested; not followed")
                 )
                 return
         try:
             info = path.stat()
         except FileNotFoundError:
             reason = "a broken symbolic link" if path.is_symlink() else "no such file"
-            unusable.append(PassedOver(path, reason))
+            unreadable.append(Skipped(path, reason))
             return
         except OSError as exc:
-            unusable.append(PassedOver(path, f"cannot be examined: {exc.strerror}"))
+            unreadable.append(Skipped(path, f"cannot be examined: {exc.strerror}"))
             return
         if stat.S_ISDIR(info.st_mode):
             real = os.path.realpath(path)
@@ -139,24 +137,22 @@ def scan(paths: Iterable[Path], *, settle_seconds: float, now: float | None = No
             try:
                 children = sorted(path.iterdir())
             except OSError as exc:
-                unusable.append(PassedOver(path, f"cannot be listed: {exc.strerror}"))
+                unreadable.append(Skipped(path, f"cannot be listed: {exc.strerror}"))
                 return
             for child in children:
                 if not child.name.startswith("."):
                     consider(child, root=real if named else root)
             return
         if not stat.S_ISREG(info.st_mode):
-            unusable.append(PassedOver(path, "not a regular file (a device, pipe or socket)"))
+            unreadable.append(Skipped(path, "not a regular file (a device, pipe or socket)"))
             return
         if not named and is_in_progress_name(path.name):
             return  # by convention still being written; not worth a line in the report
         # settle_seconds 0 takes every file: a modification time a moment
         # ahead of `now` (a coarser clock, as /proc's) must not hold one back
         if not named and settle_seconds > 0 and now - info.st_mtime < settle_seconds:
-            passed_over.append(
-                PassedOver(
-                    path, f"changed {now - info.st_mtime:.1f}s ago; may still be being written"
-                )
+            not_ready.append(
+                Skipped(path, f"changed {now - info.st_mtime:.1f}s ago; may still be being written")
             )
             return
         real = os.path.realpath(path)
@@ -167,4 +163,4 @@ def scan(paths: Iterable[Path], *, settle_seconds: float, now: float | None = No
 
     for path in paths:
         consider(Path(os.path.expanduser(path)), root=None)
-    return InboxScan(files=files, passed_over=passed_over, unusable=unusable)
+    return InboxScan(files=files, not_ready=not_ready, unreadable=unreadable)

@@ -1,8 +1,8 @@
-"""raw.ingested_files, the ledger of files: the one place that knows file statuses and identity.
+"""raw.ingested_files, the ledger of files: the one place that knows what became of a file.
 
 A file's identity is the SHA-256 of its bytes. The partial unique index on
-sha256 is what makes ingestion exactly-once: a second ingester inserting the
-same bytes waits for the first one's transaction and then finds the row.
+sha256 is what makes ingestion exactly-once: a second ingester registering
+the same bytes waits for the first one's transaction and then finds the row.
 """
 
 from __future__ import annotations
@@ -15,30 +15,27 @@ from typing import NamedTuple
 import psycopg
 
 
-class FileStatus(StrEnum):
+class Outcome(StrEnum):
+    """What became of a file in a run. The first four are recorded as its status in the ledger;
+    the last two are not recorded (the next run sees the file as it is then)."""
+
     LOADED = "loaded"  # its listings are in raw.paper_listings
     DUPLICATE = "duplicate"  # the same bytes as an earlier file, under another name
     EMPTY = "empty"  # nothing to read
-    REJECTED = "rejected"  # not a listing file; `error` says why
+    # not a listing file (recorded, with the reason), or no file to read: a
+    # broken or outward link, not a regular file, unreadable (not recorded:
+    # without bytes it has no identity)
+    REJECTED = "rejected"
+    UNCHANGED = "unchanged"  # these bytes under this name were ingested before
+    RETRY = "retry"  # changed while read, or a paperhouse bug: the next run tries again
 
 
-@dataclass(frozen=True)
-class KnownFile:
-    file_id: int
-    file_name: str
-    file_name_bytes: bytes | None  # see FileRow
+# The statuses the ledger records, in the order reports list them.
+RECORDED = (Outcome.LOADED, Outcome.DUPLICATE, Outcome.EMPTY, Outcome.REJECTED)
 
 
-@dataclass(frozen=True)
-class Claim:
-    """The outcome of claiming a file's bytes: a new file_id, or the file that has them already."""
-
-    file_id: int | None
-    known: KnownFile | None
-
-
-class FileRow(NamedTuple):
-    """A file as the ledger records it, in the order CLAIM takes these values."""
+class LedgerEntry(NamedTuple):
+    """A file as the ledger first records it, in the order REGISTER takes these values."""
 
     file_name: str  # as text (inbox.as_text)
     file_name_bytes: bytes | None  # the name's bytes when they are not UTF-8
@@ -48,28 +45,30 @@ class FileRow(NamedTuple):
     parser_version: int
 
 
-CLAIM = """
-insert into raw.ingested_files
-    (file_name, file_name_bytes, sha256, size_bytes, modified_at, status, parser_version)
-values (%s, %s, %s, %s, %s, 'loaded', %s)
-on conflict (sha256) where status <> 'duplicate' do nothing
-returning file_id
-"""
+@dataclass(frozen=True)
+class Original:
+    """The file that holds some bytes already: a later file with them is a duplicate of it."""
 
-FINISH = """
-update raw.ingested_files
-set status = %s, listing_count = %s, error = %s, layout = %s, encoding = %s, scraped_on = %s
-where file_id = %s
-"""
+    file_id: int
+    file_name: str
+    file_name_bytes: bytes | None
 
 
 @dataclass(frozen=True)
-class Settlement:
-    """What a file's ledger row is settled with once its listings are loaded."""
+class Registration:
+    """A file's bytes registered: a new file_id for new bytes, or the original that has them."""
 
-    status: FileStatus
+    file_id: int | None
+    original: Original | None
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What reading a file found, recorded in its ledger row."""
+
+    status: Outcome  # one of RECORDED
     listing_count: int
-    error: str | None
+    error: str | None  # the reason for a rejection, else warnings, one a line
     layout: str | None
     encoding: str | None
     scraped_on: date | None
@@ -86,26 +85,60 @@ class Settlement:
         )
 
 
-def claim(conn: psycopg.Connection, file: FileRow) -> Claim:
-    """Insert the ledger row for new bytes, inside the caller's transaction.
+def rejected(reason: str) -> Findings:
+    return Findings(Outcome.REJECTED, 0, reason, layout=None, encoding=None, scraped_on=None)
 
-    The row starts as `loaded` with no listings and is settled by `finish()`
-    before the transaction commits, so no other session ever sees it half-done.
+
+REGISTER = """
+insert into raw.ingested_files
+    (file_name, file_name_bytes, sha256, size_bytes, modified_at, status, parser_version)
+values (%s, %s, %s, %s, %s, 'loaded', %s)
+on conflict (sha256) where status <> 'duplicate' do nothing
+returning file_id
+"""
+
+RECORD_FINDINGS = """
+update raw.ingested_files
+set status = %s, listing_count = %s, error = %s, layout = %s, encoding = %s, scraped_on = %s
+where file_id = %s
+"""
+
+
+def register(conn: psycopg.Connection, entry: LedgerEntry) -> Registration:
+    """Insert the ledger row for new bytes, inside the caller's transaction; or find their original.
+
+    A new row starts as `loaded` with no listings, and its findings are
+    recorded before the transaction commits, so no other session ever sees
+    it half-done.
     """
-    row = conn.execute(CLAIM, file).fetchone()
+    row = conn.execute(REGISTER, entry).fetchone()
     if row is not None:
-        return Claim(file_id=row[0], known=None)
-    known = conn.execute(
+        return Registration(file_id=row[0], original=None)
+    original = conn.execute(
         "select file_id, file_name, file_name_bytes from raw.ingested_files "
         "where sha256 = %s and status <> 'duplicate'",
-        [file.sha256],
+        [entry.sha256],
     ).fetchone()
-    assert known is not None, "the conflicting row is committed, so it is visible"
-    return Claim(file_id=None, known=KnownFile(*known))
+    assert original is not None, "the conflicting row is committed, so it is visible"
+    return Registration(file_id=None, original=Original(*original))
 
 
-def record_duplicate(conn: psycopg.Connection, file: FileRow, original: KnownFile) -> bool:
-    """Record `file` as a copy of `original`; False when that name was recorded before."""
+def register_many(conn: psycopg.Connection, entries: list[LedgerEntry]) -> list[int | None]:
+    """register() for many files of distinct bytes in one round trip: each its new file_id, or None
+    where the bytes have an original.
+    """
+    with conn.cursor() as cursor:
+        cursor.executemany(REGISTER, entries, returning=True)
+        file_ids: list[int | None] = []
+        while True:
+            row = cursor.fetchone()
+            file_ids.append(row[0] if row else None)
+            if not cursor.nextset():
+                return file_ids
+
+
+def record_duplicate(conn: psycopg.Connection, entry: LedgerEntry, original: Original) -> bool:
+    """Record `entry` as a copy of `original`; False when that name was recorded before."""
     row = conn.execute(
         """
         insert into raw.ingested_files
@@ -116,7 +149,7 @@ def record_duplicate(conn: psycopg.Connection, file: FileRow, original: KnownFil
         returning file_id
         """,
         [
-            *file,
+            *entry,
             original.file_id,
             f"the same bytes as {original.file_name}",  # duplicate_of names the file
         ],
@@ -124,30 +157,14 @@ def record_duplicate(conn: psycopg.Connection, file: FileRow, original: KnownFil
     return row is not None
 
 
-def claim_many(conn: psycopg.Connection, files: list[FileRow]) -> list[int | None]:
-    """claim() for many files of distinct bytes in one round trip: each its new file_id, or None
-    where the bytes are known.
-    """
+def record_findings(conn: psycopg.Connection, file_id: int, findings: Findings) -> None:
+    conn.execute(RECORD_FINDINGS, findings.params(file_id))
+
+
+def record_findings_many(conn: psycopg.Connection, findings: list[tuple[int, Findings]]) -> None:
+    """record_findings() for many files in one round trip."""
     with conn.cursor() as cursor:
-        cursor.executemany(CLAIM, files, returning=True)
-        file_ids: list[int | None] = []
-        while True:
-            row = cursor.fetchone()
-            file_ids.append(row[0] if row else None)
-            if not cursor.nextset():
-                return file_ids
-
-
-def finish(conn: psycopg.Connection, file_id: int, settlement: Settlement) -> None:
-    conn.execute(FINISH, settlement.params(file_id))
-
-
-def finish_many(conn: psycopg.Connection, settlements: list[tuple[int, Settlement]]) -> None:
-    """finish() for many files in one round trip."""
-    with conn.cursor() as cursor:
-        cursor.executemany(
-            FINISH, [settlement.params(file_id) for file_id, settlement in settlements]
-        )
+        cursor.executemany(RECORD_FINDINGS, [found.params(file_id) for file_id, found in findings])
 
 
 # Held from numbering files until their transaction commits, so that

@@ -1,18 +1,22 @@
-"""Load one file: its ledger row and its listings all or nothing, listings by COPY.
+"""Load a group of files into the raw tables, in the caller's transaction: in one go, or else
+file by file.
 
-A file's identity is the SHA-256 of its bytes, learnt before anything is
-parsed so that known bytes cost no parsing. A file of up to WHOLE_FILE_BYTES
-is read once, into memory: what is parsed is what was hashed. A bigger one
-is read twice, to stay in bounded memory: hashed, then parsed while hashed
-again; if the two hashes differ the file changed while being read, and
-everything the file wrote is rolled back for the next run to try again.
+In one go: every file read into memory and hashed, one round trip to
+register their bytes in the ledger, one COPY of all their listings, one
+round trip to record what each held. For files of a few hundred listings
+the round trips of a file-by-file load would cost about as much as a tenth
+of all ingest work, and on the common path nothing about a file needs
+undoing: a file that is no listing file is known before its first listing
+is written, and known bytes are known when registered.
 
-A file's work is a savepoint inside the caller's transaction (batch.py
-commits a group of files at once), so it can be undone alone. A file that is
-no listing file is known before its first listing is written, and recorded
-as rejected; one whose value the server refuses is rolled back, then
-recorded as rejected in a savepoint of its own (a second savepoint around
-every file's COPY, only for that rare case, cost more than its parsing).
+File by file, the one fallback: anything unusual in one go (a file too big
+to hold, a read error, a value the server refuses, a deadlock with another
+ingester) rolls that attempt back, and each file is loaded in a savepoint
+of its own, so that one file's trouble rolls back alone and becomes its
+result. A file of up to WHOLE_FILE_BYTES is read once, into memory: what is
+parsed is what was hashed. A bigger one is read twice, in bounded memory:
+hashed, then parsed while hashed again; if the two hashes differ, the file
+changed while being read and is left for the next run.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,31 +35,21 @@ import psycopg
 from orchestration.ingest import ledger
 from orchestration.ingest.decode import UnrecognizedContent, decode_lines
 from orchestration.ingest.inbox import InboxFile, as_text
-from orchestration.ingest.ledger import FileStatus
+from orchestration.ingest.ledger import Findings, LedgerEntry, Original, Outcome
 from orchestration.ingest.notes import Notes
 from orchestration.ingest.parse import PARSER_VERSION, Listing, ListingParser
-from orchestration.warehouse import first_line
+from orchestration.warehouse import WarehouseUnavailable, first_line
 
 READ_CHUNK = 1024 * 1024
 # Listing pages run to a few hundred kB; a file above this size is streamed.
 WHOLE_FILE_BYTES = 16 * 1024 * 1024
+# A group of many files of one size can grow past batch.GROUP_BYTES; past
+# this much it goes file by file, which holds one file at a time.
+MAX_GROUP_BYTES = 64 * 1024 * 1024
 
 # The columns ingest fills, in the order each row is written: the file, then a Listing's fields.
 LISTING_COLUMNS = ", ".join(("file_id", *Listing._fields))
 COPY_LISTINGS = f"copy raw.paper_listings ({LISTING_COLUMNS}) from stdin"
-
-
-class Outcome(StrEnum):
-    """What one run did with one file: a ledger status, or why nothing was recorded."""
-
-    LOADED = FileStatus.LOADED.value
-    DUPLICATE = FileStatus.DUPLICATE.value
-    EMPTY = FileStatus.EMPTY.value
-    # not a listing file (recorded), or no file to read: unreadable, a broken
-    # link, not a regular file (not recorded: without bytes it has no identity)
-    REJECTED = FileStatus.REJECTED.value
-    UNCHANGED = "unchanged"  # these bytes under this name were ingested before
-    RETRY = "retry"  # not recorded this run (changed while read, a paperhouse bug); the next run tries again
 
 
 @dataclass(frozen=True)
@@ -72,35 +65,127 @@ class FileResult:
         """The file's name as text that can be shown anywhere (inbox.as_text)."""
         return as_text(self.path.name)
 
-    @property
-    def shown_path(self) -> str:
-        return as_text(str(self.path))
-
 
 class FileChanged(RuntimeError):
     pass
 
 
-class FileRejected(Exception):
+class ValueRefused(Exception):
     """The server refused one of the file's values; str() is the reason."""
 
 
-def fingerprint(path: Path) -> tuple[str, int]:
-    """SHA-256 (hex) and size of a file's bytes."""
-    with open(path, "rb") as stream:
-        digest = hashlib.file_digest(stream, "sha256")
-        return digest.hexdigest(), stream.tell()
+class NotInOneGo(Exception):
+    """The group must be loaded file by file."""
 
 
-def load_file(
+def load_group(conn: psycopg.Connection, files: list[InboxFile]) -> list[FileResult]:
+    """Load `files` in the caller's transaction, results in their order: in one go, or if anything
+    in that fails, file by file (ledger.number_in_commit_order must run before it commits)."""
+    try:
+        with conn.transaction():
+            return _in_one_go(conn, files)
+    except Exception:
+        return [load_one(conn, file) for file in files]
+
+
+def _in_one_go(conn: psycopg.Connection, files: list[InboxFile]) -> list[FileResult]:
+    if sum(file.size for file in files) > MAX_GROUP_BYTES:
+        raise NotInOneGo("too many bytes to hold at once")
+    contents = []
+    for file in files:
+        data = read_if_small(file)
+        if data is None:
+            raise NotInOneGo(f"{file.name} is too big to hold")
+        contents.append(data)
+    entries = [
+        ledger_entry(file, hashlib.sha256(data).hexdigest(), len(data))
+        for file, data in zip(files, contents, strict=True)
+    ]
+
+    # The first file with some bytes registers them; its copies are settled below, as duplicates.
+    first_with: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        first_with.setdefault(entry.sha256, index)
+    file_ids = ledger.register_many(conn, [entries[index] for index in first_with.values()])
+    new = {
+        index: file_id
+        for index, file_id in zip(first_with.values(), file_ids, strict=True)
+        if file_id is not None
+    }
+
+    results: dict[int, FileResult] = {}
+    findings: list[tuple[int, Findings]] = []
+    with conn.cursor() as cursor, cursor.copy(COPY_LISTINGS) as copy:
+        for index, file_id in new.items():
+            reader = FileReader(files[index])
+            found = reader.copy_listings(io.BytesIO(contents[index]), copy, file_id)
+            findings.append((file_id, found))
+            results[index] = reader.result(file_id, found)
+    ledger.record_findings_many(conn, findings)
+
+    for index, file in enumerate(files):
+        if index in results:
+            continue
+        registration = ledger.register(conn, entries[index])
+        if registration.original is None:  # their registrant rolled back
+            raise NotInOneGo(f"the bytes of {file.name} are no longer known")
+        results[index] = settle_known_bytes(conn, file, entries[index], registration.original)
+    return [results[index] for index in range(len(files))]
+
+
+def load_one(
     conn: psycopg.Connection, file: InboxFile, identity: tuple[str, int] | None = None
 ) -> FileResult:
-    """Ingest one file exactly once, inside the caller's transaction (ledger.number_in_commit_order
-    must run before it commits); an exception undoes this file's work and nothing else.
+    """Load one file in a savepoint of the caller's transaction; every failure but the warehouse's
+    own becomes the file's result, and undoes this file's work and nothing else.
 
     `identity` is the file's (SHA-256, size) when the caller has read it; the
     file is then streamed and its bytes checked against it as they are parsed.
     """
+    try:
+        return _load_one(conn, file, identity)
+    except FileChanged:
+        return FileResult(
+            file.path,
+            Outcome.RETRY,
+            message="changed while it was being read; the next run reads it again",
+        )
+    except psycopg.errors.DeadlockDetected:
+        # Registering bytes locks them until the group commits. Two ingest
+        # processes whose groups hold the same bytes in opposite orders (files
+        # that arrived between their scans) deadlock; the server picks one
+        # file to give up, and its savepoint is rolled back, locks included.
+        return FileResult(
+            file.path,
+            Outcome.RETRY,
+            message="another ingest was loading the same bytes; the next run reads it",
+        )
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        # The warehouse is gone: stop the run. This file's group died with
+        # the connection; groups committed before it stay committed.
+        raise WarehouseUnavailable(
+            f"lost the warehouse while ingesting {file.name}: {first_line(exc)}\n"
+            "files committed before it are kept; run again once the warehouse is back"
+        ) from exc
+    except OSError as exc:
+        # Nothing recorded: without bytes there is no identity, and the next
+        # run tries again (permissions fixed, disk back).
+        return FileResult(
+            file.path, Outcome.REJECTED, message=f"cannot be read: {exc.strerror or exc}"
+        )
+    except Exception as exc:
+        # Not recorded as rejected: the file may be fine and paperhouse at
+        # fault; rolled back, it is tried again on every run until fixed.
+        return FileResult(
+            file.path,
+            Outcome.RETRY,
+            message=f"paperhouse failed on this file ({type(exc).__name__}: {exc}); please report it",
+        )
+
+
+def _load_one(
+    conn: psycopg.Connection, file: InboxFile, identity: tuple[str, int] | None
+) -> FileResult:
     data = None
     if identity is None:
         data = read_if_small(file)
@@ -109,22 +194,30 @@ def load_file(
             if data is None
             else (hashlib.sha256(data).hexdigest(), len(data))
         )
-    sha256, size = identity
+    entry = ledger_entry(file, *identity)
     try:
         with conn.transaction():
-            claim = claim_file(conn, file, sha256, size)
-            if claim.file_id is None:
-                assert claim.known is not None
-                return already_known(conn, file, sha256, size, claim.known)
-            return parse_and_copy(conn, claim.file_id, file, sha256, size, data)
-    except FileRejected as rejection:
-        # The file's savepoint is rolled back, listings and ledger row alike.
+            registration = ledger.register(conn, entry)
+            if registration.original is not None:
+                return settle_known_bytes(conn, file, entry, registration.original)
+            assert registration.file_id is not None
+            return copy_file(conn, registration.file_id, file, entry, data)
+    except ValueRefused as refusal:
+        # The file's savepoint is rolled back, listings and ledger row alike;
+        # it is recorded as rejected in a savepoint of its own.
         with conn.transaction():
-            claim = claim_file(conn, file, sha256, size)
-            if claim.file_id is None:  # another ingester claimed the bytes meanwhile
-                assert claim.known is not None
-                return already_known(conn, file, sha256, size, claim.known)
-            return record_rejection(conn, claim.file_id, file, str(rejection))
+            registration = ledger.register(conn, entry)
+            if registration.original is not None:  # another ingester registered the bytes meanwhile
+                return settle_known_bytes(conn, file, entry, registration.original)
+            assert registration.file_id is not None
+            return record_rejection(conn, registration.file_id, file, str(refusal))
+
+
+def fingerprint(path: Path) -> tuple[str, int]:
+    """SHA-256 (hex) and size of a file's bytes."""
+    with open(path, "rb") as stream:
+        digest = hashlib.file_digest(stream, "sha256")
+        return digest.hexdigest(), stream.tell()
 
 
 def read_if_small(file: InboxFile) -> bytes | None:
@@ -136,75 +229,63 @@ def read_if_small(file: InboxFile) -> bytes | None:
     return data if len(data) <= WHOLE_FILE_BYTES else None
 
 
-def claim_file(conn: psycopg.Connection, file: InboxFile, sha256: str, size: int) -> ledger.Claim:
-    return ledger.claim(conn, ledger_row(file, sha256, size))
-
-
-def ledger_row(file: InboxFile, sha256: str, size: int) -> ledger.FileRow:
-    return ledger.FileRow(
-        file.name, file.name_bytes, sha256, size, file.modified_at, PARSER_VERSION
-    )
+def ledger_entry(file: InboxFile, sha256: str, size: int) -> LedgerEntry:
+    return LedgerEntry(file.name, file.name_bytes, sha256, size, file.modified_at, PARSER_VERSION)
 
 
 def record_rejection(
     conn: psycopg.Connection, file_id: int, file: InboxFile, reason: str
 ) -> FileResult:
-    ledger.finish(conn, file_id, rejected(reason))
+    ledger.record_findings(conn, file_id, ledger.rejected(reason))
     return FileResult(file.path, Outcome.REJECTED, file_id=file_id, message=reason)
 
 
-def rejected(reason: str) -> ledger.Settlement:
-    return ledger.Settlement(
-        FileStatus.REJECTED, 0, reason, layout=None, encoding=None, scraped_on=None
-    )
-
-
-def already_known(
-    conn: psycopg.Connection, file: InboxFile, sha256: str, size: int, known: ledger.KnownFile
+def settle_known_bytes(
+    conn: psycopg.Connection, file: InboxFile, entry: LedgerEntry, original: Original
 ) -> FileResult:
-    if (known.file_name, known.file_name_bytes) == (file.name, file.name_bytes):
-        return FileResult(file.path, Outcome.UNCHANGED, file_id=known.file_id)
-    recorded = ledger.record_duplicate(conn, ledger_row(file, sha256, size), original=known)
-    if not recorded:
-        return FileResult(file.path, Outcome.UNCHANGED, file_id=known.file_id)
+    """A file whose bytes the ledger has: the same file again, or a duplicate under another name."""
+    if (original.file_name, original.file_name_bytes) == (file.name, file.name_bytes):
+        return FileResult(file.path, Outcome.UNCHANGED, file_id=original.file_id)
+    if not ledger.record_duplicate(conn, entry, original):  # this name was recorded before
+        return FileResult(file.path, Outcome.UNCHANGED, file_id=original.file_id)
     return FileResult(
         file.path,
         Outcome.DUPLICATE,
-        file_id=known.file_id,
-        message=f"the same bytes as {known.file_name}",
+        file_id=original.file_id,
+        message=f"the same bytes as {original.file_name}",
     )
 
 
-def parse_and_copy(
+def copy_file(
     conn: psycopg.Connection,
     file_id: int,
     file: InboxFile,
-    sha256: str,
-    size: int,
+    entry: LedgerEntry,
     data: bytes | None = None,
 ) -> FileResult:
-    """Parse the file (`data`, its bytes, or read from disk) and COPY its listings, then settle its ledger row.
+    """Parse the file (`data`, its bytes, or read from disk) and COPY its listings, then record its
+    findings in its ledger row.
 
-    Raises FileRejected when the server refuses a value, and FileChanged when
-    its bytes are not the ones claimed: either way the caller rolls back
-    what it wrote.
+    Raises ValueRefused when the server refuses a value, and FileChanged when
+    its bytes are not the entry's: either way the caller rolls back what it
+    wrote.
     """
-    reading = FileReading(file)
+    reader = FileReader(file)
     refused: psycopg.DataError | None = None
-    with _claimed_bytes(file, sha256, size, data) as stream:
+    with _registered_bytes(file, entry, data) as stream:
         try:
             with conn.cursor() as cursor, cursor.copy(COPY_LISTINGS) as copy:
-                settlement = reading.copy_listings(stream, copy, file_id)
+                findings = reader.copy_listings(stream, copy, file_id)
         except psycopg.DataError as exc:
             refused = exc
     if refused is not None:  # the server's error aborted the file's savepoint
-        raise FileRejected(f"a value the warehouse cannot store: {first_line(refused)}")
-    ledger.finish(conn, file_id, settlement)
-    return reading.result(file_id, settlement)
+        raise ValueRefused(f"a value the warehouse cannot store: {first_line(refused)}")
+    ledger.record_findings(conn, file_id, findings)
+    return reader.result(file_id, findings)
 
 
-class FileReading:
-    """One file's decoding and parsing into a COPY, and what its ledger row is settled with."""
+class FileReader:
+    """One file decoded and parsed into a COPY, and what reading it found."""
 
     def __init__(self, file: InboxFile) -> None:
         self.file = file
@@ -213,9 +294,7 @@ class FileReading:
             modified_on=datetime.fromtimestamp(file.mtime).date(), notes=self.notes
         )
 
-    def copy_listings(
-        self, stream: BinaryIO, copy: psycopg.Copy, file_id: int
-    ) -> ledger.Settlement:
+    def copy_listings(self, stream: BinaryIO, copy: psycopg.Copy, file_id: int) -> Findings:
         """Write the file's listings into `copy`; a file that is no listing file writes none."""
         count = 0
         try:
@@ -226,16 +305,16 @@ class FileReading:
         except UnrecognizedContent as exc:
             # Raised before the first listing, if ever: the parser knows a page by its header.
             assert count == 0, "a file was rejected after some of its listings were written"
-            return rejected(str(exc))
-        return self.settlement(count, decoded.encoding)
+            return ledger.rejected(str(exc))
+        return self.findings(count, decoded.encoding)
 
-    def settlement(self, count: int, encoding: str) -> ledger.Settlement:
+    def findings(self, count: int, encoding: str) -> Findings:
         error = self.notes.render()
         if count == 0 and error is None and self.parser.has_content:
             error = "no listings after the page header"
         layout = self.parser.layout
-        return ledger.Settlement(
-            status=FileStatus.LOADED if count else FileStatus.EMPTY,
+        return Findings(
+            status=Outcome.LOADED if count else Outcome.EMPTY,
             listing_count=count,
             error=error,
             layout=layout.value if layout else None,
@@ -243,22 +322,22 @@ class FileReading:
             scraped_on=self.parser.scraped_on if count else None,
         )
 
-    def result(self, file_id: int, settlement: ledger.Settlement) -> FileResult:
+    def result(self, file_id: int, findings: Findings) -> FileResult:
         return FileResult(
             self.file.path,
-            Outcome(settlement.status.value),
-            listing_count=settlement.listing_count,
+            findings.status,
+            listing_count=findings.listing_count,
             file_id=file_id,
-            message=settlement.error,
+            message=findings.error,
         )
 
 
 @contextmanager
-def _claimed_bytes(
-    file: InboxFile, sha256: str, size: int, data: bytes | None
+def _registered_bytes(
+    file: InboxFile, entry: LedgerEntry, data: bytes | None
 ) -> Iterator[BinaryIO]:
-    """The bytes the ledger row was claimed for: `data`, or the file read again and
-    checked against them once read (FileChanged), even when what was read was no listing file.
+    """The bytes the ledger entry was registered for: `data`, or the file read again and checked
+    against them once read (FileChanged), even when what was read was no listing file.
     """
     if data is not None:
         yield io.BytesIO(data)
@@ -266,7 +345,7 @@ def _claimed_bytes(
     with open(file.path, "rb") as raw:
         hashing = HashingReader(raw)
         yield io.BufferedReader(hashing, READ_CHUNK)
-        hashing.verify(sha256, size)
+        hashing.verify(entry.sha256, entry.size_bytes)
 
 
 class HashingReader(io.RawIOBase):
@@ -302,7 +381,7 @@ class HashingReader(io.RawIOBase):
         return n or 0
 
     def verify(self, sha256: str, size: int) -> None:
-        """Read to the end, then check the bytes are the ones the ledger row was claimed for."""
+        """Read to the end, then check the bytes are the ones the ledger entry was registered for."""
         buffer = bytearray(READ_CHUNK)
         while self.readinto(buffer):
             pass

@@ -155,8 +155,8 @@ class ListingParser:
 
     def _records(self, batches: Iterable[LineBatch]) -> Iterator[Listing]:
         # The lines not yet read are texts[i:], numbered by numbers[i:]; a
-        # window over a list rather than a line-by-line stream, as per-line
-        # calls were most of the cost of ingest.
+        # window over a list rather than a line-by-line stream: per-line
+        # calls would be most of the cost of ingest.
         pending = self._nonblank(batches)
         numbers: list[int] = []
         texts: list[str | None] = []

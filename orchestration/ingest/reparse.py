@@ -19,13 +19,14 @@ import psycopg
 
 from orchestration.ingest import ledger
 from orchestration.ingest.inbox import InboxFile, scan
+from orchestration.ingest.ledger import Outcome
 from orchestration.ingest.load import (
     FileChanged,
-    FileRejected,
     FileResult,
-    Outcome,
+    ValueRefused,
+    copy_file,
     fingerprint,
-    parse_and_copy,
+    ledger_entry,
     record_rejection,
 )
 from orchestration.ingest.parse import PARSER_VERSION
@@ -78,15 +79,14 @@ def reparse_one(
     conn: psycopg.Connection, file_id: int, file: InboxFile, sha256: str, size: int
 ) -> FileResult:
     """Replace one file's listings in one transaction (`conn` in autocommit mode)."""
+    entry = ledger_entry(file, sha256, size)
     try:
         try:
             with conn.transaction():
-                return _replace(
-                    conn, file_id, lambda: parse_and_copy(conn, file_id, file, sha256, size)
-                )
-        except FileRejected as rejection:
-            # The current parser rejects the file: it keeps no listings.
-            reason = str(rejection)
+                return _replace(conn, file_id, lambda: copy_file(conn, file_id, file, entry))
+        except ValueRefused as refusal:
+            # The server refuses one of its values now: it keeps no listings.
+            reason = str(refusal)
             with conn.transaction():
                 return _replace(
                     conn, file_id, lambda: record_rejection(conn, file_id, file, reason)

@@ -15,7 +15,6 @@ whether it succeeded.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import psycopg
 
 from orchestration.features import extracted_through
 from orchestration.keywords.vocabulary import load_vocabulary
-from orchestration.models.runner import MANIFEST
+from orchestration.models.manifest import MARTS_SCHEMA, marts
 from orchestration.warehouse import connect
 
 BUILD_LOCK_KEY = 0x7061_7065_7262_6C64  # "paperbld"
@@ -164,7 +163,7 @@ def files_reparsed_since_build(conn: psycopg.Connection, watermark: int) -> int:
 
 
 def marts_with_changed_columns(conn: psycopg.Connection) -> list[str]:
-    """The incremental marts whose table's columns or their types are not those of their contract.
+    """The marts whose table's columns or their types are not those of their contract.
 
     A new paperhouse version can add or drop a mart's column or change its
     type; dbt refuses an incremental build of such a table (on_schema_change:
@@ -173,20 +172,7 @@ def marts_with_changed_columns(conn: psycopg.Connection) -> list[str]:
     with time zone`), without modifiers: numeric(14, 4) and numeric(10, 2)
     are the same type here.
     """
-    if not MANIFEST.exists():
-        # Never parsed here (`make` parses first): dbt's own check then stops
-        # a changed mart with its message, and the next build finds it here.
-        return []
-    nodes = json.loads(MANIFEST.read_text())["nodes"].values()
-    expected = {
-        (node["schema"], node["name"]): {
-            name: column.get("data_type") for name, column in node["columns"].items()
-        }
-        for node in nodes
-        if node["resource_type"] == "model"
-        and node["config"].get("materialized") == "incremental"
-        and node["config"].get("contract", {}).get("enforced")
-    }
+    expected = {(MARTS_SCHEMA, mart.name): mart.columns for mart in marts()}
     # PostgreSQL's own names for the contracts' types
     spellings = sorted({str(t) for columns in expected.values() for t in columns.values() if t})
     canonical = dict(

@@ -40,13 +40,13 @@ SYSTEM_USER = "embedded_postgres"
 START_TIMEOUT_SECONDS = 60
 # PostgreSQL's defaults suit a small OLTP server; these suit a warehouse of
 # a few GB on a workstation: sorts, hashes and index builds in memory
-# (work_mem 4MB spilled a million-row GROUP BY to disk), the marts' hot
+# (4MB of work_mem spills a million-row GROUP BY to disk), the marts' hot
 # pages cached, and bulk loads without a checkpoint every GB of WAL.
 #
 # wal_level minimal: a table created and filled in one transaction (every
 # model a dbt build materializes, with its indexes) is synced to disk at
-# commit instead of also being written to the WAL, which took a million-
-# listing dim_papers from 36 s to 21 s. The cost is what minimal gives up:
+# commit instead of also being written to the WAL, which almost halves
+# what a full build of dim_papers costs. The cost is what minimal gives up:
 # streaming replicas and WAL archiving, which a one-machine warehouse does
 # not use (pg_dump works at any level). max_wal_senders 0 is required with it.
 SERVER_SETTINGS = {

@@ -4,12 +4,10 @@
 -- paper gave up are recounted (macro touched_keyword_versions), so a build
 -- costs what its files bring, not what a popular keyword has gathered.
 
--- depends_on: {{ ref('int_paper_keyword_versions') }}
+-- depends_on: {{ ref('fct_paper_keyword_versions') }}
 
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='keyword',
         indexes=[{'columns': ['keyword'], 'unique': true}, {'columns': ['paper_count']}],
         post_hook=[
@@ -21,7 +19,7 @@
 with
 
 -- not materialized: used twice, PostgreSQL would otherwise write out every
--- paper (1.2 s at a million listings) where a build needs the few it touched
+-- paper where a build needs the few it touched
 papers as not materialized (
 
     select

@@ -1,6 +1,6 @@
 -- One row per paper: every listing whose title has the same key is one paper.
 --
--- Search documents live beside it, in paper_search_documents.
+-- Search documents live beside it, in dim_paper_search_documents.
 --
 -- Incremental: a build recomputes only the papers that new listings touched,
 -- from all of their listings, so its cost follows the new files, and any
@@ -8,8 +8,6 @@
 
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='paper_id',
         indexes=[
             {'columns': ['paper_id'], 'unique': true},
@@ -44,8 +42,8 @@ file_order as (
 listings as (
 
     -- Only the facts: the abstracts stay in the raw table until the one a
-    -- paper shows is fetched at the end. (Joined in here, they were carried
-    -- through the sort below and spilled a GB to disk at a million listings.)
+    -- paper shows is fetched at the end; joined in here, every abstract
+    -- would be carried through the sort below and spill to disk.
     select
         facts.paper_id,
         facts.file_id,

@@ -5,12 +5,10 @@
 -- Incremental: counts move by what touched papers gained; (keyword, month)
 -- pairs a paper gave up are recounted (macro touched_keyword_versions).
 
--- depends_on: {{ ref('int_paper_keyword_versions') }}
+-- depends_on: {{ ref('fct_paper_keyword_versions') }}
 
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key=['keyword', 'month'],
         indexes=[
             {'columns': ['keyword', 'month'], 'unique': true},

@@ -3,12 +3,10 @@
 -- Python before the build (orchestration/keywords) with a fixed reference
 -- IDF, so a paper's keywords are a function of its own text: incremental
 -- builds touch only the papers new files touched and still equal a full
--- refresh. See README, "Keywords".
+-- refresh. See docs/keywords.md.
 
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='paper_id',
         indexes=[
             {'columns': ['paper_id', 'keyword'], 'unique': true},
@@ -34,7 +32,7 @@ select
     listing_keywords.keywords[keyword_rank] as keyword,
 
     ---------- the score, to four decimals (rounded as a double: a cast to
-    ---------- numeric took 4.6 of this model's 13 s select at a million listings)
+    ---------- numeric costs a third of this model's select)
     round(listing_keywords.scores[keyword_rank] * 10000) / 10000 as score,
     keyword_rank as rank,
     listing_keywords.in_title[keyword_rank] as in_title,

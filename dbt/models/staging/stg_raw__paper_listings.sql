@@ -1,7 +1,7 @@
 -- One select, no WITH: PostgreSQL does not flatten a view whose query has a
 -- WITH clause into the query that uses it, so a join could not reach the
--- table's primary key through it and read the whole table instead (an
--- incremental build at a million listings spent seconds per join).
+-- table's primary key through it and read the whole table instead, which
+-- would make every incremental build's joins cost what the whole table costs.
 
 select
     ---------- ids

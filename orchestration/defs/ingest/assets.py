@@ -6,7 +6,7 @@ from orchestration import pipeline
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.shared import RAW_FILES, RAW_LISTINGS, WRITERS_POOL, markdown_cell
 from orchestration.ingest.batch import IngestReport
-from orchestration.ingest.load import Outcome
+from orchestration.ingest.ledger import Outcome
 
 
 def ingest_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
@@ -26,7 +26,7 @@ def ingest_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
         "listings_loaded": dg.MetadataValue.int(report.listings_loaded),
         "files_seen": dg.MetadataValue.int(len(report.results)),
         **{f"files_{outcome.value}": dg.MetadataValue.int(counts[outcome]) for outcome in Outcome},
-        "files_passed_over": dg.MetadataValue.int(len(report.passed_over)),
+        "files_not_ready": dg.MetadataValue.int(len(report.not_ready)),
         "problem_files": dg.MetadataValue.md(table if problems else "none"),
     }
 

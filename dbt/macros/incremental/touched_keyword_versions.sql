@@ -18,7 +18,7 @@
     new_versions as (
 
         select *
-        from {{ ref('int_paper_keyword_versions') }}
+        from {{ ref('fct_paper_keyword_versions') }}
         where last_ingest_seq > {{ ingest_seq_watermark('last_ingest_seq') }}
 
     ),
@@ -34,7 +34,7 @@
     previous_versions as (
 
         select distinct on (older.paper_id) older.*
-        from {{ ref('int_paper_keyword_versions') }} as older
+        from {{ ref('fct_paper_keyword_versions') }} as older
         inner join new_versions on new_versions.paper_id = older.paper_id
         where older.last_ingest_seq < (
             select min(last_ingest_seq) from new_versions as newer

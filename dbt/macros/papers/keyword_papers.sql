@@ -1,7 +1,7 @@
 {#
     CTE `papers` for the two models that give a paper the keywords of the
     listing its abstract comes from (fct_paper_keywords and
-    int_paper_keyword_versions, which must agree): the papers the model has
+    fct_paper_keyword_versions, which must agree): the papers the model has
     not absorbed yet (every paper on a full build), that listing, and the
     paper's trend month: its publication month, or the month of the first
     page that listed it when no listing shows a date (a scrape date, so the

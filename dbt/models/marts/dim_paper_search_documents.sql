@@ -13,8 +13,6 @@
 
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='paper_id',
         indexes=[
             {'columns': ['paper_id'], 'unique': true},

@@ -2,8 +2,6 @@
 
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='paper_id',
         indexes=[
             {'columns': ['paper_id', 'title'], 'unique': true},
