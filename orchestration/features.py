@@ -8,8 +8,9 @@ documents computed by PostgreSQL), so a crash loses at most the batch in
 flight and the next run picks it up again. One extraction runs at a
 time per warehouse (a session advisory lock); a second one waits for it.
 
-Big backlogs (the first load of years of files) are spread over worker
-processes, one per core: the rule is pure Python and CPU-bound.
+Big backlogs (the first load of years of files) are shared between this
+process and worker processes, one process per core: the rule is pure Python
+and CPU-bound.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import psycopg
 from orchestration.keywords.extract import keywords
 from orchestration.keywords.vocabulary import Vocabulary, load_vocabulary
 from orchestration.warehouse import connect
-from orchestration.workers import worker_pool
+from orchestration.workers import map_shared
 
 # hashtext('paperhouse.keywords'): serializes extraction runs on one warehouse.
 LOCK_KEY = "select pg_advisory_lock(hashtext('paperhouse.keywords'))"
@@ -117,16 +118,16 @@ def extract_pending(
         if on_start:
             on_start(total)
         workers = workers or os.cpu_count() or 1
-        if workers > 1 and total >= parallel_threshold:
-            with worker_pool(workers) as pool:
-                for done in pool.map(_extract_batch_in_worker, [(url, batch) for batch in batches]):
-                    if on_batch:
-                        on_batch(done)
-        else:
-            for batch in batches:
-                done = extract_batch(conn, reader, batch, vocabulary)
-                if on_batch:
-                    on_batch(done)
+        if total < parallel_threshold:
+            workers = 1
+        for done in map_shared(
+            [(url, batch) for batch in batches],
+            lambda job: extract_batch(conn, reader, job[1], vocabulary),
+            _extract_batch_in_worker,
+            workers,
+        ):
+            if on_batch:
+                on_batch(done)
     return ExtractionSummary(
         files=len(pending),
         listings=total,

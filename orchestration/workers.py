@@ -1,5 +1,6 @@
 """Child processes that never outlive their parent: the CPU-bound steps' workers (ingest,
-features) and the programs paperhouse runs (dbt).
+features) and the programs paperhouse runs (dbt); and work shared between this process and its
+workers.
 
 A ProcessPoolExecutor's workers wait for work on a pipe that each of them
 also holds open for writing, so when the parent dies without closing the
@@ -17,11 +18,19 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
+from typing import TypeVar
 
 PARENT_CHECK_SECONDS = 0.5
+# Jobs handed to each worker ahead of time, so that none waits while this process is busy with
+# a job of its own.
+JOBS_AHEAD_PER_WORKER = 2
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
 
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:
@@ -32,6 +41,49 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
         initializer=_exit_with_parent,
         initargs=(os.getpid(),),
     )
+
+
+def map_shared(
+    jobs: Sequence[Job],
+    here: Callable[[Job], Result],
+    in_worker: Callable[[Job], Result],
+    workers: int,
+) -> Iterator[Result]:
+    """Every job done, by `here` in this process or by `in_worker` in one of `workers - 1` worker
+    processes; the results in the jobs' order.
+
+    This process takes jobs too: its modules are loaded and its connection is
+    open, so it starts at once, while a spawned worker needs a fifth of a
+    second of CPU to import them. On two cores one worker process then does
+    what two did, and no core waits for a worker to start.
+    """
+    if workers <= 1:
+        yield from map(here, jobs)
+        return
+    pending = deque(enumerate(jobs))
+    done: dict[int, Result] = {}
+    next_index = 0
+    with worker_pool(workers - 1) as pool:
+        running: dict[Future[Result], int] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < (workers - 1) * JOBS_AHEAD_PER_WORKER:
+                    index, job = pending.popleft()
+                    running[pool.submit(in_worker, job)] = index
+                if pending:
+                    index, job = pending.popleft()
+                    done[index] = here(job)
+                else:
+                    wait(running, return_when=FIRST_COMPLETED)
+                for future in [future for future in running if future.done()]:
+                    done[running.pop(future)] = future.result()
+                while next_index in done:
+                    yield done.pop(next_index)
+                    next_index += 1
+        except BaseException:
+            # The jobs not started are dropped; the ones running finish or fail on their own.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _exit_with_parent(parent_pid: int) -> None:

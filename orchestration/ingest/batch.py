@@ -10,9 +10,9 @@ Only the warehouse itself failing (connection lost, server down) ends a run
 early: groups committed before that stay committed, and the next run goes on
 where this one stopped.
 
-Big batches are spread over worker processes, each with its own connection:
-with one connection the client waits for the server (COPY, commit) about half
-the time, and a second one parses meanwhile. The ledger's unique index
+Big batches are shared between this process and worker processes, each with
+its own connection: with one connection the client waits for the server
+(COPY, commit) about half the time, and a second one parses meanwhile. The ledger's unique index
 settles two ingesters meeting the same bytes: the second waits for the
 first's commit and finds the row.
 """
@@ -32,9 +32,9 @@ from orchestration.ingest.inbox import InboxFile, Skipped, scan
 from orchestration.ingest.ledger import Outcome
 from orchestration.ingest.load import FileResult, load_group
 from orchestration.warehouse import connect
-from orchestration.workers import worker_pool
+from orchestration.workers import map_shared
 
-# Worker processes take a second or so to start: only worth it for many files.
+# A worker process takes a fifth of a second of CPU to start: only worth it for many files.
 PARALLEL_MIN_FILES = 16
 DEFAULT_WORKERS = min(os.cpu_count() or 1, 4)
 # A group closes at this many bytes or files: about 5,000 listings of a typical
@@ -143,14 +143,16 @@ def group_files(files: list[InboxFile]) -> list[list[InboxFile]]:
 
 def _ingest_files(url: str, files: list[InboxFile], workers: int) -> Iterator[FileResult]:
     groups = group_files(files)
-    if workers > 1 and len(files) >= PARALLEL_MIN_FILES and len(groups) > 1:
-        with worker_pool(workers) as pool:
-            for results in pool.map(_ingest_in_worker, [(url, group) for group in groups]):
-                yield from results
-        return
+    if len(files) < PARALLEL_MIN_FILES or len(groups) < 2:
+        workers = 1
     with connect(url) as conn:
-        for group in groups:
-            yield from ingest_group(conn, group)
+        for results in map_shared(
+            [(url, group) for group in groups],
+            lambda job: ingest_group(conn, job[1]),
+            _ingest_in_worker,
+            workers,
+        ):
+            yield from results
 
 
 # A worker process's connection, opened by its first group.

@@ -49,7 +49,8 @@ MAX_GROUP_BYTES = 64 * 1024 * 1024
 
 # The columns ingest fills, in the order each row is written: the file, then a Listing's fields.
 LISTING_COLUMNS = ", ".join(("file_id", *Listing._fields))
-COPY_LISTINGS = f"copy raw.paper_listings ({LISTING_COLUMNS}) from stdin"
+COPY_LISTINGS = f"copy raw.paper_listings ({LISTING_COLUMNS}) from stdin (format binary)"
+LISTING_TYPES = ["int8", "int4", "int4", "text", "text", "int4", "text", "text", "date", "int4"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def _in_one_go(conn: psycopg.Connection, files: list[InboxFile]) -> list[FileRes
     results: dict[int, FileResult] = {}
     findings: list[tuple[int, Findings]] = []
     with conn.cursor() as cursor, cursor.copy(COPY_LISTINGS) as copy:
+        copy.set_types(LISTING_TYPES)
         for index, file_id in new.items():
             reader = FileReader(files[index])
             found = reader.copy_listings(io.BytesIO(contents[index]), copy, file_id)
@@ -275,6 +277,7 @@ def copy_file(
     with _registered_bytes(file, entry, data) as stream:
         try:
             with conn.cursor() as cursor, cursor.copy(COPY_LISTINGS) as copy:
+                copy.set_types(LISTING_TYPES)
                 findings = reader.copy_listings(stream, copy, file_id)
         except psycopg.DataError as exc:
             refused = exc
