@@ -14,13 +14,15 @@ EXTERNAL_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: run test test-external lint bootstrap clean help
+.PHONY: run test test-external lint bootstrap clean help bench-peers bench-growth
 
 help:
 	@echo "make run            start the embedded warehouse, ingest data/inbox, build, summarize"
 	@echo "make test           lint, then the test suite against an embedded PostgreSQL server"
 	@echo "make test-external  the same suite against \$$EXTERNAL_TEST_DATABASE_URL"
 	@echo "make lint           ruff and sqlfluff"
+	@echo "make bench-peers    paperhouse ingest beside dlt, pandas and a bare COPY (docs/benchmarks.md)"
+	@echo "make bench-growth   the benchmark at 100k, 300k and 1M listings, with a log-log plot"
 
 run: $(STAMP) $(MANIFEST)
 	$(BIN)/paperhouse run
@@ -38,6 +40,26 @@ test-external: $(STAMP) $(MANIFEST)
 	PAPERHOUSE_TEST_DATABASE_URL=$(EXTERNAL_TEST_DATABASE_URL) $(BIN)/pytest
 
 bootstrap: $(STAMP) $(MANIFEST)
+
+# The benchmark's tools outside paperhouse's dependencies (peer loaders, plots), in their own venv.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
+BENCH_SIZES := 100000 300000 1000000
+
+bench-peers: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python -m orchestration.bench.peers.compare --peers-python $(BENCH_VENV)/bin/python --out docs/bench-peers.json
+
+bench-growth: $(STAMP) $(MANIFEST) $(BENCH_STAMP)
+	for n in $(BENCH_SIZES); do \
+		$(BIN)/paperhouse bench --listings $$n --format json --out docs/bench-$$n.json >/dev/null || exit 1; \
+	done
+	PYTHONPATH=. $(BENCH_VENV)/bin/python -m orchestration.bench.growth \
+		$(foreach n,$(BENCH_SIZES),docs/bench-$(n).json) --plot docs/bench-growth.png
+
+$(BENCH_STAMP): orchestration/bench/peers/requirements.txt
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r orchestration/bench/peers/requirements.txt
+	@touch $(BENCH_STAMP)
 
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 	$(BIN)/python -m orchestration.models.runner
