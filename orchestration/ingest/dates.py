@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 MONTHS = {
     name: number
@@ -44,8 +44,10 @@ def bounded_int(digits: str, limit: int = MAX_COUNT) -> int | None:
     return number if number <= limit else None
 
 
-@dataclass(frozen=True)
-class ListingDate:
+class ListingDate(NamedTuple):
+    """A tuple rather than a frozen dataclass: a third of all listings have one, and a frozen
+    dataclass costs several times as much to build."""
+
     written: str  # the date as written, without the upvote count
     published_on: date | None  # None when the written date does not exist (Feb 30)
     upvotes: int | None  # None when absent or out of range
