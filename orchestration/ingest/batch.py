@@ -12,9 +12,9 @@ where this one stopped.
 
 Big batches are shared between this process and worker processes, each with
 its own connection: with one connection the client waits for the server
-(COPY, commit) about half the time, and a second one parses meanwhile. The ledger's unique index
-settles two ingesters meeting the same bytes: the second waits for the
-first's commit and finds the row.
+(COPY, commit) about half the time, and a second one parses meanwhile. The
+ledger's unique index settles two ingesters meeting the same bytes: the
+second waits for the first's commit and finds the row.
 """
 
 from __future__ import annotations
