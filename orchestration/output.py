@@ -19,8 +19,17 @@ from orchestration.queries import Rows
 
 
 class OutputFormat(StrEnum):
+    """How rows are printed."""
+
     table = "table"
     csv = "csv"
+    json = "json"
+
+
+class ReportFormat(StrEnum):
+    """How a report that is not rows (a status) is printed: it has no CSV form."""
+
+    table = "table"
     json = "json"
 
 

@@ -35,6 +35,60 @@ class Rows:
 # What `paperhouse sql` runs: queries. COPY (which can run programs on the
 # server), DO, CALL, SET, LOCK, CHECKPOINT, LISTEN and the rest are refused.
 QUERY_KEYWORDS = ("select", "with", "values", "table", "explain", "show")
+# The words PostgreSQL's other statements start with (its "SQL Commands"): a
+# statement starting with one is refused; any other first word is a typo,
+# reported as the syntax error it is.
+STATEMENT_KEYWORDS = frozenset(
+    [
+        "abort",
+        "alter",
+        "analyze",
+        "analyse",
+        "begin",
+        "call",
+        "checkpoint",
+        "close",
+        "cluster",
+        "comment",
+        "commit",
+        "copy",
+        "create",
+        "deallocate",
+        "declare",
+        "delete",
+        "discard",
+        "do",
+        "drop",
+        "end",
+        "execute",
+        "fetch",
+        "grant",
+        "import",
+        "insert",
+        "listen",
+        "load",
+        "lock",
+        "merge",
+        "move",
+        "notify",
+        "prepare",
+        "reassign",
+        "refresh",
+        "reindex",
+        "release",
+        "reset",
+        "revoke",
+        "rollback",
+        "savepoint",
+        "security",
+        "set",
+        "start",
+        "truncate",
+        "unlisten",
+        "update",
+        "vacuum",
+    ]
+)
 
 # pg_read_all_data (PostgreSQL 14+) reads every table and view and nothing
 # more: no writes, no server files or programs, no signalling other sessions.
@@ -96,6 +150,11 @@ def run_read_only(
     read a login of their own (`paperhouse db create-reader`).
     """
     keyword = leading_keyword(query)
+    if keyword and keyword not in QUERY_KEYWORDS and keyword not in STATEMENT_KEYWORDS:
+        raise QueryFailed(
+            f'syntax error at or near "{keyword}": a query starts with '
+            f"{', '.join(k.upper() for k in QUERY_KEYWORDS)}"
+        )
     if keyword not in QUERY_KEYWORDS:
         raise ReadOnlyViolation(
             f"refused: paperhouse sql runs queries only ({', '.join(k.upper() for k in QUERY_KEYWORDS)}), "

@@ -6,6 +6,7 @@ import json
 import os
 
 import psycopg
+import sqlalchemy
 
 from conftest import SEED_LISTINGS, embedded_home, run_cli
 
@@ -21,6 +22,34 @@ def test_ingest_then_status_as_json(cli_env, inbox):
     assert data["files_by_status"] == {"loaded": 5, "duplicate": 0, "empty": 0, "rejected": 0}
     assert data["listings"] == SEED_LISTINGS
     assert data["files"] == 5
+
+
+def test_status_reports_offer_only_the_formats_they_print(cli_env):
+    for command in (["status"], ["db", "status"]):
+        assert "table or json" in run_cli(*command, "--help", env=cli_env).stdout
+        done = run_cli(*command, "--format", "csv", env=cli_env)
+        assert done.returncode == 2, done.stdout  # a usage error, not JSON under another name
+        assert "csv" in done.stderr and not done.stdout
+
+
+def test_db_url_prints_a_plain_url_and_the_sqlalchemy_form_for_each_driver(cli_env, db_url):
+    plain = run_cli("db", "url", env=cli_env).stdout.strip()
+    assert plain.startswith("postgresql://")
+    assert psycopg.conninfo.conninfo_to_dict(plain) == psycopg.conninfo.conninfo_to_dict(db_url)
+    for driver in ("psycopg", "psycopg2"):
+        done = run_cli("db", "url", "--sqlalchemy", driver, env=cli_env)
+        assert done.returncode == 0, done.stderr
+        url = sqlalchemy.engine.make_url(done.stdout.strip())
+        assert url.drivername == f"postgresql+{driver}"
+        assert (url.host, url.port, url.database) == (
+            sqlalchemy.engine.make_url(plain).host,
+            sqlalchemy.engine.make_url(plain).port,
+            sqlalchemy.engine.make_url(plain).database,
+        )
+    with sqlalchemy.create_engine(
+        run_cli("db", "url", "--sqlalchemy", "psycopg", env=cli_env).stdout.strip()
+    ).connect() as engine:
+        assert engine.execute(sqlalchemy.text("select 1")).scalar() == 1
 
 
 def test_run_ingests_the_inbox_from_the_environment_and_summarizes(cli_env, inbox):

@@ -112,6 +112,15 @@ def test_sql_refuses_writes_wherever_they_hide(sample_env, sample_db, statement,
         assert conn.execute("select count(*) from pg_largeobject_metadata").fetchone() == (0,)
 
 
+@pytest.mark.parametrize("typo", ["selec 1", "slect * from analytics.dim_papers", "sleect 1"])
+def test_a_typo_is_a_syntax_error_not_a_refusal(sample_env, typo):
+    done = run_cli("sql", typo, env=sample_env)
+    assert done.returncode == 1
+    word = typo.split()[0]
+    assert f'syntax error at or near "{word}"' in done.stderr
+    assert "refused" not in done.stderr and "Traceback" not in done.stderr
+
+
 def test_sql_cannot_end_other_sessions(sample_env, sample_db):
     with psycopg.connect(sample_db, autocommit=True) as other:
         pid = other.info.backend_pid

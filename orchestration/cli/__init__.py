@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from orchestration.keywords.calibrate import CalibrationError
-from orchestration.output import OutputFormat
+from orchestration.output import OutputFormat, ReportFormat
 from orchestration.queries import QueryFailed, ReadOnlyViolation
 from orchestration.settings import SettingError, Settings
 from orchestration.warehouse import WarehouseUnavailable
@@ -69,6 +69,7 @@ def settings() -> Settings:
 
 
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")]
+ReportFormatOption = Annotated[ReportFormat, typer.Option("--format", "-f", help="table or json.")]
 
 
 def main() -> None:

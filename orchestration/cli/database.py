@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import os
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from orchestration.cli import FormatOption, db_app, friendly_errors, out, settings
-from orchestration.output import OutputFormat
+from orchestration.cli import ReportFormatOption, db_app, friendly_errors, out, settings
+from orchestration.output import ReportFormat
 from orchestration.warehouse import (
     EmbeddedServer,
     WarehouseUnavailable,
+    as_url,
     connect,
     database_url,
     prepare,
@@ -50,7 +52,7 @@ def db_stop() -> None:
 @db_app.command("status")
 @friendly_errors
 def db_status(
-    format: FormatOption = OutputFormat.table,
+    format: ReportFormatOption = ReportFormat.table,
 ) -> None:
     """Whether the warehouse server is up, and where."""
     config = settings()
@@ -73,7 +75,7 @@ def db_status(
             "pgdata": str(state.pgdata),
             "log": str(state.log_file),
         }
-    if format is not OutputFormat.table:
+    if format is ReportFormat.json:
         print(json.dumps(info, indent=2))
         return
     table = Table(show_header=False)
@@ -82,11 +84,28 @@ def db_status(
     out.print(table)
 
 
+class SQLAlchemyDriver(StrEnum):
+    psycopg = "psycopg"
+    psycopg2 = "psycopg2"
+
+
 @db_app.command("url")
 @friendly_errors
-def db_url() -> None:
+def db_url(
+    sqlalchemy: Annotated[
+        SQLAlchemyDriver | None,
+        typer.Option(
+            "--sqlalchemy",
+            help="The URL for SQLAlchemy (pandas, Superset) with this driver: psycopg (psycopg 3) "
+            "or psycopg2. SQLAlchemy 2.1 reads a plain postgresql:// URL as psycopg 3.",
+        ),
+    ] = None,
+) -> None:
     """Print the warehouse's libpq URL for psql or a BI tool (starts the embedded server if needed)."""
-    print(database_url(settings()))
+    url = as_url(database_url(settings()))
+    if sqlalchemy is not None:
+        url = f"postgresql+{sqlalchemy.value}://{url.split('://', 1)[1]}"
+    print(url)
 
 
 @db_app.command("create-reader")

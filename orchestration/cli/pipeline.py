@@ -16,7 +16,7 @@ from rich.text import Text
 
 from orchestration import pipeline
 from orchestration.checks import CheckResult
-from orchestration.cli import FormatOption, app, err, friendly_errors, out, settings
+from orchestration.cli import ReportFormatOption, app, err, friendly_errors, out, settings
 from orchestration.ingest.batch import IngestReport
 from orchestration.ingest.inbox import InboxFile, as_text
 from orchestration.ingest.ledger import Outcome
@@ -24,7 +24,7 @@ from orchestration.ingest.load import FileResult
 from orchestration.ingest.parse import PARSER_VERSION
 from orchestration.keywords.calibrate import calibrate as calibrate_keywords
 from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE
-from orchestration.output import OutputFormat, cell
+from orchestration.output import ReportFormat, cell
 from orchestration.settings import Settings
 from orchestration.status import WarehouseStatus, read_status
 from orchestration.warehouse import connect, prepare, redact
@@ -199,13 +199,13 @@ def _print_checks(results: list[CheckResult]) -> None:
 @app.command()
 @friendly_errors
 def status(
-    format: FormatOption = OutputFormat.table,
+    format: ReportFormatOption = ReportFormat.table,
 ) -> None:
     """Files by status, listings and papers in the warehouse."""
     url = prepare(settings())
     with connect(url) as conn:
         current = read_status(conn)
-    if format is OutputFormat.table:
+    if format is ReportFormat.table:
         _print_status(current, url)
     else:
         print(json.dumps(current.as_json(), indent=2))

@@ -6,6 +6,8 @@ its connection from `database_url()`: there is no second copy of this logic.
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlencode
+
 import psycopg
 
 from orchestration.settings import Settings
@@ -66,6 +68,29 @@ def redact(url: str) -> str:
     return f"postgresql://{user}@{host}{':' + str(port) if port else ''}/{dbname}"
 
 
+def as_url(conninfo: str) -> str:
+    """A libpq connection string in either form (URL or key=value) as a postgresql:// URL, which
+    the whole ecosystem reads (SQLAlchemy, dlt and BI tools take no key=value form)."""
+    if "://" in conninfo:
+        return conninfo
+    info = psycopg.conninfo.conninfo_to_dict(conninfo)
+    user = quote(str(info.pop("user", "")), safe="")
+    password = info.pop("password", None)
+    credentials = f"{user}:{quote(str(password), safe='')}" if password else user
+    host = str(info.pop("host", ""))
+    port = info.pop("port", None)
+    dbname = quote(str(info.pop("dbname", "")), safe="")
+    if host.startswith("/"):  # a Unix socket folder: a parameter, not a host name
+        info["host"], host = host, ""
+    elif ":" in host:  # an IPv6 address, bracketed as URLs write it
+        host = f"[{host}]"
+    netloc = f"{credentials}@{host}" if credentials else host
+    if port:
+        netloc += f":{port}"
+    query = f"?{urlencode(info)}" if info else ""
+    return f"postgresql://{netloc}/{dbname}{query}"
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -74,6 +99,7 @@ def first_line(exc: BaseException) -> str:
 __all__ = [
     "EmbeddedServer",
     "WarehouseUnavailable",
+    "as_url",
     "connect",
     "database_url",
     "prepare",

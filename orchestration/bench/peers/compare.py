@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 
@@ -38,7 +37,7 @@ from orchestration.bench.harness import (
     settle,
     write_corpus,
 )
-from orchestration.warehouse import connect
+from orchestration.warehouse import as_url, connect
 
 PEERS = ("dlt-insert", "dlt-csv", "pandas")
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -72,7 +71,7 @@ def compare(listings: int, peers_python: str, work: Path) -> dict:
                     peers_python,
                     str(Path(__file__).with_name("load.py")),
                     peer,
-                    as_url(url),
+                    peer_url(url),
                     str(inbox),
                 ]
                 seconds[peer].append(in_child(command, env)["seconds"])
@@ -99,19 +98,11 @@ def compare(listings: int, peers_python: str, work: Path) -> dict:
     }
 
 
-def as_url(conninfo: str) -> str:
-    """A connection string as the URL dlt and SQLAlchemy parse (they take no key=value form).
-
-    dlt refuses credentials without a password; a server that trusts local
-    connections (the embedded one) ignores the placeholder.
-    """
-    params = psycopg.conninfo.conninfo_to_dict(conninfo)
-    password = f":{quote(str(params.get('password') or 'unused'), safe='')}"
-    host = params.get("host", "localhost")
-    return (
-        f"postgresql://{quote(str(params.get('user', 'postgres')), safe='')}{password}@{host}:"
-        f"{params.get('port', 5432)}/{quote(str(params['dbname']), safe='')}"
-    )
+def peer_url(conninfo: str) -> str:
+    """The database as the URL dlt and SQLAlchemy read, with a password: dlt refuses credentials
+    without one, and a server that trusts local connections (the embedded one) ignores it."""
+    password = psycopg.conninfo.conninfo_to_dict(conninfo).get("password") or "unused"
+    return as_url(psycopg.conninfo.make_conninfo(conninfo, password=password))
 
 
 def as_markdown(report: dict) -> str:
