@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
@@ -328,22 +329,101 @@ class PaperReport:
     sightings: Rows
 
 
-def paper(conn: psycopg.Connection, paper_id: str) -> PaperReport | None:
-    """One paper with its keywords, title variants and every file and position it was seen in."""
-    try:
-        found = _rows(
-            conn.execute(
-                """
-                select paper_id, title, abstract, authors_count, organization, published_on,
-                       upvotes, max_upvotes, listing_count, file_count, first_seen_at, last_seen_at,
-                       first_scraped_on
-                from analytics.dim_papers where paper_id = %s
-                """,
-                [paper_id],
-            )
+# A short id is a paper_id's first hex digits, as many as make it unique,
+# and never fewer than SHORT_ID_DIGITS: a table shows it where a full uuid
+# (36 characters) would wrap, and `paperhouse paper` takes it back.
+SHORT_ID_DIGITS = 8
+MIN_PREFIX_DIGITS = 4
+NEIGHBOURS = """
+select
+    (select paper_id from analytics.dim_papers where paper_id < %(id)s
+     order by paper_id desc limit 1),
+    (select paper_id from analytics.dim_papers where paper_id > %(id)s
+     order by paper_id limit 1)
+"""
+
+
+class AmbiguousId(QueryFailed):
+    """A paper id prefix that more than one paper starts with."""
+
+
+def short_ids(conn: psycopg.Connection, paper_ids: list[UUID]) -> dict[UUID, str]:
+    """Each paper's shortest unique prefix of at least SHORT_ID_DIGITS hex digits.
+
+    Found from its two neighbours in the paper_id index: two index lookups a
+    paper, whatever the warehouse's size.
+    """
+    shown = {}
+    for paper_id in paper_ids:
+        digits = paper_id.hex
+        before, after = conn.execute(NEIGHBOURS, {"id": paper_id}).fetchone()  # type: ignore[misc]
+        shared = max(
+            (
+                common_prefix_length(digits, other.hex)
+                for other in (before, after)
+                if other is not None
+            ),
+            default=0,
         )
-    except psycopg.errors.InvalidTextRepresentation:
-        return None  # not a uuid
+        shown[paper_id] = digits[: max(SHORT_ID_DIGITS, shared + 1)]
+    return shown
+
+
+def with_short_ids(conn: psycopg.Connection, rows: Rows) -> Rows:
+    """`rows` with their paper_id column as short ids (short_ids), named `paper`: for a table."""
+    at = rows.columns.index("paper_id")
+    shown = short_ids(conn, [row[at] for row in rows.rows])
+    return Rows(
+        [*rows.columns[:at], "paper", *rows.columns[at + 1 :]],
+        [(*row[:at], shown[row[at]], *row[at + 1 :]) for row in rows.rows],
+    )
+
+
+def common_prefix_length(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y), len(a))
+
+
+def resolve_paper_id(
+    conn: psycopg.Connection, given: str, min_digits: int = MIN_PREFIX_DIGITS
+) -> UUID | None:
+    """The paper a full paper_id or a unique prefix of its hex digits (dashes optional) names; None
+    when none does. Raises AmbiguousId when several papers start with it."""
+    digits = given.strip().lower().replace("-", "")
+    if not min_digits <= len(digits) <= 32 or any(c not in "0123456789abcdef" for c in digits):
+        return None
+    # a prefix is the range of ids between its two paddings: the index finds them
+    found = conn.execute(
+        "select paper_id from analytics.dim_papers where paper_id between %s and %s "
+        "order by paper_id limit 2",
+        [UUID(digits.ljust(32, "0")), UUID(digits.ljust(32, "f"))],
+    ).fetchall()
+    if len(found) > 1:
+        raise AmbiguousId(
+            f"more than one paper's id starts with {given!r}: give more of it "
+            f"(e.g. {found[0][0].hex[: len(digits) + 2]} or {found[1][0].hex[: len(digits) + 2]})"
+        )
+    return found[0][0] if found else None
+
+
+def paper(conn: psycopg.Connection, given_id: str) -> PaperReport | None:
+    """One paper with its keywords, title variants and every file and position it was seen in.
+
+    `given_id` is its paper_id or a unique prefix of it (resolve_paper_id).
+    """
+    paper_id = resolve_paper_id(conn, given_id)
+    if paper_id is None:
+        return None
+    found = _rows(
+        conn.execute(
+            """
+            select paper_id, title, abstract, authors_count, organization, published_on,
+                   upvotes, max_upvotes, listing_count, file_count, first_seen_at, last_seen_at,
+                   first_scraped_on
+            from analytics.dim_papers where paper_id = %s
+            """,
+            [paper_id],
+        )
+    )
     if not found.rows:
         return None
     return PaperReport(

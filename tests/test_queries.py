@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 
@@ -256,6 +257,37 @@ def test_search_paper_and_keywords_print_valid_json(sample_env):
     trending = cli_json("keywords", "trending", "--top", "5", env=sample_env)
     assert all(row["rise"] == row["this_month"] - row["last_month"] > 0 for row in trending)
     assert cli_json("status", env=sample_env)["papers"] == SEED_DISTINCT_TITLES
+
+
+def test_every_short_id_is_unique_and_names_its_paper(sample_db):
+    with psycopg.connect(sample_db) as conn:
+        ids = [row[0] for row in conn.execute("select paper_id from analytics.dim_papers")]
+        shown = queries.short_ids(conn, ids)
+        assert len(set(shown.values())) == len(ids) == SEED_DISTINCT_TITLES
+        assert all(len(short) >= queries.SHORT_ID_DIGITS for short in shown.values())
+        assert all(queries.resolve_paper_id(conn, short) == pid for pid, short in shown.items())
+        # the longest prefix two papers share names neither of them
+        ordered = sorted(paper_id.hex for paper_id in ids)
+        shared = max(
+            (queries.common_prefix_length(a, b), a) for a, b in itertools.pairwise(ordered)
+        )
+        prefix = shared[1][: shared[0]]
+        with pytest.raises(queries.AmbiguousId, match="more than one paper"):
+            queries.resolve_paper_id(conn, prefix, min_digits=1)
+        assert queries.resolve_paper_id(conn, "zz" + prefix) is None
+
+
+def test_search_shows_short_ids_that_paper_takes_and_fit_80_columns(sample_env):
+    env = {**sample_env, "COLUMNS": "80"}
+    table = run_cli("search", "state space models", "--limit", "5", env=env)
+    assert table.returncode == 0, table.stderr
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80
+    full = cli_json("search", "state space models", "--limit", "5", env=sample_env)
+    for hit in full:
+        short = hit["paper_id"].replace("-", "")[: queries.SHORT_ID_DIGITS]
+        assert short in table.stdout  # on one line, whole: it can be copied
+        report = cli_json("paper", short, env=sample_env)
+        assert report["paper"]["paper_id"] == hit["paper_id"]
 
 
 def test_an_unknown_paper_is_a_clear_error(sample_env):

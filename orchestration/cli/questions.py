@@ -58,17 +58,31 @@ def search(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many papers.")] = 20,
     format: FormatOption = OutputFormat.table,
 ) -> None:
-    """Full-text search over titles and abstracts (a title match ranks higher)."""
+    """Full-text search over titles and abstracts (a title match ranks higher).
+
+    The table shows each paper by a short id that `paperhouse paper` takes;
+    csv and json give the full paper_id.
+    """
     from orchestration.queries import search as search_papers
+    from orchestration.queries import with_short_ids
 
     with connect(prepare(settings())) as conn:
-        show(search_papers(conn, text, limit), format, out)
+        found = search_papers(conn, text, limit)
+        if format is OutputFormat.table:
+            found = with_short_ids(conn, found)
+    show(found, format, out)
 
 
 @app.command()
 @friendly_errors
 def paper(
-    paper_id: Annotated[str, typer.Argument(help="A paper_id (from search or dim_papers).")],
+    paper_id: Annotated[
+        str,
+        typer.Argument(
+            help="A paper_id (from search or dim_papers), or the start of one: the short id "
+            "search shows, or any unique prefix of 4 or more hex digits."
+        ),
+    ],
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """One paper: its facts, keywords, title variants and every file and position it was seen in."""
@@ -78,7 +92,13 @@ def paper(
     with connect(prepare(settings())) as conn:
         report = find_paper(conn, paper_id)
     if report is None:
-        err.print(Text(f"error: no paper with id {paper_id!r}", style="bold red"))
+        err.print(
+            Text(
+                f"error: no paper with id {paper_id!r} "
+                "(a paper_id, or 4 or more of its first hex digits)",
+                style="bold red",
+            )
+        )
         raise typer.Exit(1)
     sections = {
         "paper": report.paper,
