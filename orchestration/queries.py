@@ -398,9 +398,11 @@ def resolve_paper_id(
         [UUID(digits.ljust(32, "0")), UUID(digits.ljust(32, "f"))],
     ).fetchall()
     if len(found) > 1:
+        first, second = found[0][0].hex, found[1][0].hex
+        apart = common_prefix_length(first, second) + 1
         raise AmbiguousId(
             f"more than one paper's id starts with {given!r}: give more of it "
-            f"(e.g. {found[0][0].hex[: len(digits) + 2]} or {found[1][0].hex[: len(digits) + 2]})"
+            f"(e.g. {first[:apart]} or {second[:apart]})"
         )
     return found[0][0] if found else None
 
