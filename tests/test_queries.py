@@ -256,6 +256,11 @@ def test_search_paper_and_keywords_print_valid_json(sample_env):
     assert monthly and all(row["month"].startswith(month) for row in monthly)
     trending = cli_json("keywords", "trending", "--top", "5", env=sample_env)
     assert all(row["rise"] == row["this_month"] - row["last_month"] > 0 for row in trending)
+    # a table says which months a trend is over, and by which date a paper has its month
+    table = run_cli("keywords", "trending", "--top", "5", env=sample_env).stdout
+    latest = trending[0]["month"][:7]
+    assert f"to {latest}" in table and "scraped" in table
+    assert f"Keywords of {month}" in run_cli("keywords", "--month", month, env=sample_env).stdout
     assert cli_json("status", env=sample_env)["papers"] == SEED_DISTINCT_TITLES
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -146,8 +146,16 @@ def keywords(
         return
     from orchestration.queries import top_keywords
 
+    chosen = _month(month)
     with connect(prepare(settings())) as conn:
-        show(top_keywords(conn, top, _month(month)), format, out)
+        found = top_keywords(conn, top, chosen)
+    title = None
+    if chosen is not None:
+        title = (
+            f"Keywords of {chosen:%Y-%m}: papers published that month, or scraped then "
+            "where their page gives no publication date"
+        )
+    show(found, format, out, title=title)
 
 
 @keywords_app.command("trending")
@@ -160,7 +168,16 @@ def keywords_trending(
     from orchestration.queries import trending_keywords
 
     with connect(prepare(settings())) as conn:
-        show(trending_keywords(conn, top), format, out)
+        rising = trending_keywords(conn, top)
+    title = None
+    if rising.rows:
+        latest = rising.rows[0][rising.columns.index("month")]
+        before = (latest - timedelta(days=1)).replace(day=1)
+        title = (
+            f"Keywords rising from {before:%Y-%m} to {latest:%Y-%m}, papers counted in the month "
+            f"of their publication date, or of the day their page was scraped where it gives none"
+        )
+    show(rising, format, out, title=title)
 
 
 class ExportFormat(StrEnum):
