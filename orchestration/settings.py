@@ -19,9 +19,24 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 # The instance file of every Dagster paperhouse starts: `paperhouse ui`'s and the compose stack's.
 DAGSTER_INSTANCE_FILE = PROJECT_ROOT / "docker" / "dagster.yaml"
 
-# The data's places are relative to where paperhouse runs, like git's or dbt's.
-DEFAULT_HOME = Path(".paperhouse")
-DEFAULT_INBOX = Path("data") / "inbox"
+
+def default_places(
+    project_root: Path = PROJECT_ROOT, environ: Mapping[str, str] | None = None
+) -> tuple[Path, Path]:
+    """The warehouse's home (its state) and its inbox when no variable names them.
+
+    Never the current folder: a command run from elsewhere would otherwise
+    start a second, empty warehouse there. In a checkout (the way paperhouse
+    is installed, `make run`) they are the checkout's `.paperhouse/` and
+    `data/inbox/`, wherever the command runs; for an install without one,
+    a folder of the user's data (XDG_DATA_HOME, else ~/.local/share).
+    """
+    if (project_root / "pyproject.toml").is_file() and (project_root / "dbt").is_dir():
+        return project_root / ".paperhouse", project_root / "data" / "inbox"
+    env = os.environ if environ is None else environ
+    data = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "paperhouse"
+    return data, data / "inbox"
+
 
 # A file changed less than this many seconds ago may still be being written:
 # an inbox scan leaves it for the next run (see orchestration.ingest.inbox).
@@ -63,10 +78,12 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         raw = {name: env.get(variable) or None for name, variable in ENVIRONMENT_VARIABLES.items()}
-        defaults = cls(home=DEFAULT_HOME, inbox=DEFAULT_INBOX, database_url=None)
+        home, inbox = default_places(environ=env)
+        defaults = cls(home=home, inbox=inbox, database_url=None)
         return cls(
-            home=Path(raw["home"] or DEFAULT_HOME).expanduser().resolve(),
-            inbox=Path(raw["inbox"] or DEFAULT_INBOX).expanduser().resolve(),
+            # a relative value is taken from where the command runs, as typed
+            home=Path(raw["home"]).expanduser().resolve() if raw["home"] else home,
+            inbox=Path(raw["inbox"]).expanduser().resolve() if raw["inbox"] else inbox,
             database_url=raw["database_url"],
             settle_seconds=_number(raw, "settle_seconds", float, defaults.settle_seconds),
             dagster_database_url=raw["dagster_database_url"],

@@ -202,13 +202,15 @@ def status(
     format: ReportFormatOption = ReportFormat.table,
 ) -> None:
     """Files by status, listings and papers in the warehouse."""
-    url = prepare(settings())
+    config = settings()
+    url = prepare(config)
     with connect(url) as conn:
         current = read_status(conn)
     if format is ReportFormat.table:
-        _print_status(current, url)
+        _print_status(current, url, config)
     else:
-        print(json.dumps(current.as_json(), indent=2))
+        places = {"home": str(config.home)} if config.database_url is None else {}
+        print(json.dumps({**current.as_json(), **places, "inbox": str(config.inbox)}, indent=2))
 
 
 def _ingest_with_progress(url: str, paths: list[Path], config: Settings) -> IngestReport:
@@ -281,11 +283,15 @@ def _print_ingest_report(report: IngestReport) -> None:
         out.print("no files found")
 
 
-def _print_status(current: WarehouseStatus, url: str) -> None:
+def _print_status(current: WarehouseStatus, url: str, config: Settings | None = None) -> None:
     table = Table(title="Warehouse", title_justify="left", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_row("database", Text(redact(url)))
+    if config is not None:
+        if config.database_url is None:
+            table.add_row("home", Text(str(config.home)))
+        table.add_row("inbox", Text(str(config.inbox)))
     for status_name, count in current.files_by_status.items():
         table.add_row(f"files {status_name}", f"{count:,}")
     table.add_row("listings", f"{current.listings:,}")

@@ -1,0 +1,43 @@
+"""Where the warehouse lives does not depend on where a command runs (settings.default_places)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestration.settings import PROJECT_ROOT, Settings, default_places
+
+
+def test_the_defaults_are_the_checkouts_folders_wherever_a_command_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = Settings.from_env({})
+    assert config.home == PROJECT_ROOT / ".paperhouse"
+    assert config.inbox == PROJECT_ROOT / "data" / "inbox"
+    # a value the user gives is taken as typed, from where the command runs
+    given = Settings.from_env({"PAPERHOUSE_HOME": "here", "PAPERHOUSE_INBOX": "~/in"})
+    assert given.home == tmp_path / "here"
+    assert given.inbox == Path.home() / "in"
+
+
+def test_without_a_checkout_the_places_are_in_the_users_data_folder(tmp_path):
+    home, inbox = default_places(project_root=tmp_path, environ={"XDG_DATA_HOME": str(tmp_path)})
+    assert (home, inbox) == (tmp_path / "paperhouse", tmp_path / "paperhouse" / "inbox")
+
+
+def test_status_from_another_folder_names_the_same_places_and_leaves_none_there(cli_env, tmp_path):
+    env = {key: value for key, value in cli_env.items() if key != "PAPERHOUSE_INBOX"}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "paperhouse"), "status", "--format", "json"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["inbox"] == str(PROJECT_ROOT / "data" / "inbox")
+    assert list(elsewhere.iterdir()) == []
