@@ -6,7 +6,7 @@ import psycopg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestration.warehouse import as_url
+from orchestration.warehouse import as_url, redact
 
 words = st.text(
     st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=20
@@ -33,3 +33,9 @@ def test_a_key_value_string_and_its_url_name_the_same_connection(
     url = as_url(conninfo)
     assert url.startswith("postgresql://")
     assert psycopg.conninfo.conninfo_to_dict(url) == psycopg.conninfo.conninfo_to_dict(conninfo)
+    # what is printed names the same connection, without its password
+    shown = psycopg.conninfo.conninfo_to_dict(redact(conninfo))
+    assert "password" not in shown
+    expected = psycopg.conninfo.conninfo_to_dict(conninfo)
+    expected.pop("password", None)
+    assert shown == expected

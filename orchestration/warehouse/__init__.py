@@ -59,13 +59,8 @@ def prepare(settings: Settings) -> str:
 def redact(url: str) -> str:
     """The URL without its password, fit to print."""
     info = psycopg.conninfo.conninfo_to_dict(url)
-    if info.get("password"):
-        info["password"] = "****"
-    host = info.get("host", "")
-    port = info.get("port", "")
-    user = info.get("user", "")
-    dbname = info.get("dbname", "")
-    return f"postgresql://{user}@{host}{':' + str(port) if port else ''}/{dbname}"
+    info.pop("password", None)
+    return as_url(psycopg.conninfo.make_conninfo("", **info))
 
 
 def as_url(conninfo: str) -> str:
