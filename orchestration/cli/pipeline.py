@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -95,7 +96,7 @@ def run(
     built = _build_with_progress(url, quiet=True)
     _print_checks(pipeline.check_warehouse(url, config))
     with connect(url) as conn:
-        _print_status(read_status(conn), url)
+        _print_status(read_status(conn), url, replace(config, inbox=folder))
     if not built.succeeded:
         raise typer.Exit(1)
 
@@ -283,15 +284,14 @@ def _print_ingest_report(report: IngestReport) -> None:
         out.print("no files found")
 
 
-def _print_status(current: WarehouseStatus, url: str, config: Settings | None = None) -> None:
+def _print_status(current: WarehouseStatus, url: str, config: Settings) -> None:
     table = Table(title="Warehouse", title_justify="left", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_row("database", Text(redact(url)))
-    if config is not None:
-        if config.database_url is None:
-            table.add_row("home", Text(str(config.home)))
-        table.add_row("inbox", Text(str(config.inbox)))
+    if config.database_url is None:
+        table.add_row("home", Text(str(config.home)))
+    table.add_row("inbox", Text(str(config.inbox)))
     for status_name, count in current.files_by_status.items():
         table.add_row(f"files {status_name}", f"{count:,}")
     table.add_row("listings", f"{current.listings:,}")
