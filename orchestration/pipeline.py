@@ -19,8 +19,8 @@ from orchestration.features import ExtractionSummary, extract_pending
 from orchestration.ingest.batch import IngestReport, ingest_paths
 from orchestration.ingest.inbox import InboxFile
 from orchestration.ingest.load import FileResult
-from orchestration.models.plan import BuildPlan, planned_build
-from orchestration.models.runner import BuildSummary, run_dbt
+from orchestration.models.plan import BuildPlan, plan_build, planned_build
+from orchestration.models.runner import BuildSummary, call_dbt, run_dbt
 from orchestration.settings import Settings
 from orchestration.warehouse import connect
 
@@ -67,6 +67,44 @@ def build_models(
         summary = run_dbt(url, build.plan.dbt_args, quiet=quiet, extra_env=build.plan.dbt_env)
         build.succeeded = summary.succeeded
     return ModelsReport(build.plan, summary)
+
+
+# dbt commands that write the marts: planned, taking turns and logged as every build is.
+DBT_WRITING_COMMANDS = frozenset({"build", "run", "seed", "snapshot"})
+
+
+def dbt_subcommand(args: list[str]) -> str | None:
+    return next((arg for arg in args if not arg.startswith("-")), None)
+
+
+def dbt_writes(args: list[str]) -> bool:
+    """Whether `dbt ARGS` writes the marts."""
+    return dbt_subcommand(args) in DBT_WRITING_COMMANDS
+
+
+def dbt_command(url: str, args: list[str]) -> int:
+    """`dbt ARGS` as a user types it (`paperhouse dbt ...`), on the warehouse; dbt's exit code.
+
+    A command that writes the marts waits for any other build, follows the
+    build's plan (its bounds, and a full refresh where an incremental build
+    cannot follow) and is logged in meta.builds; the others (docs, show,
+    compile, test, ls) get the connection and the next build's bounds, so
+    that a model shows what a build would take.
+    """
+    command = dbt_subcommand(args)
+    if not dbt_writes(args):
+        with connect(url) as conn:
+            bounds = plan_build(conn).dbt_env
+        return call_dbt(url, args, extra_env=bounds)
+    whole = [arg for arg in args if arg != "--full-refresh"] == [command]
+    with planned_build(
+        url, full_refresh="--full-refresh" in args, selection=None if whole else " ".join(args)
+    ) as build:
+        if build.plan.full_refresh and command in ("build", "run") and "--full-refresh" not in args:
+            args = [*args, "--full-refresh"]
+        returncode = call_dbt(url, args, extra_env=build.plan.dbt_env)
+        build.succeeded = returncode == 0
+    return returncode
 
 
 def check_warehouse(url: str, settings: Settings) -> list[CheckResult]:

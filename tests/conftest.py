@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -175,6 +176,12 @@ def cli_env(db_url: str, tmp_path: Path) -> dict[str, str]:
         COLUMNS="200",
     )
     return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> CliResult:

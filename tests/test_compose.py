@@ -63,7 +63,7 @@ def test_the_code_location_serves_the_definitions_module_the_workspace_names():
 def test_the_webserver_listens_on_port_3000_and_both_read_the_workspace():
     web = command("webserver")
     assert web[0] == "dagster-webserver" and web[web.index("-p") + 1] == "3000"
-    assert "3000:3000" in SERVICES["webserver"]["ports"]
+    assert SERVICES["webserver"]["ports"] == ["127.0.0.1:${DAGSTER_PORT:-3000}:3000"]
     assert command("daemon")[:2] == ["dagster-daemon", "run"]
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
     for service in ("webserver", "daemon"):
@@ -97,6 +97,22 @@ def test_every_variable_is_documented_and_none_is_a_committed_secret():
     assert (
         not (PROJECT_ROOT / ".env").exists() or ".env" in (PROJECT_ROOT / ".gitignore").read_text()
     )
+
+
+def test_every_published_port_is_on_this_host_only():
+    published = [port for service in SERVICES.values() for port in service.get("ports", [])]
+    assert len(published) == 3  # the warehouse, the Dagster UI, Metabase
+    assert all(port.startswith("127.0.0.1:") for port in published), published
+
+
+def test_a_copied_env_example_fails_until_the_passwords_are_chosen():
+    # compose's ${NAME:?message} stops on a variable that is unset or empty
+    text = (PROJECT_ROOT / "docker-compose.yml").read_text()
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", text))
+    assert {"POSTGRES_PASSWORD", "METABASE_READER_PASSWORD"} <= required
+    values = dict(re.findall(r"^([A-Z_]+)=(.*)$", ENV_EXAMPLE, re.M))
+    for variable in required:
+        assert values.get(variable, "") == "", f"{variable} has a usable default in .env.example"
 
 
 def test_the_services_get_the_variables_the_code_reads():

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,9 +20,20 @@ import psycopg
 import pytest
 
 from orchestration.defs.resources import WarehouseResource, dbt_resource
+from orchestration.defs.shared import CHECKED_ASSETS
+from orchestration.models.runner import BuildSummary, NodeResult
 from orchestration.settings import DAGSTER_INSTANCE_FILE, PROJECT_ROOT
+from orchestration.ui import STOP_GRACE_SECONDS
+from orchestration.warehouse import sqlalchemy_url
 
-from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, SEEDS, fresh_database, run_cli
+from conftest import (
+    SEED_DISTINCT_TITLES,
+    SEED_LISTINGS,
+    SEEDS,
+    free_port,
+    fresh_database,
+    run_cli,
+)
 from warehouse_state import mart_snapshot
 
 BIN = Path(sys.executable).parent
@@ -232,12 +242,6 @@ def test_the_inbox_sensor_against_a_real_inbox(code, db_url, tmp_path):
     assert tick(cursor)[0] == []
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def graphql(port: int, query: str) -> dict:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
@@ -248,19 +252,118 @@ def graphql(port: int, query: str) -> dict:
         return json.loads(response.read())
 
 
-@pytest.mark.slow
-def test_paperhouse_ui_serves_the_asset_graph_with_storage_in_postgres(
-    dbt_manifest, cli_env, db_url, tmp_path
+def dagster_instance(cli_env: dict[str, str], db_url: str, monkeypatch) -> dg.DagsterInstance:
+    """The Dagster instance of a CLI environment (storage: its warehouse database, as an external
+    warehouse's is)."""
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", sqlalchemy_url(db_url, "psycopg2"))
+    return dg.DagsterInstance.from_config(str(Path(cli_env["PAPERHOUSE_HOME"]) / "dagster"))
+
+
+def processes_with(variable: str) -> list[int]:
+    """Processes whose environment holds `variable` (NAME=value): what one command started."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            if variable.encode() in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+    return found
+
+
+def test_the_cli_reports_dbt_nodes_under_the_keys_of_the_definitions(code):
+    from orchestration import history
+
+    manifest = history.read_manifest()
+    nodes = [
+        NodeResult(unique_id, "success" if props["resource_type"] == "model" else "pass", 0.1)
+        for unique_id, props in manifest["nodes"].items()
+        if props["resource_type"] in ("model", "test")
+    ]
+    run = history.CommandRun("paperhouse build", dbt=BuildSummary(True, nodes=nodes))
+    events = history.asset_events(run, manifest)
+    graph = code.defs.resolve_asset_graph()
+    materialized = {e.asset_key for e in events if isinstance(e, dg.AssetMaterialization)}
+    checked = {
+        dg.AssetCheckKey(e.asset_key, e.check_name)
+        for e in events
+        if isinstance(e, dg.AssetCheckEvaluation)
+    }
+    dbt_assets = {
+        key for key in graph.materializable_asset_keys if key.path[0] not in ("raw", "features")
+    }
+    assert materialized == dbt_assets
+    warehouse_checks = {dg.AssetCheckKey(key, name) for name, key in CHECKED_ASSETS.items()}
+    assert checked == set(graph.asset_check_keys) - warehouse_checks
+    assert len(checked) >= 15  # the project has 19 model tests; an empty match proves nothing
+
+
+def test_a_cli_run_is_in_dagsters_history_with_its_metadata_and_checks(
+    dbt_manifest, cli_env, db_url, inbox, monkeypatch
 ):
+    (inbox / "archive.txt").write_bytes(b"PK\x03\x04" + bytes(500))
+    done = run_cli("run", "--inbox", str(inbox), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stderr
+    with dagster_instance(cli_env, db_url, monkeypatch) as instance:
+        listings = instance.get_latest_materialization_event(dg.AssetKey(["raw", "paper_listings"]))
+        metadata = listings.asset_materialization.metadata
+        assert metadata["listings_loaded"].value == SEED_LISTINGS
+        assert metadata["files_rejected"].value == 1
+        assert "archive.txt" in metadata["problem_files"].value
+        papers = instance.get_latest_materialization_event(dg.AssetKey(["analytics", "dim_papers"]))
+        assert papers.asset_materialization.metadata["rows_affected"].value == SEED_DISTINCT_TITLES
+        features = instance.get_latest_materialization_event(
+            dg.AssetKey(["features", "listing_keywords"])
+        )
+        assert features.asset_materialization.metadata["listings_extracted"].value == SEED_LISTINGS
+
+        def latest(asset: list[str], check: str) -> dg.AssetCheckEvaluation:
+            key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+            record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+            return record.event.dagster_event.event_specific_data
+
+        # the warehouse's state: a rejected file in the ledger
+        rejected = latest(["raw", "paper_listings"], "no_file_rejected")
+        assert rejected.passed is False
+        assert "1 file(s) rejected" in rejected.description
+        assert latest(["analytics", "fct_paper_listings"], "listings_map_to_papers").passed
+        assert latest(["analytics", "dim_papers"], "not_null_dim_papers_paper_id").passed
+
+    # A later command that only builds still judges the ledger, not its own run.
+    done = run_cli("build", env=cli_env)
+    assert done.returncode == 0, done.stderr
+    with dagster_instance(cli_env, db_url, monkeypatch) as instance:
+        assert latest(["raw", "paper_listings"], "no_file_rejected").passed is False
+
+
+def test_history_that_cannot_be_written_is_a_warning_not_a_failure(cli_env, inbox, tmp_path):
+    cli_env["PAPERHOUSE_DAGSTER_DATABASE_URL"] = (
+        "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=2"
+    )
+    done = run_cli("ingest", str(inbox), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert "warning: the Dagster UI's history was not updated" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_paperhouse_ui_shows_the_clis_runs_and_ctrl_c_ends_all_it_started(
+    dbt_manifest, cli_env, db_url, inbox
+):
+    assert run_cli("run", "--inbox", str(inbox), env=cli_env).returncode == 0
     port = free_port()
+    # its own session, as a terminal's foreground job: the test's SIGINT is the terminal's Ctrl-C
     server = subprocess.Popen(
         [str(BIN / "paperhouse"), "ui", "--port", str(port)],
         env=cli_env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    query = """{ assetNodes(assetKeys: [{path: ["raw", "paper_listings"]}]) {
+        assetMaterializations(limit: 1) { metadataEntries {
+            label ... on IntMetadataEntry { intValue } } } } }"""
     data: dict = {}
+    home = f"DAGSTER_HOME={Path(cli_env['PAPERHOUSE_HOME']) / 'dagster'}"
     try:
         deadline = time.monotonic() + 150
         while not data.get("data", {}).get("assetNodes"):
@@ -268,17 +371,22 @@ def test_paperhouse_ui_serves_the_asset_graph_with_storage_in_postgres(
             assert time.monotonic() < deadline, "the webserver did not answer in time"
             time.sleep(1)
             with contextlib.suppress(OSError, ValueError):
-                data = graphql(port, "{ assetNodes { assetKey { path } } }")
+                data = graphql(port, query)
+        started = processes_with(home)
+        assert len(started) >= 3, "dagster dev, its webserver and its daemon"
+        os.killpg(server.pid, signal.SIGINT)
+        assert server.wait(timeout=STOP_GRACE_SECONDS + 10) == 0
+        assert not [pid for pid in processes_with(home) if pid in started]
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            # dagster dev sometimes hangs on shutdown under load; not what this test is about
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-    paths = {"/".join(node["assetKey"]["path"]) for node in data["data"]["assetNodes"]}
-    assert {"raw/paper_listings", "analytics/dim_papers", "analytics/fct_paper_keywords"} <= paths
+        for pid in processes_with(home):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    [node] = data["data"]["assetNodes"]
+    [materialization] = node["assetMaterializations"]
+    loaded = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}
+    assert loaded["listings_loaded"] == SEED_LISTINGS
     # Dagster's own storage went to PostgreSQL (here the warehouse database), not SQLite.
     with psycopg.connect(db_url) as conn:
         assert conn.execute("select to_regclass('public.runs') is not null").fetchone() == (True,)
@@ -288,10 +396,8 @@ def test_paperhouse_ui_serves_the_asset_graph_with_storage_in_postgres(
 
 
 def test_the_instance_settings_keep_one_ingest_at_a_time_and_storage_in_postgres(db_url, tmp_path):
-    from orchestration.ui import as_url
-
     shutil.copyfile(DAGSTER_INSTANCE_FILE, tmp_path / "dagster.yaml")
-    os.environ["DAGSTER_POSTGRES_URL"] = as_url(db_url)
+    os.environ["DAGSTER_POSTGRES_URL"] = sqlalchemy_url(db_url, "psycopg2")
     try:
         with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
             assert instance.get_concurrency_config().pool_config.default_pool_limit == 1

@@ -1,7 +1,8 @@
 """The `paperhouse` command line: thin commands over ingest, the models, questions and the database.
 
-One module a group: pipeline (ingest, run, build, calibrate, status, ui),
-questions (sql, search, paper, keywords, export) and database (db ...).
+One module a group: pipeline (ingest, reingest, run, build, calibrate,
+status), tools (ui, dbt, docs), questions (sql, search, paper, keywords,
+export) and database (db ...).
 Exit codes: 0 when every file got a status (rejected files included), 1 when
 the warehouse, a query or the build failed, 2 for a usage error.
 """
@@ -77,4 +78,4 @@ def main() -> None:
 
 
 # The command modules register themselves on `app` and `db_app` when imported.
-from orchestration.cli import bench, database, pipeline, questions  # noqa: E402, F401
+from orchestration.cli import bench, database, pipeline, questions, tools  # noqa: E402, F401

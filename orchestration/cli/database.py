@@ -22,6 +22,7 @@ from orchestration.warehouse import (
     database_url,
     prepare,
     redact,
+    sqlalchemy_url,
 )
 from orchestration.warehouse.embedded import psql_executable
 
@@ -102,10 +103,8 @@ def db_url(
     ] = None,
 ) -> None:
     """Print the warehouse's libpq URL for psql or a BI tool (starts the embedded server if needed)."""
-    url = as_url(database_url(settings()))
-    if sqlalchemy is not None:
-        url = f"postgresql+{sqlalchemy.value}://{url.split('://', 1)[1]}"
-    print(url)
+    url = database_url(settings())
+    print(as_url(url) if sqlalchemy is None else sqlalchemy_url(url, sqlalchemy.value))
 
 
 @db_app.command("create-reader")

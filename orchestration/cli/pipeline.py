@@ -1,10 +1,8 @@
-"""Commands that move data: ingest, run, build, calibrate, status, and the UI."""
+"""Commands that move data: ingest, reingest, run, build, calibrate, and status."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +16,7 @@ from rich.text import Text
 from orchestration import pipeline
 from orchestration.checks import CheckResult
 from orchestration.cli import ReportFormatOption, app, err, friendly_errors, out, settings
+from orchestration.cli.recording import open_history, record_in_dagster
 from orchestration.ingest.batch import IngestReport
 from orchestration.ingest.inbox import InboxFile, as_text
 from orchestration.ingest.ledger import Outcome
@@ -45,8 +44,10 @@ def ingest(
     """Ingest listing files into the raw tables, each new file exactly once."""
     config = settings()
     url = prepare(config)
+    opening = open_history(config, url)
     report = _ingest_with_progress(url, paths or [config.inbox], config)
     _print_ingest_report(report)
+    record_in_dagster("paperhouse ingest", opening, config, url, ingest=report)
 
 
 @app.command()
@@ -73,6 +74,7 @@ def reingest(
         out.print(f"every file was read by the current parser (version {PARSER_VERSION})")
         return
     _print_ingest_report(report)
+    record_in_dagster("paperhouse reingest", open_history(config, url), config, url, ingest=report)
     out.print("the marts follow on the next paperhouse build (or run)")
 
 
@@ -93,8 +95,21 @@ def run(
         raise typer.Exit(2)
     report = _ingest_with_progress(url, [folder], config)
     _print_ingest_report(report)
+    # opened now, not before the ingest: the thread would take the GIL from the parser
+    opening = open_history(config, url)
     built = _build_with_progress(url, quiet=True)
-    _print_checks(pipeline.check_warehouse(url, config))
+    checks = pipeline.check_warehouse(url, config)
+    _print_checks(checks)
+    record_in_dagster(
+        "paperhouse run",
+        opening,
+        config,
+        url,
+        ingest=report,
+        dbt=built.models.dbt,
+        extraction=built.extraction,
+        checks=checks,
+    )
     with connect(url) as conn:
         _print_status(read_status(conn), url, replace(config, inbox=folder))
     if not built.succeeded:
@@ -112,8 +127,18 @@ def build(
     ] = None,
 ) -> None:
     """Compute the features of new listings (keyphrases, search documents), then build the dbt models and run their tests."""
-    url = prepare(settings())
+    config = settings()
+    url = prepare(config)
+    opening = open_history(config, url)
     summary = _build_with_progress(url, full_refresh=full_refresh, select=select)
+    record_in_dagster(
+        "paperhouse build",
+        opening,
+        config,
+        url,
+        dbt=summary.models.dbt,
+        extraction=summary.extraction,
+    )
     if not summary.succeeded:
         raise typer.Exit(1)
 
@@ -122,30 +147,22 @@ def build(
 @friendly_errors
 def calibrate() -> None:
     """Recompute the keyword reference frequencies (IDF) from the warehouse, then rebuild every keyword."""
-    url = prepare(settings())
+    config = settings()
+    url = prepare(config)
     phrases = calibrate_keywords(url)
     out.print(f"wrote {phrases:,} phrases to {DOCUMENT_FREQUENCY_FILE}")
+    opening = open_history(config, url)
     summary = _build_with_progress(url, quiet=True)
+    record_in_dagster(
+        "paperhouse calibrate",
+        opening,
+        config,
+        url,
+        dbt=summary.models.dbt,
+        extraction=summary.extraction,
+    )
     if not summary.succeeded:
         raise typer.Exit(1)
-
-
-@app.command()
-@friendly_errors
-def ui(
-    port: Annotated[int, typer.Option(help="The webserver's port.")] = 3000,
-    host: Annotated[str, typer.Option(help="The address the webserver listens on.")] = "127.0.0.1",
-) -> None:
-    """Start the Dagster UI and daemon (dagster dev) over the warehouse: schedules and the sensor run."""
-    from orchestration.ui import dagster_dev_command, ui_environment
-
-    env = ui_environment(settings())
-    out.print(
-        f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); DAGSTER_HOME={env['DAGSTER_HOME']}"
-    )
-    command = dagster_dev_command(host, port)
-    sys.stdout.flush()
-    os.execve(command[0], command, env)
 
 
 def _build_with_progress(

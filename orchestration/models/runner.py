@@ -63,11 +63,23 @@ def dbt_executable() -> str:
     return str(Path(sys.executable).parent / "dbt")
 
 
+@dataclass(frozen=True)
+class NodeResult:
+    """One node of a dbt invocation as run_results.json records it."""
+
+    unique_id: str
+    status: str
+    seconds: float
+    rows_affected: int | None = None
+    failures: int | None = None  # rows a test found
+
+
 @dataclass
 class BuildSummary:
     succeeded: bool
     by_status: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    nodes: list[NodeResult] = field(default_factory=list)
 
     def describe(self) -> str:
         parts = [f"{count} {status}" for status, count in sorted(self.by_status.items())]
@@ -82,12 +94,23 @@ def read_run_results(path: Path = RUN_RESULTS) -> BuildSummary:
         return BuildSummary(succeeded=False, failures=["dbt wrote no run_results.json"])
     by_status: Counter[str] = Counter()
     failures = []
+    nodes = []
     for result in data.get("results", []):
         status = str(result.get("status"))
         by_status[status] += 1
         if status in {"error", "fail", "runtime error"}:
             failures.append(f"{result.get('unique_id')}: {(result.get('message') or '').strip()}")
-    return BuildSummary(succeeded=not failures, by_status=by_status, failures=failures)
+        rows = (result.get("adapter_response") or {}).get("rows_affected")
+        nodes.append(
+            NodeResult(
+                unique_id=str(result.get("unique_id")),
+                status=status,
+                seconds=float(result.get("execution_time") or 0.0),
+                rows_affected=rows if isinstance(rows, int) and rows >= 0 else None,
+                failures=result.get("failures"),
+            )
+        )
+    return BuildSummary(succeeded=not failures, by_status=by_status, failures=failures, nodes=nodes)
 
 
 def run_dbt(
@@ -103,20 +126,35 @@ def run_dbt(
     dbt's output goes to this process's terminal (only errors with `quiet`,
     nothing with `silent`).
     """
-    command = [dbt_executable(), *(["--quiet"] if quiet or silent else []), *args]
-    done = subprocess.run(
-        command,
+    returncode = call_dbt(
+        url,
+        [*(["--quiet"] if quiet or silent else []), *args],
+        extra_env=extra_env,
+        silent=silent,
+    )
+    summary = read_run_results()
+    if returncode != 0 and summary.succeeded:
+        summary.succeeded = False
+        summary.failures.append(f"dbt exited with code {returncode}")
+    return summary
+
+
+def call_dbt(
+    url: str,
+    args: Sequence[str],
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    silent: bool = False,
+) -> int:
+    """`dbt ARGS` in dbt/ on the warehouse at `url`, output to this terminal; its exit code."""
+    return subprocess.run(
+        [dbt_executable(), *args],
         check=False,
         cwd=DBT_PROJECT_DIR,
         env={**dbt_env(url, os.environ), **(extra_env or {})},
         stdout=subprocess.DEVNULL if silent else None,
         preexec_fn=die_with_parent(),  # it only calls prctl
-    )
-    summary = read_run_results()
-    if done.returncode != 0 and summary.succeeded:
-        summary.succeeded = False
-        summary.failures.append(f"dbt exited with code {done.returncode}")
-    return summary
+    ).returncode
 
 
 def parse_project() -> Path:

@@ -86,6 +86,12 @@ def as_url(conninfo: str) -> str:
     return f"postgresql://{netloc}/{dbname}{query}"
 
 
+def sqlalchemy_url(conninfo: str, driver: str) -> str:
+    """The connection as SQLAlchemy's URL for `driver` (psycopg or psycopg2): SQLAlchemy 2.1
+    reads a bare postgresql:// as psycopg 3, so a tool with only psycopg2 needs the name."""
+    return f"postgresql+{driver}://{as_url(conninfo).split('://', 1)[1]}"
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -99,4 +105,5 @@ __all__ = [
     "database_url",
     "prepare",
     "redact",
+    "sqlalchemy_url",
 ]

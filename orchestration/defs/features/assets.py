@@ -11,12 +11,23 @@ from orchestration.defs.shared import (
     RAW_LISTINGS,
     WRITERS_POOL,
 )
+from orchestration.features import ExtractionSummary
 
-_DESCRIPTIONS = {
+FEATURES_ASSETS = {
     EXTRACTED_FILES: "Files whose listings have their features, and the extractor version.",
     LISTING_KEYWORDS: "Up to ten keyphrases of every loaded listing (orchestration/keywords).",
     LISTING_SEARCH_DOCUMENTS: "Title and abstract of every loaded listing as a tsvector, for search.",
 }
+
+
+def features_metadata(summary: ExtractionSummary) -> dict[str, dg.MetadataValue]:
+    """What one features step did, as materialization metadata."""
+    return {
+        "listings_extracted": dg.MetadataValue.int(summary.listings),
+        "files_extracted": dg.MetadataValue.int(summary.files),
+        "files_reextracted": dg.MetadataValue.int(summary.reextracted_files),
+        "extractor_version": dg.MetadataValue.text(summary.version),
+    }
 
 
 @dg.multi_asset(
@@ -28,7 +39,7 @@ _DESCRIPTIONS = {
             group_name="features",
             kinds={"python", "postgres"},
         )
-        for key, description in _DESCRIPTIONS.items()
+        for key, description in FEATURES_ASSETS.items()
     ],
     pool=WRITERS_POOL,
 )
@@ -38,11 +49,6 @@ def extract_features(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     context.log.info(
         "extracted the features of %s listing(s) in %s file(s)", summary.listings, summary.files
     )
-    metadata = {
-        "listings_extracted": dg.MetadataValue.int(summary.listings),
-        "files_extracted": dg.MetadataValue.int(summary.files),
-        "files_reextracted": dg.MetadataValue.int(summary.reextracted_files),
-        "extractor_version": dg.MetadataValue.text(summary.version),
-    }
-    for key in _DESCRIPTIONS:
+    metadata = features_metadata(summary)
+    for key in FEATURES_ASSETS:
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)

@@ -4,12 +4,12 @@ import dagster as dg
 
 from orchestration import checks
 from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.shared import RAW_FILES, RAW_LISTINGS, asset_check_result
+from orchestration.defs.shared import CHECKED_ASSETS, asset_check_result
 from orchestration.warehouse import connect
 
 
 @dg.asset_check(
-    asset=RAW_LISTINGS,
+    asset=CHECKED_ASSETS["no_file_rejected"],
     description="No file in the ledger is rejected (a warning: the file's problem).",
 )
 def no_file_rejected(warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -18,7 +18,7 @@ def no_file_rejected(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(
-    asset=RAW_FILES,
+    asset=CHECKED_ASSETS["newest_file_is_fresh"],
     description="A new listing file arrived within PAPERHOUSE_FRESHNESS_HOURS (default 24).",
 )
 def newest_file_is_fresh(warehouse: WarehouseResource) -> dg.AssetCheckResult:

@@ -4,12 +4,12 @@ import dagster as dg
 
 from orchestration import checks
 from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.shared import FACT_LISTINGS, asset_check_result
+from orchestration.defs.shared import CHECKED_ASSETS, asset_check_result
 from orchestration.warehouse import connect
 
 
 @dg.asset_check(
-    asset=FACT_LISTINGS,
+    asset=CHECKED_ASSETS["listings_map_to_papers"],
     description="Every raw listing a build took maps to a paper in analytics.fct_paper_listings.",
 )
 def listings_map_to_papers(warehouse: WarehouseResource) -> dg.AssetCheckResult:

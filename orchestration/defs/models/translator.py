@@ -6,6 +6,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
+from orchestration.defs.shared import dbt_asset_key
+
 
 class PaperhouseTranslator(DagsterDbtTranslator):
     """Models are keyed [schema, name] (analytics/dim_papers) and grouped by schema; the sources
@@ -19,10 +21,10 @@ class PaperhouseTranslator(DagsterDbtTranslator):
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
+        key = dbt_asset_key(props)
         if props["resource_type"] == "source":
-            return spec.replace_attributes(key=dg.AssetKey([props["source_name"], props["name"]]))
-        schema = props.get("config", {}).get("schema") or props["schema"]
-        return spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=schema)
+            return spec.replace_attributes(key=key)
+        return spec.replace_attributes(key=key, group_name=key.path[0])
 
 
 translator = PaperhouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -1,0 +1,75 @@
+"""Dagster's and dbt's own tools over the CLI's warehouse: ui, dbt, docs."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from orchestration import pipeline
+from orchestration.cli import app, friendly_errors, out, settings
+from orchestration.cli.recording import open_history, record_in_dagster
+from orchestration.models.runner import call_dbt, read_run_results
+from orchestration.warehouse import prepare
+
+
+@app.command()
+@friendly_errors
+def ui(
+    port: Annotated[int, typer.Option(help="The webserver's port.")] = 3000,
+    host: Annotated[str, typer.Option(help="The address the webserver listens on.")] = "127.0.0.1",
+) -> None:
+    """Start the Dagster UI and daemon (dagster dev) over the warehouse: schedules and the sensor run."""
+    from orchestration.ui import dagster_dev_command, serve, ui_environment
+
+    env = ui_environment(settings())
+    out.print(
+        f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); DAGSTER_HOME={env['DAGSTER_HOME']}"
+    )
+    sys.stdout.flush()
+    code = serve(dagster_dev_command(env["DAGSTER_HOME"], host, port), env)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+@friendly_errors
+def dbt(context: typer.Context) -> None:
+    """dbt's own command line in dbt/ on the warehouse: `paperhouse dbt docs generate`, `paperhouse
+    dbt show -s dim_papers`. `build` and `run` take their turn and follow the build's plan, as
+    `paperhouse build` does (which also runs the features step first)."""
+    if not context.args:
+        out.print(context.get_help())
+        raise typer.Exit(2)
+    config = settings()
+    url = prepare(config)
+    args = list(context.args)
+    writes = pipeline.dbt_writes(args)
+    opening = open_history(config, url) if writes else None
+    code = pipeline.dbt_command(url, args)
+    if opening is not None:
+        command = " ".join(["paperhouse dbt", *args])
+        record_in_dagster(command, opening, config, url, dbt=read_run_results())
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+@friendly_errors
+def docs(
+    port: Annotated[int, typer.Option(help="The docs server's port.")] = 8080,
+    host: Annotated[str, typer.Option(help="The address it listens on.")] = "127.0.0.1",
+) -> None:
+    """Generate dbt's documentation of the models (with the warehouse's catalog) and serve it."""
+    url = prepare(settings())
+    if code := call_dbt(url, ["--quiet", "docs", "generate"]):
+        raise typer.Exit(code)
+    out.print(f"dbt docs on http://{host}:{port} (Ctrl-C stops it)")
+    sys.stdout.flush()
+    code = call_dbt(url, ["docs", "serve", "--no-browser", "--host", host, "--port", str(port)])
+    if code:
+        raise typer.Exit(code)

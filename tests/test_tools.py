@@ -1,0 +1,87 @@
+"""dbt's own tools through paperhouse (`paperhouse dbt ...`, `paperhouse docs`), on the CLI's warehouse."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from orchestration.settings import DBT_PROJECT_DIR
+
+from conftest import free_port, run_cli
+
+BIN = Path(sys.executable).parent
+
+
+def test_dbt_commands_run_on_the_warehouse_and_builds_take_the_plan(cli_env, db_url, inbox):
+    assert run_cli("run", "--inbox", str(inbox), env=cli_env).returncode == 0
+    # as a dbt user types it: no PAPERHOUSE_DBT_* variables in sight
+    assert not [name for name in cli_env if name.startswith("PAPERHOUSE_DBT_")]
+    shown = run_cli(
+        "dbt",
+        "show",
+        "--inline",
+        "select count(*) as n from {{ ref('dim_papers') }}",
+        env=cli_env,
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    with psycopg.connect(db_url) as conn:
+        papers = conn.execute("select count(*) from analytics.dim_papers").fetchone()[0]
+    assert f"| {papers} " in shown.stdout
+
+    built = run_cli("dbt", "build", "-s", "dim_keywords", env=cli_env)
+    assert built.returncode == 0, built.stdout + built.stderr
+    with psycopg.connect(db_url) as conn:
+        logged = conn.execute(
+            "select selection, succeeded from meta.builds order by build_id desc limit 1"
+        ).fetchone()
+    assert logged == ("build -s dim_keywords", True)
+
+    wrong = run_cli("dbt", "nosuchcommand", env=cli_env)
+    assert wrong.returncode != 0
+    assert "nosuchcommand" in wrong.stdout + wrong.stderr
+
+
+@pytest.mark.slow
+def test_paperhouse_docs_serves_the_models_with_the_warehouses_catalog(cli_env, inbox):
+    assert run_cli("run", "--inbox", str(inbox), env=cli_env).returncode == 0
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "paperhouse"), "docs", "--port", str(port)],
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    catalog: dict = {}
+    try:
+        deadline = time.monotonic() + 120
+        while not catalog:
+            assert server.poll() is None, "paperhouse docs exited"
+            assert time.monotonic() < deadline, "the docs server did not answer in time"
+            time.sleep(1)
+            with (
+                contextlib.suppress(OSError, ValueError),
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/catalog.json", timeout=5) as got,
+            ):
+                catalog = json.loads(got.read())
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
+            assert b"dbt" in page.read()
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(timeout=15)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+    # the catalog was read from the warehouse: the marts with their real columns
+    papers = catalog["nodes"]["model.paperhouse.dim_papers"]
+    assert "paper_id" in papers["columns"]
+    assert (DBT_PROJECT_DIR / "target" / "catalog.json").exists()
