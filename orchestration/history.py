@@ -20,10 +20,12 @@ from typing import Any
 import dagster as dg
 
 from orchestration.checks import CheckResult
-from orchestration.defs.features.assets import FEATURES_ASSETS, features_metadata
-from orchestration.defs.ingest.assets import ingest_metadata
+from orchestration.defs.metadata import features_metadata, ingest_metadata
 from orchestration.defs.shared import (
     CHECKED_ASSETS,
+    EXTRACTED_FILES,
+    LISTING_KEYWORDS,
+    LISTING_SEARCH_DOCUMENTS,
     RAW_FILES,
     RAW_LISTINGS,
     check_metadata,
@@ -71,7 +73,7 @@ def asset_events(run: CommandRun, manifest: Mapping[str, Any]) -> list[AssetEven
         metadata = features_metadata(run.extraction)
         events += [
             dg.AssetMaterialization(key, description=said, metadata=metadata)
-            for key in FEATURES_ASSETS
+            for key in (EXTRACTED_FILES, LISTING_KEYWORDS, LISTING_SEARCH_DOCUMENTS)
         ]
     for node in run.dbt.nodes if run.dbt else []:
         event = dbt_event(node, manifest, said)

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration import pipeline
+from orchestration.defs.metadata import features_metadata
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.shared import (
     EXTRACTED_FILES,
@@ -11,23 +12,12 @@ from orchestration.defs.shared import (
     RAW_LISTINGS,
     WRITERS_POOL,
 )
-from orchestration.features import ExtractionSummary
 
 FEATURES_ASSETS = {
     EXTRACTED_FILES: "Files whose listings have their features, and the extractor version.",
     LISTING_KEYWORDS: "Up to ten keyphrases of every loaded listing (orchestration/keywords).",
     LISTING_SEARCH_DOCUMENTS: "Title and abstract of every loaded listing as a tsvector, for search.",
 }
-
-
-def features_metadata(summary: ExtractionSummary) -> dict[str, dg.MetadataValue]:
-    """What one features step did, as materialization metadata."""
-    return {
-        "listings_extracted": dg.MetadataValue.int(summary.listings),
-        "files_extracted": dg.MetadataValue.int(summary.files),
-        "files_reextracted": dg.MetadataValue.int(summary.reextracted_files),
-        "extractor_version": dg.MetadataValue.text(summary.version),
-    }
 
 
 @dg.multi_asset(

@@ -3,32 +3,9 @@
 import dagster as dg
 
 from orchestration import pipeline
+from orchestration.defs.metadata import ingest_metadata
 from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.shared import RAW_FILES, RAW_LISTINGS, WRITERS_POOL, markdown_cell
-from orchestration.ingest.batch import IngestReport
-from orchestration.ingest.ledger import Outcome
-
-
-def ingest_metadata(report: IngestReport) -> dict[str, dg.MetadataValue]:
-    """What one ingest run did, as materialization metadata (pure: tested on its own)."""
-    counts = report.by_outcome
-    problems = [
-        result for result in report.results if result.outcome in (Outcome.REJECTED, Outcome.RETRY)
-    ]
-    table = "\n".join(
-        ["| file | outcome | reason |", "|---|---|---|"]
-        + [
-            f"| {markdown_cell(result.name)} | {result.outcome.value} | {markdown_cell(result.message)} |"
-            for result in problems
-        ]
-    )
-    return {
-        "listings_loaded": dg.MetadataValue.int(report.listings_loaded),
-        "files_seen": dg.MetadataValue.int(len(report.results)),
-        **{f"files_{outcome.value}": dg.MetadataValue.int(counts[outcome]) for outcome in Outcome},
-        "files_not_ready": dg.MetadataValue.int(len(report.not_ready)),
-        "problem_files": dg.MetadataValue.md(table if problems else "none"),
-    }
+from orchestration.defs.shared import RAW_FILES, RAW_LISTINGS, WRITERS_POOL
 
 
 @dg.multi_asset(
