@@ -347,16 +347,17 @@ def test_history_that_cannot_be_written_is_a_warning_not_a_failure(cli_env, inbo
 
 @pytest.mark.slow
 def test_paperhouse_ui_shows_the_clis_runs_and_ctrl_c_ends_all_it_started(
-    dbt_manifest, cli_env, db_url, inbox
+    dbt_manifest, cli_env, db_url, inbox, tmp_path
 ):
     assert run_cli("run", "--inbox", str(inbox), env=cli_env).returncode == 0
     port = free_port()
+    log = tmp_path / "ui.log"
     # its own session, as a terminal's foreground job: the test's SIGINT is the terminal's Ctrl-C
     server = subprocess.Popen(
         [str(BIN / "paperhouse"), "ui", "--port", str(port)],
         env=cli_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     query = """{ assetNodes(assetKeys: [{path: ["raw", "paper_listings"]}]) {
@@ -383,6 +384,11 @@ def test_paperhouse_ui_shows_the_clis_runs_and_ctrl_c_ends_all_it_started(
         for pid in processes_with(home):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+    said = log.read_text()
+    # what a newcomer reads first: no warning that an instance file or a location name is ignored
+    assert "will not be used" not in said
+    assert "does not match the name" not in said
+    assert "superseded" not in said
     [node] = data["data"]["assetNodes"]
     [materialization] = node["assetMaterializations"]
     loaded = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}
