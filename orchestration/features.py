@@ -62,10 +62,11 @@ where file_id = any(%s)
 order by file_id, position
 """
 COPY_KEYWORDS = """
-copy features.listing_keywords (file_id, position, keywords, scores, in_title, occurrences)
+copy features.listing_keywords
+    (file_id, position, keywords, scores, in_title, occurrences, display_keywords)
 from stdin (format binary)
 """
-KEYWORD_TYPES = ["bigint", "integer", "text[]", "float8[]", "bool[]", "integer[]"]
+KEYWORD_TYPES = ["bigint", "integer", "text[]", "float8[]", "bool[]", "integer[]", "text[]"]
 INSERT_SEARCH_DOCUMENTS = """
 insert into features.listing_search_documents (file_id, position, search_document)
 select
@@ -192,6 +193,7 @@ def extract_batch(
                             [k.score for k in found],
                             [k.in_title for k in found],
                             [k.occurrences for k in found],
+                            [k.display for k in found],
                         )
                     )
                     done += 1

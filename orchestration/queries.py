@@ -433,8 +433,8 @@ def paper(conn: psycopg.Connection, given_id: str) -> PaperReport | None:
         paper=found,
         keywords=_rows(
             conn.execute(
-                "select rank, keyword, score, in_title, occurrences from analytics.fct_paper_keywords "
-                "where paper_id = %s order by rank",
+                "select rank, display_keyword as keyword, score, in_title, occurrences "
+                "from analytics.fct_paper_keywords where paper_id = %s order by rank",
                 [paper_id],
             )
         ),
@@ -462,17 +462,20 @@ def paper(conn: psycopg.Connection, given_id: str) -> PaperReport | None:
 
 
 def top_keywords(conn: psycopg.Connection, top: int = 20, month: date | None = None) -> Rows:
-    """The keywords most papers carry, overall or in one month."""
+    """The keywords most papers carry, overall or in one month, as their papers write them."""
     if month is None:
         cursor = conn.execute(
-            "select keyword, paper_count, first_seen_at, last_seen_at from analytics.dim_keywords "
-            "order by paper_count desc, keyword limit %s",
+            "select display_keyword as keyword, paper_count, first_seen_at, last_seen_at "
+            "from analytics.dim_keywords order by paper_count desc, keyword limit %s",
             [top],
         )
     else:
         cursor = conn.execute(
-            "select keyword, paper_count, month from analytics.fct_keyword_monthly "
-            "where month = %s order by paper_count desc, keyword limit %s",
+            "select coalesce(shown.display_keyword, monthly.keyword) as keyword, "
+            "monthly.paper_count, monthly.month "
+            "from analytics.fct_keyword_monthly as monthly "
+            "left join analytics.dim_keywords as shown using (keyword) "
+            "where monthly.month = %s order by monthly.paper_count desc, monthly.keyword limit %s",
             [month.replace(day=1), top],
         )
     return _rows(cursor)
@@ -495,14 +498,15 @@ def trending_keywords(conn: psycopg.Connection, top: int = 20) -> Rows:
             group by monthly.keyword
         )
         select
-            keyword,
+            coalesce(shown.display_keyword, counts.keyword) as keyword,
             coalesce(this_month, 0) as this_month,
             coalesce(last_month, 0) as last_month,
             coalesce(this_month, 0) - coalesce(last_month, 0) as rise,
             (select month from latest) as month
         from counts
+        left join analytics.dim_keywords as shown using (keyword)
         where coalesce(this_month, 0) > coalesce(last_month, 0)
-        order by rise desc, this_month desc, keyword
+        order by rise desc, this_month desc, counts.keyword
         limit %s
         """,
         [top],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import psycopg
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,13 @@ from hypothesis import strategies as st
 from orchestration.features import extract_pending
 from orchestration.ingest.batch import ingest_paths
 from orchestration.keywords.calibrate import calibrate
-from orchestration.keywords.extract import KEYWORDS_PER_PAPER, candidates, keywords, singular
+from orchestration.keywords.extract import (
+    KEYWORDS_PER_PAPER,
+    TITLE_NAME_BOOST,
+    candidates,
+    keywords,
+    singular,
+)
 from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE, load_vocabulary
 from orchestration.pipeline import build
 from orchestration.settings import DBT_PROJECT_DIR
@@ -56,10 +63,45 @@ def test_a_phrase_never_crosses_punctuation_or_a_function_word():
     assert not any(phrase in found for phrase in ("attention graph", "pruning token", "the token"))
 
 
-def test_display_form_is_lower_case_with_the_last_word_singular():
+def test_the_key_is_lower_case_with_the_last_word_singular():
     assert "state space model" in phrases(
         "State Space Models", "We scale State Space Models to video."
     )
+
+
+def shown(title: str, abstract: str) -> dict[str, str]:
+    return {k.keyword: k.display for k in keywords(title, abstract, VOCABULARY)}
+
+
+def test_the_display_form_is_how_the_paper_writes_it():
+    found = shown(
+        "LoRA: Low-Rank Adaptation of Large Language Models",
+        "We propose Low-Rank Adaptation, or LoRA, which freezes the pre-trained weights. "
+        "Large language models such as GPT-3 are costly. LoRA matches Mamba-2 and BERT models.",
+    )
+    assert found["lora"] == "LoRA"
+    assert found["gpt-3"] == "GPT-3"
+    assert found["mamba-2"] == "Mamba-2"
+    assert found["bert model"] == "BERT model"  # written plural, shown singular as the key
+    # the capitals of a sentence's first word and of a title's Title Case are dropped
+    assert found["large language model"] == "large language model"
+    # a name the paper capitalizes mid-sentence keeps its capitals
+    assert found["low-rank adaptation"] == "Low-Rank Adaptation"
+
+
+def test_a_name_before_the_titles_colon_is_boosted_and_shown_as_the_title_writes_it():
+    abstract = (
+        "Time series forecasting needs long horizons. Decomposition transformers help. "
+        "Auto-correlation mechanisms find periods. Autoformer is accurate on time series."
+    )
+    named = {k.keyword: k for k in keywords("Autoformer: Decomposition", abstract, VOCABULARY)}
+    plain = {k.keyword: k for k in keywords("Autoformer, Decomposition", abstract, VOCABULARY)}
+    assert named["autoformer"].score == pytest.approx(
+        plain["autoformer"].score * TITLE_NAME_BOOST, rel=1e-3
+    )
+    assert named["autoformer"].display == "Autoformer"
+    assert plain["autoformer"].display == "autoformer"  # only ever Title Case or sentence case
+    assert named["auto-correlation mechanism"].display == "auto-correlation mechanism"
 
 
 def test_x_of_y_when_both_are_whole_runs_and_x_does_not_merely_count():
@@ -101,6 +143,10 @@ def test_any_text_gives_at_most_ten_ranked_lower_case_phrases(title, abstract):
     for k in found:
         assert k.keyword == k.keyword.lower() == k.keyword.strip() and k.keyword
         assert k.score > 0 and k.occurrences >= 1
+        # the display form is the key's words as written: case aside, the same
+        assert k.display.lower() == k.keyword or (
+            len(k.display.split(" ")) == len(k.keyword.split(" "))
+        ), k
 
 
 def test_no_keyword_of_a_sample_paper_is_a_stop_word_alone(sample_db):

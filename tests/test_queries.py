@@ -264,6 +264,35 @@ def test_search_paper_and_keywords_print_valid_json(sample_env):
     assert cli_json("status", env=sample_env)["papers"] == SEED_DISTINCT_TITLES
 
 
+def test_keywords_show_as_papers_write_them(sample_env, sample_db):
+    with psycopg.connect(sample_db) as conn:
+        shown = dict(
+            conn.execute(
+                "select keyword, display_keyword from analytics.dim_keywords "
+                "where keyword in ('llm', 'large language model', 'sparse autoencoder')"
+            ).fetchall()
+        )
+        # a paper's own form: the acronym its abstract writes, capitals kept
+        acronyms = conn.execute(
+            "select count(*) filter (where display_keyword = 'LLM'), count(*) "
+            "from analytics.fct_paper_keywords where keyword = 'llm'"
+        ).fetchone()
+    assert shown == {
+        "llm": "LLM",  # every paper writes LLMs so
+        "large language model": "large language model",  # some capitalize it; most do not
+        "sparse autoencoder": "sparse autoencoder",
+    }
+    assert acronyms[0] == acronyms[1] > 0
+    top = cli_json("keywords", "--top", "3", env=sample_env)
+    assert "LLM" in [row["keyword"] for row in top]
+    paper = cli_json(
+        "sql",
+        "select paper_id::text from analytics.fct_paper_keywords where display_keyword = 'LLM' limit 1",
+        env=sample_env,
+    )[0]["paper_id"]
+    assert "LLM" in [k["keyword"] for k in cli_json("paper", paper, env=sample_env)["keywords"]]
+
+
 def test_every_short_id_is_unique_and_names_its_paper(sample_db):
     with psycopg.connect(sample_db) as conn:
         ids = [row[0] for row in conn.execute("select paper_id from analytics.dim_papers")]

@@ -10,8 +10,10 @@
 4. a candidate that only ever occurs inside one longer candidate (`state
    space` inside `state space model`) gives way to it;
 5. score = (abstract occurrences + title weight x title occurrences)
-           x idf x (1 + length boost x (words - 1)) x form weight,
-   idf = ln((N + 1) / (df + 1)) + 1 with df and N from the reference corpus.
+           x idf x (1 + length boost x (words - 1)) x form weight
+           (x the title-name boost for the name before a title's colon),
+   idf = ln((N + 1) / (df + 1)) + 1 with df and N from the reference corpus;
+6. the best ten get their display form: as the paper writes them.
 
 This runs in Python, once per listing, rather than in SQL at build time: the
 SQL version cut every abstract into one row per word and cost about 4 ms per
@@ -21,7 +23,6 @@ millisecond and its result is stored (see orchestration.features).
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ UNIGRAM_WEIGHT = 0.3  # a lone common word mostly stands inside longer phrases
 ADJECTIVE_WEIGHT = 0.5  # a lone adjective (causal, modular) is rarely a keyphrase
 OF_WEIGHT = 0.7  # `X of Y` is a keyphrase far less often than a turn of phrase
 VERB_LED_WEIGHT = 0.6  # nor is a phrase led by a verb form (unlocking latent reasoning)
+TITLE_NAME_BOOST = 3.0  # `Autoformer: Decomposition Transformers ...`: the name before the colon
 KEYWORDS_PER_PAPER = 10
 
 URL = re.compile(r"https?://\S+")
@@ -144,11 +146,12 @@ UNACCENT = str.maketrans(
 class Keyword(NamedTuple):
     """One keyphrase of a paper. A tuple rather than a frozen dataclass: every listing makes ten."""
 
-    keyword: str
+    keyword: str  # the key: lower case, last word singular (what trends group by)
     score: float
     rank: int
     in_title: bool
     occurrences: int
+    display: str  # as the paper writes it: LoRA, GPT-4, Mamba-2 (last word singular)
 
 
 @dataclass(slots=True)
@@ -263,6 +266,7 @@ class _Token:
     is_breaker: bool
     is_generic: bool
     is_named: bool
+    written: str  # as written, possessive and edge punctuation off
 
 
 def _kind(word: str, vocabulary: Vocabulary) -> str | None:
@@ -306,7 +310,7 @@ def _token(raw: str, vocabulary: Vocabulary) -> _Token:
     )
     # a name as written: inner capitals or digits (DeltaNet, LaTRO, GSM8K, BERT)
     is_named = sum(ch.isupper() for ch in written) >= 2 or NAMED.search(written) is not None
-    return _Token(word, is_breaker, kind == "generic", is_named)
+    return _Token(word, is_breaker, kind == "generic", is_named, written)
 
 
 # ---------- candidates
@@ -314,17 +318,24 @@ def _token(raw: str, vocabulary: Vocabulary) -> _Token:
 
 # A gram's counts while a paper is read: [word count, last word (None for `X of Y`,
 # which keeps its form), all generic, any named, title occurrences, abstract
-# occurrences]; a list, not a dataclass, because it is the innermost loop.
-WORD_COUNT, LAST_WORD, ALL_GENERIC, IS_NAMED, IN_TITLE, IN_ABSTRACT = range(6)
+# occurrences, where to read its written form]; a list, not a dataclass, because
+# it is the innermost loop.
+WORD_COUNT, LAST_WORD, ALL_GENERIC, IS_NAMED, IN_TITLE, IN_ABSTRACT, SHOWN_AT = range(7)
+# Where a phrase's written form is read, best first: the abstract mid-sentence
+# (as the authors write it), the title (Title Case dropped), the abstract at a
+# sentence's start (its first capital dropped). With the field and the index:
+# (rank, field, index).
+MID_SENTENCE, IN_THE_TITLE, SENTENCE_START = range(3)
 
 
-def _grams(tokens: list[_Token]) -> Iterator[tuple[str, int, str | None, bool, bool]]:
-    """(words, word count, last word, all generic, any named) of every gram in one field."""
+def _grams(tokens: list[_Token]) -> Iterator[tuple[str, int, str | None, bool, bool, int]]:
+    """(words, word count, last word, all generic, any named, first token's index) of every
+    gram in one field."""
     count = len(tokens)
     for i, one in enumerate(tokens):
         if one.is_breaker:
             continue
-        yield one.word, 1, one.word, one.is_generic, one.is_named
+        yield one.word, 1, one.word, one.is_generic, one.is_named, i
         two = tokens[i + 1] if i + 1 < count else None
         if two is not None and not two.is_breaker:
             yield (
@@ -333,6 +344,7 @@ def _grams(tokens: list[_Token]) -> Iterator[tuple[str, int, str | None, bool, b
                 two.word,
                 one.is_generic and two.is_generic,
                 one.is_named or two.is_named,
+                i,
             )
             three = tokens[i + 2] if i + 2 < count else None
             if three is not None and not three.is_breaker:
@@ -342,6 +354,7 @@ def _grams(tokens: list[_Token]) -> Iterator[tuple[str, int, str | None, bool, b
                     three.word,
                     one.is_generic and two.is_generic and three.is_generic,
                     one.is_named or two.is_named or three.is_named,
+                    i,
                 )
         # `X of Y` across the `of`, when X and Y are whole one-word runs
         elif (
@@ -359,36 +372,53 @@ def _grams(tokens: list[_Token]) -> Iterator[tuple[str, int, str | None, bool, b
                 None,
                 one.is_generic or three.is_generic,
                 one.is_named or three.is_named,
+                i,
             )
 
 
 def candidates(title: str, abstract: str | None, vocabulary: Vocabulary) -> dict[str, Candidate]:
     """Candidate phrases of one paper, in display form (lower case, the last word singular)."""
     return {
-        phrase: Candidate(*counts)
+        phrase: Candidate(*counts[:PHRASE_SHOWN_AT])
         for phrase, counts in _phrase_counts(title, abstract, vocabulary).items()
     }
 
 
 # A phrase's counts in _phrase_counts: Candidate's fields in a list, which the
 # innermost loop builds and updates several times faster than a dataclass.
-PHRASE_WORD_COUNT, PHRASE_IS_NAMED, PHRASE_IN_TITLE, PHRASE_IN_ABSTRACT = range(4)
+PHRASE_WORD_COUNT, PHRASE_IS_NAMED, PHRASE_IN_TITLE, PHRASE_IN_ABSTRACT, PHRASE_SHOWN_AT = range(5)
 
 
-def _phrase_counts(title: str, abstract: str | None, vocabulary: Vocabulary) -> dict[str, list]:
-    """candidates(), each as [word count, is named, title occurrences, abstract occurrences]."""
+def _phrase_counts(
+    title: str,
+    abstract: str | None,
+    vocabulary: Vocabulary,
+    tokens: tuple[list[_Token], list[_Token]] | None = None,
+) -> dict[str, list]:
+    """candidates(), each as [word count, is named, title occurrences, abstract occurrences,
+    where to read its written form]."""
+    if tokens is None:
+        tokens = (_tokens(title, vocabulary), _tokens(abstract or "", vocabulary))
     grams: dict[str, list] = {}
-    for field, text in ((IN_TITLE, title), (IN_ABSTRACT, abstract or "")):
-        for words, word_count, last_word, all_generic, is_named in _grams(
-            _tokens(text, vocabulary)
-        ):
+    for field, field_tokens in zip((IN_TITLE, IN_ABSTRACT), tokens, strict=True):
+        for words, word_count, last_word, all_generic, is_named, start in _grams(field_tokens):
             gram = grams.get(words)
             if gram is None:
-                gram = grams[words] = [word_count, last_word, all_generic, is_named, 0, 0]
+                gram = grams[words] = [word_count, last_word, all_generic, is_named, 0, 0, None]
             else:
                 gram[ALL_GENERIC] = gram[ALL_GENERIC] and all_generic
                 gram[IS_NAMED] = gram[IS_NAMED] or is_named
             gram[field] += 1
+            shown_at = gram[SHOWN_AT]
+            if shown_at is None or shown_at[0] != MID_SENTENCE:
+                if field == IN_TITLE:
+                    rank = IN_THE_TITLE
+                elif start == 0 or field_tokens[start - 1].written == "|":
+                    rank = SENTENCE_START
+                else:
+                    rank = MID_SENTENCE
+                if shown_at is None or rank < shown_at[0]:
+                    gram[SHOWN_AT] = (rank, field, start)
 
     # a candidate gives way to a longer one that contains it and occurs as often,
     # except to a mere generic tail: `hard attention` stands, `hard attention model`
@@ -410,6 +440,7 @@ def _phrase_counts(title: str, abstract: str | None, vocabulary: Vocabulary) -> 
         is_named,
         in_title,
         in_abstract,
+        shown_at,
     ) in grams.items():
         if all_generic:
             continue
@@ -425,8 +456,9 @@ def _phrase_counts(title: str, abstract: str | None, vocabulary: Vocabulary) -> 
         )
         counts = found.get(phrase)
         if counts is None:
-            found[phrase] = [word_count, is_named, in_title, in_abstract]
+            found[phrase] = [word_count, is_named, in_title, in_abstract, shown_at]
         else:
+            counts[PHRASE_SHOWN_AT] = min(counts[PHRASE_SHOWN_AT], shown_at)
             counts[PHRASE_WORD_COUNT] = max(counts[PHRASE_WORD_COUNT], word_count)
             counts[PHRASE_IS_NAMED] = counts[PHRASE_IS_NAMED] or is_named
             counts[PHRASE_IN_TITLE] += in_title
@@ -480,24 +512,111 @@ def keywords(
     title: str, abstract: str | None, vocabulary: Vocabulary, limit: int = KEYWORDS_PER_PAPER
 ) -> list[Keyword]:
     """The `limit` best keyphrases of a paper, best first (ties: alphabetical)."""
-    documents = vocabulary.corpus_documents
     scored = []
-    frequencies = vocabulary.document_frequency
-    for phrase, (word_count, is_named, in_title, in_abstract) in _phrase_counts(
-        title, abstract, vocabulary
+    idf = vocabulary.idf
+    tokens = (_tokens(title, vocabulary), _tokens(abstract or "", vocabulary))
+    name = title_name(title)
+    for phrase, (word_count, is_named, in_title, in_abstract, shown_at) in _phrase_counts(
+        title, abstract, vocabulary, tokens
     ).items():
-        idf = math.log((documents + 1.0) / (frequencies.get(phrase, 1) + 1.0)) + 1.0
         score = (
             (in_abstract + TITLE_WEIGHT * in_title)
-            * idf
+            * idf(phrase)
             * (1.0 + LENGTH_BOOST * (word_count - 1))
             * form_weight(phrase, word_count, is_named)
+            * (TITLE_NAME_BOOST if phrase == name else 1.0)
         )
-        scored.append((-round(score, 4), phrase, in_title, in_abstract))
+        scored.append((-round(score, 4), phrase, in_title, in_abstract, shown_at))
     scored.sort()
     return [
-        Keyword(phrase, -negative_score, rank, in_title > 0, in_title + in_abstract)
-        for rank, (negative_score, phrase, in_title, in_abstract) in enumerate(
+        Keyword(
+            phrase,
+            -negative_score,
+            rank,
+            in_title > 0,
+            in_title + in_abstract,
+            display_form(phrase, shown_at, tokens, name),
+        )
+        for rank, (negative_score, phrase, in_title, in_abstract, shown_at) in enumerate(
             scored[:limit], start=1
         )
     ]
+
+
+def title_name(title: str) -> str | None:
+    """The name a title gives before its colon (`Autoformer: ...` -> autoformer), one or two
+    words, as a candidate's key; None for a title without one."""
+    head, colon, _ = title.partition(":")
+    words = head.split()
+    if not colon or not 1 <= len(words) <= 2:
+        return None
+    *first, last = fold(" ".join(words)).lower().split()
+    return " ".join([*first, singular(last)])
+
+
+# ---------- display forms
+
+
+def display_form(
+    phrase: str,
+    shown_at: tuple[int, int, int],
+    tokens: tuple[list[_Token], list[_Token]],
+    name: str | None,
+) -> str:
+    """The phrase as the paper writes it (LoRA, GPT-4, state space model), read where
+    _phrase_counts found it best written: mid-sentence in the abstract as it stands, in the
+    title without its Title Case, at a sentence's start without that capital. The last word
+    stays singular, as in the key, so that one keyword shows one way; the title's `name`
+    (see title_name) is shown as the title writes it.
+
+    One place per phrase, recorded while counting, rather than a vote over every
+    occurrence: reading them all again cost a third of the extractor's time.
+    """
+    rank, field, start = shown_at
+    words = phrase.split(" ")
+    if phrase == name and rank == SENTENCE_START:
+        rank, field, start = IN_THE_TITLE, IN_TITLE, 0  # the name opens the title
+    written = _written_at(words, tokens[field - IN_TITLE], start)
+    if written is None:  # a plural the rule cannot take back (matrices): the key
+        return phrase
+    if phrase == name:
+        return written
+    if rank == IN_THE_TITLE:
+        return " ".join(_untitled(word) for word in written.split(" "))
+    if rank == SENTENCE_START:
+        first, _, rest = written.partition(" ")
+        return f"{_untitled(first)} {rest}" if rest else _untitled(first)
+    return written
+
+
+def _written_at(words: list[str], tokens: list[_Token], start: int) -> str | None:
+    """The written form of the phrase of `words` if it starts at tokens[start], else None."""
+    if start + len(words) > len(tokens):
+        return None
+    written = []
+    for offset, word in enumerate(words):
+        token = tokens[start + offset]
+        if token.is_breaker and word != "of":
+            return None
+        last = offset == len(words) - 1
+        if token.word != word and not (last and singular(token.word) == word):
+            return None
+        text = token.written
+        if last and token.word != word:  # written plural: keep its capitals, singular
+            text = text[: len(word)] if text.lower().startswith(word) else word
+        written.append(text)
+    return " ".join(written)
+
+
+def _untitled(word: str) -> str:
+    """A word without the capital of Title Case or of a sentence's start (Large, Low-Rank,
+    Back-translation -> large, low-rank, back-translation); a name (LoRA, BERT, GPT-4,
+    Mamba-2) as written."""
+    first, *others = word.split("-")
+    if _capitalized(first) and all(_capitalized(part) or part.islower() for part in others):
+        return word.lower()
+    return word
+
+
+def _capitalized(part: str) -> bool:
+    return part[:1].isupper() and (len(part) == 1 or part[1:].islower())

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,7 +27,7 @@ DOCUMENT_FREQUENCY_FILE = HERE / "document_frequency.csv"
 
 # Bump when the rule in `extract` changes the keywords of the same text; the
 # version also carries a digest of the two files, so recalibrating counts too.
-RULE_VERSION = 3
+RULE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,23 @@ class Vocabulary:
     # raw token -> its classification, filled by extract._token: a corpus has
     # far fewer distinct tokens than tokens, and classifying one is most of the cost
     token_cache: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+    def idf(self, phrase: str) -> float:
+        """ln((N + 1) / (df + 1)) + 1, df from the reference corpus (1 for a phrase it lacks)."""
+        return self._idf.get(phrase, self._unseen_idf)
+
+    @cached_property
+    def _idf(self) -> dict[str, float]:
+        # computed once per phrase of the reference, not once per phrase of every listing
+        documents = self.corpus_documents + 1.0
+        return {
+            phrase: math.log(documents / (count + 1.0)) + 1.0
+            for phrase, count in self.document_frequency.items()
+        }
+
+    @cached_property
+    def _unseen_idf(self) -> float:
+        return math.log((self.corpus_documents + 1.0) / 2.0) + 1.0
 
 
 def read_stopwords(path: Path = STOPWORDS_FILE) -> dict[str, str]:

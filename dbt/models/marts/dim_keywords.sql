@@ -46,6 +46,11 @@ counted as (
 
     select
         keywords.keyword,
+        -- of the ways its papers write it, the last in byte order: lower case
+        -- wins wherever a paper writes it so (large language model), a name
+        -- keeps capitals every paper gives it (LoRA); a maximum, which
+        -- increments can keep (sqlfluff takes the collation "C" for a column)
+        max(keywords.display_keyword collate "C") as display_keyword,  -- noqa: RF02
         count(*)::integer as paper_count,
         min(papers.first_seen_at) as first_seen_at,
         max(papers.last_seen_at) as last_seen_at,
@@ -77,6 +82,9 @@ carried as (
 
     select
         latest_rows.keyword,
+        max(facts.display_keyword collate "C") filter (  -- noqa: RF02
+            where gained.paper_id is not null
+        ) as display_keyword,
         count(*) filter (where gained.paper_id is not null)::integer as papers_gained,
         min(papers.first_seen_at) filter (where gained.paper_id is not null) as first_seen_at,
         max(papers.last_seen_at) as last_seen_at,
@@ -85,6 +93,8 @@ carried as (
     inner join papers on papers.paper_id = latest_rows.paper_id
     left join gained_keywords as gained
         on gained.paper_id = latest_rows.paper_id and gained.keyword = latest_rows.keyword
+    left join {{ ref('fct_paper_keywords') }} as facts
+        on facts.paper_id = gained.paper_id and facts.keyword = gained.keyword
     where latest_rows.keyword not in (select lost_keywords.keyword from lost_keywords)
     group by latest_rows.keyword
 
@@ -92,6 +102,7 @@ carried as (
 
 select
     carried.keyword,
+    greatest(current.display_keyword collate "C", carried.display_keyword) as display_keyword,  -- noqa: RF02
     coalesce(current.paper_count, 0) + carried.papers_gained as paper_count,
     least(current.first_seen_at, carried.first_seen_at) as first_seen_at,
     greatest(current.last_seen_at, carried.last_seen_at) as last_seen_at,
@@ -104,6 +115,7 @@ union all
 -- keywords no paper carries any more: counted as 0, then deleted by the post-hook
 select
     lost_keywords.keyword,
+    coalesce(counted.display_keyword, lost_keywords.keyword) as display_keyword,
     coalesce(counted.paper_count, 0) as paper_count,
     counted.first_seen_at,
     counted.last_seen_at,

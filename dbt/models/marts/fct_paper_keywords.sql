@@ -30,6 +30,7 @@ select
     ---------- ids
     papers.paper_id,
     listing_keywords.keywords[keyword_rank] as keyword,
+    listing_keywords.display_keywords[keyword_rank] as display_keyword,
 
     ---------- the score, to four decimals (rounded as a double: a cast to
     ---------- numeric costs a third of this model's select)

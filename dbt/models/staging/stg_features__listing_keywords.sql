@@ -14,6 +14,8 @@ select
     keywords,
     scores,
     in_title,
-    occurrences
+    occurrences,
+    -- rows extracted before display forms existed show the key until re-extracted
+    coalesce(display_keywords, keywords) as display_keywords
 
 from {{ source('features', 'listing_keywords') }}
