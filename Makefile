@@ -28,7 +28,7 @@ run: $(STAMP) $(MANIFEST)
 	$(BIN)/paperhouse run
 
 test: lint $(MANIFEST)
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 # ruff for Python (lint and format), sqlfluff for the SQL (settings in pyproject.toml)
 lint: $(STAMP)

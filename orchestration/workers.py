@@ -12,16 +12,19 @@ A program run with `die_with_parent` is killed by the kernel itself.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
+from pathlib import Path
 from typing import TypeVar
 
 PARENT_CHECK_SECONDS = 0.5
@@ -116,3 +119,55 @@ def die_with_parent() -> Callable[[], None]:
             os._exit(1)
 
     return in_child
+
+
+def serve_until_stopped(
+    command: list[str],
+    env: Mapping[str, str],
+    *,
+    cwd: Path | None = None,
+    grace_seconds: float = 10.0,
+) -> int:
+    """Run a server `command` in a process group of its own until it exits or this process is
+    asked to stop (Ctrl-C, SIGTERM, a closed terminal); then end the whole group.
+
+    A server's own shutdown can hang and leave its children running (dagster
+    dev's webserver, daemon and code server), so the group gets SIGINT (the
+    graceful path), `grace_seconds`, then SIGKILL. The child starts with
+    SIGINT at its default even where this process inherited it ignored (a
+    job started with `&`), or it would never take the graceful path.
+    Returns the exit code: 0 when stopped on request.
+    """
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop.set())
+    dies_with_parent = die_with_parent()
+
+    def in_child() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        dies_with_parent()
+
+    child = subprocess.Popen(
+        command, env=dict(env), cwd=cwd, start_new_session=True, preexec_fn=in_child
+    )
+    while child.poll() is None and not stop.is_set():
+        stop.wait(0.5)
+    if child.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGINT)
+    _end_group(child, time.monotonic() + grace_seconds)
+    code = child.wait()
+    return 0 if stop.is_set() else code
+
+
+def _end_group(leader: subprocess.Popen, deadline: float) -> None:
+    """Wait until no process of `leader`'s group is left, killing those still there at `deadline`."""
+    while time.monotonic() < deadline:
+        leader.poll()  # reaps the leader once it exits: a zombie would keep the group alive
+        try:
+            os.killpg(leader.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader.pid, signal.SIGKILL)

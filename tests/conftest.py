@@ -93,9 +93,32 @@ def template_db(server_url: str) -> Iterator[str]:
         admin.execute(f'create database "{name}"')
     with psycopg.connect(url_for(server_url, name), autocommit=True) as conn:
         apply_migrations(conn)
+    create_dagster_storage(url_for(server_url, name))
     yield name
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+def create_dagster_storage(url: str) -> None:
+    """Dagster's tables in the database at `url`, as a warehouse that ran a command once holds
+    them (the CLI reports its runs there): made once in the template, not by every test."""
+    import dagster as dg
+
+    from orchestration.settings import DAGSTER_INSTANCE_FILE
+    from orchestration.warehouse import sqlalchemy_url
+
+    saved = os.environ.get("DAGSTER_POSTGRES_URL")
+    os.environ["DAGSTER_POSTGRES_URL"] = sqlalchemy_url(url, "psycopg2")
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            shutil.copyfile(DAGSTER_INSTANCE_FILE, Path(home) / "dagster.yaml")
+            with dg.DagsterInstance.from_config(home):
+                pass
+    finally:
+        if saved is None:
+            del os.environ["DAGSTER_POSTGRES_URL"]
+        else:
+            os.environ["DAGSTER_POSTGRES_URL"] = saved
 
 
 @pytest.fixture(scope="session")

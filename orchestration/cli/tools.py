@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -10,8 +11,10 @@ import typer
 from orchestration import pipeline
 from orchestration.cli import app, friendly_errors, out, settings
 from orchestration.cli.recording import open_history, record_in_dagster
-from orchestration.models.runner import call_dbt, read_run_results
+from orchestration.models.runner import call_dbt, dbt_env, dbt_executable, read_run_results
+from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.warehouse import prepare
+from orchestration.workers import serve_until_stopped
 
 
 @app.command()
@@ -21,14 +24,16 @@ def ui(
     host: Annotated[str, typer.Option(help="The address the webserver listens on.")] = "127.0.0.1",
 ) -> None:
     """Start the Dagster UI and daemon (dagster dev) over the warehouse: schedules and the sensor run."""
-    from orchestration.ui import dagster_dev_command, serve, ui_environment
+    from orchestration.ui import STOP_GRACE_SECONDS, dagster_dev_command, ui_environment
 
     env = ui_environment(settings())
     out.print(
         f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); DAGSTER_HOME={env['DAGSTER_HOME']}"
     )
     sys.stdout.flush()
-    code = serve(dagster_dev_command(env["DAGSTER_HOME"], host, port), env)
+    code = serve_until_stopped(
+        dagster_dev_command(env["DAGSTER_HOME"], host, port), env, grace_seconds=STOP_GRACE_SECONDS
+    )
     if code:
         raise typer.Exit(code)
 
@@ -70,6 +75,7 @@ def docs(
         raise typer.Exit(code)
     out.print(f"dbt docs on http://{host}:{port} (Ctrl-C stops it)")
     sys.stdout.flush()
-    code = call_dbt(url, ["docs", "serve", "--no-browser", "--host", host, "--port", str(port)])
+    serve = [dbt_executable(), "docs", "serve", "--no-browser", "--host", host, "--port", str(port)]
+    code = serve_until_stopped(serve, dbt_env(url, os.environ), cwd=DBT_PROJECT_DIR)
     if code:
         raise typer.Exit(code)
