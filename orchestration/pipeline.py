@@ -73,13 +73,13 @@ def build_models(
 DBT_WRITING_COMMANDS = frozenset({"build", "run", "seed", "snapshot"})
 
 
-def dbt_subcommand(args: list[str]) -> str | None:
-    return next((arg for arg in args if not arg.startswith("-")), None)
-
-
 def dbt_writes(args: list[str]) -> bool:
-    """Whether `dbt ARGS` writes the marts."""
-    return dbt_subcommand(args) in DBT_WRITING_COMMANDS
+    """Whether `dbt ARGS` writes the marts: any writing command's name among the arguments.
+
+    Anywhere, not only first: a global flag's value may come before the
+    command (`--log-level debug build`), and a false alarm only takes a turn.
+    """
+    return any(arg in DBT_WRITING_COMMANDS for arg in args)
 
 
 def dbt_command(url: str, args: list[str]) -> int:
@@ -91,11 +91,11 @@ def dbt_command(url: str, args: list[str]) -> int:
     compile, test, ls) get the connection and the next build's bounds, so
     that a model shows what a build would take.
     """
-    command = dbt_subcommand(args)
     if not dbt_writes(args):
         with connect(url) as conn:
             bounds = plan_build(conn).dbt_env
         return call_dbt(url, args, extra_env=bounds)
+    command = next(arg for arg in args if arg in DBT_WRITING_COMMANDS)
     whole = [arg for arg in args if arg != "--full-refresh"] == [command]
     with planned_build(
         url, full_refresh="--full-refresh" in args, selection=None if whole else " ".join(args)

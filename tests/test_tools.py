@@ -15,11 +15,27 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from orchestration import pipeline
 from orchestration.settings import DBT_PROJECT_DIR
 
 from conftest import free_port, run_cli
 
 BIN = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize(
+    "args,writes",
+    [
+        (["build"], True),
+        (["run", "-s", "dim_papers"], True),
+        (["--log-level", "debug", "build"], True),  # a flag's value before the command
+        (["docs", "generate"], False),
+        (["show", "--inline", "select 1"], False),
+        (["test"], False),
+    ],
+)
+def test_dbt_commands_that_write_the_marts_are_known_wherever_the_command_stands(args, writes):
+    assert pipeline.dbt_writes(args) is writes
 
 
 def test_dbt_commands_run_on_the_warehouse_and_builds_take_the_plan(cli_env, db_url, inbox):
