@@ -18,13 +18,13 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict
 
 from orchestration.settings import DBT_PROJECT_DIR
-from orchestration.workers import die_with_parent
+from orchestration.workers import dying_with_parent
 
 RUN_RESULTS = DBT_PROJECT_DIR / "target" / "run_results.json"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 # dbt's sessions check every few seconds that dbt is still there: a build
-# killed outright (its dbt with it, workers.die_with_parent) leaves no query
+# killed outright (its dbt with it, workers.dying_with_parent) leaves no query
 # running on the server, holding the tables the next build wants.
 DBT_SESSION_OPTIONS = "-c client_connection_check_interval=2s"
 
@@ -148,12 +148,11 @@ def call_dbt(
 ) -> int:
     """`dbt ARGS` in dbt/ on the warehouse at `url`, output to this terminal; its exit code."""
     return subprocess.run(
-        [dbt_executable(), *args],
+        dying_with_parent([dbt_executable(), *args]),
         check=False,
         cwd=DBT_PROJECT_DIR,
         env={**dbt_env(url, os.environ), **(extra_env or {})},
         stdout=subprocess.DEVNULL if silent else None,
-        preexec_fn=die_with_parent(),  # it only calls prctl
     ).returncode
 
 
