@@ -54,7 +54,12 @@ ENVIRONMENT_VARIABLES = {
     "rebuild_cron": "PAPERHOUSE_REBUILD_CRON",
     "freshness_hours": "PAPERHOUSE_FRESHNESS_HOURS",
     "reader_password": "PAPERHOUSE_READER_PASSWORD",
+    "dagster_history": "PAPERHOUSE_DAGSTER_HISTORY",
 }
+
+# How a yes/no variable may be written (as systemd and most tools take them).
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,9 @@ class Settings:
     rebuild_cron: str = "30 3 * * *"  # the nightly full rebuild
     freshness_hours: float = 24.0  # checks.newest_file_is_fresh
     reader_password: str | None = field(default=None, repr=False)  # `db create-reader`
+    # CLI commands report their work to Dagster's instance (orchestration/history.py); off saves
+    # each writing command Dagster's import and a connection, about two seconds of CPU.
+    dagster_history: bool = True
 
     @property
     def pgdata(self) -> Path:
@@ -94,6 +102,7 @@ class Settings:
             rebuild_cron=raw["rebuild_cron"] or defaults.rebuild_cron,
             freshness_hours=_number(raw, "freshness_hours", float, defaults.freshness_hours),
             reader_password=raw["reader_password"],
+            dagster_history=_yes_or_no(raw, "dagster_history", defaults.dagster_history),
         )
 
 
@@ -111,3 +120,16 @@ def _number(raw: dict[str, str | None], name: str, kind: type, default: float) -
         raise SettingError(
             f"{ENVIRONMENT_VARIABLES[name]}={value!r} is not a {'whole ' if kind is int else ''}number"
         ) from None
+
+
+def _yes_or_no(raw: dict[str, str | None], name: str, default: bool) -> bool:
+    value = raw[name]
+    if value is None:
+        return default
+    if value.strip().lower() in TRUE_WORDS:
+        return True
+    if value.strip().lower() in FALSE_WORDS:
+        return False
+    raise SettingError(
+        f"{ENVIRONMENT_VARIABLES[name]}={value!r} is neither yes nor no (true/false, 1/0, on/off)"
+    )

@@ -196,6 +196,8 @@ def cli_env(db_url: str, tmp_path: Path) -> dict[str, str]:
         PAPERHOUSE_DATABASE_URL=db_url,
         PAPERHOUSE_HOME=str(tmp_path / "home"),
         PAPERHOUSE_SETTLE_SECONDS="0",
+        # Dagster's history costs a command ~2 s of CPU; the tests of it (test_dagster.py) turn it on.
+        PAPERHOUSE_DAGSTER_HISTORY="false",
         COLUMNS="200",
     )
     return env

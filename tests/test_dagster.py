@@ -299,6 +299,7 @@ def test_the_cli_reports_dbt_nodes_under_the_keys_of_the_definitions(code):
 def test_a_cli_run_is_in_dagsters_history_with_its_metadata_and_checks(
     dbt_manifest, cli_env, db_url, inbox, monkeypatch
 ):
+    cli_env["PAPERHOUSE_DAGSTER_HISTORY"] = "true"
     (inbox / "archive.txt").write_bytes(b"PK\x03\x04" + bytes(500))
     done = run_cli("run", "--inbox", str(inbox), env=cli_env)
     assert done.returncode == 0, done.stderr
@@ -336,6 +337,7 @@ def test_a_cli_run_is_in_dagsters_history_with_its_metadata_and_checks(
 
 
 def test_history_that_cannot_be_written_is_a_warning_not_a_failure(cli_env, inbox, tmp_path):
+    cli_env["PAPERHOUSE_DAGSTER_HISTORY"] = "true"
     cli_env["PAPERHOUSE_DAGSTER_DATABASE_URL"] = (
         "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=2"
     )
@@ -345,10 +347,25 @@ def test_history_that_cannot_be_written_is_a_warning_not_a_failure(cli_env, inbo
     assert "Traceback" not in done.stderr
 
 
+def test_with_the_history_off_a_command_reports_nothing(cli_env, db_url, inbox):
+    def events() -> int:  # Dagster's event log lives beside the warehouse's tables here
+        with psycopg.connect(db_url) as conn:
+            return conn.execute("select count(*) from event_logs").fetchone()[0]
+
+    cli_env["PAPERHOUSE_DAGSTER_HISTORY"] = "off"
+    done = run_cli("ingest", str(inbox), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert events() == 0
+    cli_env["PAPERHOUSE_DAGSTER_HISTORY"] = "on"
+    assert run_cli("build", env=cli_env).returncode == 0
+    assert events() > 0
+
+
 @pytest.mark.slow
 def test_paperhouse_ui_shows_the_clis_runs_and_ctrl_c_ends_all_it_started(
     dbt_manifest, cli_env, db_url, inbox, tmp_path
 ):
+    cli_env["PAPERHOUSE_DAGSTER_HISTORY"] = "true"
     assert run_cli("run", "--inbox", str(inbox), env=cli_env).returncode == 0
     port = free_port()
     log = tmp_path / "ui.log"

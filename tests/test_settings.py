@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestration.settings import PROJECT_ROOT, Settings, default_places
+import pytest
+
+from orchestration.settings import PROJECT_ROOT, SettingError, Settings, default_places
 
 
 def test_the_defaults_are_the_checkouts_folders_wherever_a_command_runs(tmp_path, monkeypatch):
@@ -41,3 +43,17 @@ def test_status_from_another_folder_names_the_same_places_and_leaves_none_there(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["inbox"] == str(PROJECT_ROOT / "data" / "inbox")
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_yes_or_no_setting_takes_the_usual_spellings_and_names_a_wrong_one():
+    for word, expected in [
+        ("true", True),
+        ("On", True),
+        ("1", True),
+        ("no", False),
+        ("OFF", False),
+    ]:
+        assert Settings.from_env({"PAPERHOUSE_DAGSTER_HISTORY": word}).dagster_history is expected
+    assert Settings.from_env({}).dagster_history is True
+    with pytest.raises(SettingError, match="PAPERHOUSE_DAGSTER_HISTORY='maybe' is neither"):
+        Settings.from_env({"PAPERHOUSE_DAGSTER_HISTORY": "maybe"})

@@ -17,10 +17,12 @@ from orchestration.settings import Settings
 from orchestration.warehouse import first_line
 
 
-def open_history(config: Settings, url: str) -> Future:
+def open_history(config: Settings, url: str) -> Future | None:
     """Import Dagster and open the warehouse's Dagster instance on a thread of its own, for
     `record_in_dagster`: the two seconds that takes pass while the command works (dbt runs in a
-    process of its own, so the build's wait hides them)."""
+    process of its own, so the build's wait hides them). None where the history is turned off."""
+    if not config.dagster_history:
+        return None
 
     def open_instance():
         from orchestration import history
@@ -35,7 +37,7 @@ def open_history(config: Settings, url: str) -> Future:
 
 def record_in_dagster(
     command: str,
-    opening: Future,
+    opening: Future | None,
     config: Settings,
     url: str,
     *,
@@ -47,8 +49,10 @@ def record_in_dagster(
     """Report what `command` did to Dagster's instance, so the UI shows it (orchestration/history.py).
 
     The data is in the warehouse whatever happens here: a failure is one line
-    of warning, never the command's failure.
+    of warning, never the command's failure. Nothing happens where the history is off.
     """
+    if opening is None:
+        return
     try:
         history, instance = opening.result()
         run = history.CommandRun(
