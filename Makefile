@@ -5,6 +5,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Rebuilt whenever pyproject.toml changes.
 STAMP  := $(VENV)/.installed-stamp
+# Apache Superset outside paperhouse's dependencies, in its own venv (orchestration/bi/superset.py).
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed-stamp
+# Debian's Chromium and its driver, for the dashboard's browser test (tests/test_bi.py).
+CHROMEDRIVER := /usr/bin/chromedriver
 # dagster-dbt reads dbt's manifest when the Dagster definitions load.
 MANIFEST := dbt/target/manifest.json
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/tests -type f) dbt/dbt_project.yml dbt/profiles.yml
@@ -14,12 +19,13 @@ EXTERNAL_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: run test test-external lint bootstrap clean help bench-peers bench-growth
+.PHONY: run test test-external lint bootstrap clean help bench-peers bench-growth bi
 
 help:
 	@echo "make run            start the embedded warehouse, ingest data/inbox, build, summarize"
 	@echo "make test           lint, then the test suite against an embedded PostgreSQL server"
 	@echo "make test-external  the same suite against \$$EXTERNAL_TEST_DATABASE_URL"
+	@echo "make bi             Apache Superset on the marts, opening on paperhouse's dashboard"
 	@echo "make lint           ruff and sqlfluff"
 	@echo "make bench-peers    paperhouse ingest beside dlt, pandas and a bare COPY (docs/benchmarks.md)"
 	@echo "make bench-growth   the benchmark at 100k, 300k and 1M listings, with a log-log plot"
@@ -27,7 +33,8 @@ help:
 run: $(STAMP) $(MANIFEST)
 	$(BIN)/paperhouse run
 
-test: lint $(MANIFEST)
+# the browser test of the dashboard needs Superset (.venv-bi) and Chromium
+test: lint $(MANIFEST) $(BI_STAMP) $(CHROMEDRIVER)
 	$(BIN)/pytest --durations=15
 
 # ruff for Python (lint and format), sqlfluff for the SQL (settings in pyproject.toml)
@@ -36,10 +43,19 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check orchestration tests
 	$(BIN)/sqlfluff lint --disable-progress-bar dbt/models dbt/tests sql
 
-test-external: $(STAMP) $(MANIFEST)
+test-external: $(STAMP) $(MANIFEST) $(BI_STAMP) $(CHROMEDRIVER)
 	PAPERHOUSE_TEST_DATABASE_URL=$(EXTERNAL_TEST_DATABASE_URL) $(BIN)/pytest
 
 bootstrap: $(STAMP) $(MANIFEST)
+
+bi: $(STAMP) $(MANIFEST) $(BI_STAMP)
+	$(BIN)/paperhouse bi
+
+$(BI_STAMP): orchestration/bi/requirements.txt
+	@test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BI_VENV)/bin/python -m pip install --quiet -r orchestration/bi/requirements.txt
+	@touch $(BI_STAMP)
 
 # The benchmark's tools outside paperhouse's dependencies (peer loaders, plots), in their own venv.
 BENCH_VENV := .venv-bench
@@ -61,6 +77,11 @@ $(BENCH_STAMP): orchestration/bench/peers/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet -r orchestration/bench/peers/requirements.txt
 	@touch $(BENCH_STAMP)
 
+$(CHROMEDRIVER):
+	@echo "installing Debian's chromium and chromium-driver for the browser test (needs root)"
+	apt-get install -y -q chromium chromium-driver >/dev/null || \
+		(apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null)
+
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 	$(BIN)/python -m orchestration.models.runner
 
@@ -73,4 +94,4 @@ $(STAMP): pyproject.toml
 
 clean:
 	-$(BIN)/paperhouse db stop 2>/dev/null
-	rm -rf $(VENV) .pytest_cache .hypothesis dbt/target dbt/logs
+	rm -rf $(VENV) $(BI_VENV) .pytest_cache .hypothesis dbt/target dbt/logs

@@ -1,4 +1,4 @@
 -- Run once by the postgres image on a new volume: Dagster's own storage, and
--- Metabase's (the optional `bi` profile), get databases beside the warehouse.
+-- Superset's (the optional `bi` profile), get databases beside the warehouse.
 create database dagster;
-create database metabase;
+create database superset;

@@ -55,6 +55,7 @@ ENVIRONMENT_VARIABLES = {
     "freshness_hours": "PAPERHOUSE_FRESHNESS_HOURS",
     "reader_password": "PAPERHOUSE_READER_PASSWORD",
     "dagster_history": "PAPERHOUSE_DAGSTER_HISTORY",
+    "bi_database_url": "PAPERHOUSE_BI_DATABASE_URL",
 }
 
 # How a yes/no variable may be written (as systemd and most tools take them).
@@ -77,6 +78,7 @@ class Settings:
     # CLI commands report their work to Dagster's instance (orchestration/history.py); off saves
     # each writing command Dagster's import and a connection, about two seconds of CPU.
     dagster_history: bool = True
+    bi_database_url: str | None = None  # Superset's own tables (orchestration/bi/superset.py)
 
     @property
     def pgdata(self) -> Path:
@@ -103,6 +105,7 @@ class Settings:
             freshness_hours=_number(raw, "freshness_hours", float, defaults.freshness_hours),
             reader_password=raw["reader_password"],
             dagster_history=_yes_or_no(raw, "dagster_history", defaults.dagster_history),
+            bi_database_url=raw["bi_database_url"],
         )
 
 

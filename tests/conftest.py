@@ -216,3 +216,13 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> CliResult:
         [str(paperhouse), *args], env=env, capture_output=True, text=True, timeout=timeout
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def processes_with(variable: str) -> list[int]:
+    """Processes whose environment holds `variable` (NAME=value): what one command started."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            if variable.encode() in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+    return found

@@ -20,25 +20,35 @@ def command(service: str) -> list[str]:
 def test_the_stack_has_its_four_services_and_an_optional_bi_profile():
     always = {name for name, service in SERVICES.items() if "profiles" not in service}
     assert always == {"warehouse", "code", "webserver", "daemon"}
-    assert SERVICES["metabase"]["profiles"] == ["bi"] == SERVICES["bi-reader"]["profiles"]
+    assert SERVICES["superset"]["profiles"] == ["bi"] == SERVICES["bi-reader"]["profiles"]
 
 
-def test_metabase_reads_through_a_reader_login():
+def test_superset_reads_through_the_reader_login_and_imports_the_same_dashboard():
+    from orchestration.bi.superset import READER_LOGIN
+
     reader = SERVICES["bi-reader"]
-    assert reader["command"][:3] == ["paperhouse", "db", "create-reader"]
-    assert "PAPERHOUSE_READER_PASSWORD" in reader["environment"]
-    metabase = SERVICES["metabase"]
-    assert metabase["depends_on"]["bi-reader"]["condition"] == "service_completed_successfully"
-    assert metabase["environment"]["MB_DB_DBNAME"] == "metabase"
+    assert reader["command"] == ["paperhouse", "db", "create-reader", READER_LOGIN]
+    superset = SERVICES["superset"]
+    assert superset["depends_on"]["bi-reader"]["condition"] == "service_completed_successfully"
+    # the reader's password: the one bi-reader set is the one the dashboard's bundle carries
+    password = reader["environment"]["PAPERHOUSE_READER_PASSWORD"]
+    assert superset["environment"]["PAPERHOUSE_READER_PASSWORD"] == password
+    start = (PROJECT_ROOT / "docker" / "superset-start.sh").read_text()
+    assert f"postgresql+psycopg2://{READER_LOGIN}@warehouse:5432/" in start
+    assert "python -m orchestration.bi.dashboard" in start
+    assert "superset import-dashboards" in start
+    # its own tables in database superset, made with the volume
+    assert superset["environment"]["PAPERHOUSE_BI_METADATA_URL"].endswith(
+        "@warehouse:5432/superset"
+    )
     assert (
-        "create database metabase"
+        "create database superset"
         in (PROJECT_ROOT / "docker" / "create-dagster-database.sql").read_text()
     )
-    # the compose file tells which login to give Metabase
-    assert (
-        reader["command"][3]
-        in (PROJECT_ROOT / "docker-compose.yml").read_text().split("user ", 1)[1]
-    )
+    # the image installs the lock `make bi` installs, and the configuration it reads
+    dockerfile = (PROJECT_ROOT / superset["build"]["dockerfile"]).read_text()
+    assert "orchestration/bi/requirements.txt" in dockerfile
+    assert "SUPERSET_CONFIG_PATH=/app/orchestration/bi/superset_config.py" in dockerfile
 
 
 def test_the_warehouse_is_postgres_18_with_a_healthcheck_that_the_others_wait_for():
@@ -101,7 +111,7 @@ def test_every_variable_is_documented_and_none_is_a_committed_secret():
 
 def test_every_published_port_is_on_this_host_only():
     published = [port for service in SERVICES.values() for port in service.get("ports", [])]
-    assert len(published) == 3  # the warehouse, the Dagster UI, Metabase
+    assert len(published) == 3  # the warehouse, the Dagster UI, Superset
     assert all(port.startswith("127.0.0.1:") for port in published), published
 
 
@@ -109,7 +119,12 @@ def test_a_copied_env_example_fails_until_the_passwords_are_chosen():
     # compose's ${NAME:?message} stops on a variable that is unset or empty
     text = (PROJECT_ROOT / "docker-compose.yml").read_text()
     required = set(re.findall(r"\$\{([A-Z_]+):\?", text))
-    assert {"POSTGRES_PASSWORD", "METABASE_READER_PASSWORD"} <= required
+    assert {
+        "POSTGRES_PASSWORD",
+        "SUPERSET_READER_PASSWORD",
+        "SUPERSET_ADMIN_PASSWORD",
+        "SUPERSET_SECRET_KEY",
+    } <= required
     values = dict(re.findall(r"^([A-Z_]+)=(.*)$", ENV_EXAMPLE, re.M))
     for variable in required:
         assert values.get(variable, "") == "", f"{variable} has a usable default in .env.example"

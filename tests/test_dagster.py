@@ -32,6 +32,7 @@ from conftest import (
     SEEDS,
     free_port,
     fresh_database,
+    processes_with,
     run_cli,
 )
 from warehouse_state import mart_snapshot
@@ -257,16 +258,6 @@ def dagster_instance(cli_env: dict[str, str], db_url: str, monkeypatch) -> dg.Da
     warehouse's is)."""
     monkeypatch.setenv("DAGSTER_POSTGRES_URL", sqlalchemy_url(db_url, "psycopg2"))
     return dg.DagsterInstance.from_config(str(Path(cli_env["PAPERHOUSE_HOME"]) / "dagster"))
-
-
-def processes_with(variable: str) -> list[int]:
-    """Processes whose environment holds `variable` (NAME=value): what one command started."""
-    found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        with contextlib.suppress(OSError):
-            if variable.encode() in environ.read_bytes().split(b"\0"):
-                found.append(int(environ.parent.name))
-    return found
 
 
 def test_the_cli_reports_dbt_nodes_under_the_keys_of_the_definitions(code):

@@ -385,7 +385,7 @@ def test_sql_that_the_server_or_the_file_system_refuses_is_one_clear_line(sample
         assert done.stderr.strip().count("\n") == 0, done.stderr
 
 
-def test_the_examples_are_the_six_the_exposures_describe():
+def test_the_examples_are_the_eight_the_exposures_describe():
     names = {path.stem for path in QUERIES}
     exposures = (PROJECT_ROOT / "dbt" / "models" / "marts" / "_exposures.yml").read_text()
     assert names == {
@@ -395,6 +395,8 @@ def test_the_examples_are_the_six_the_exposures_describe():
         "papers_per_organization",
         "most_listed_papers",
         "papers_first_seen_this_week",
+        "keyword_trends_by_month",
+        "new_papers_per_scrape_day",
     }
     assert all(f"name: {name}" in exposures for name in names)
 

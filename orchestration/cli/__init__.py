@@ -1,7 +1,7 @@
 """The `paperhouse` command line: thin commands over ingest, the models, questions and the database.
 
 One module a group: pipeline (ingest, reingest, run, build, calibrate,
-status), tools (ui, dbt, docs), questions (sql, search, paper, keywords,
+status), tools (ui, dbt, docs, bi), questions (sql, search, paper, keywords,
 export) and database (db ...).
 Exit codes: 0 when every file got a status (rejected files included), 1 when
 the warehouse, a query or the build failed, 2 for a usage error.
@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from orchestration.bi.superset import SupersetError
 from orchestration.keywords.calibrate import CalibrationError
 from orchestration.output import OutputFormat, ReportFormat
 from orchestration.queries import QueryFailed, ReadOnlyViolation
@@ -58,6 +59,7 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
             QueryFailed,
             ReaderError,
             SettingError,
+            SupersetError,
         ) as exc:
             err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
             raise typer.Exit(1) from None

@@ -1,4 +1,4 @@
-"""Dagster's and dbt's own tools over the CLI's warehouse: ui, dbt, docs."""
+"""Dagster's, dbt's and Superset's own tools over the CLI's warehouse: ui, dbt, docs, bi."""
 
 from __future__ import annotations
 
@@ -77,5 +77,31 @@ def docs(
     sys.stdout.flush()
     serve = [dbt_executable(), "docs", "serve", "--no-browser", "--host", host, "--port", str(port)]
     code = serve_until_stopped(serve, dbt_env(url, os.environ), cwd=DBT_PROJECT_DIR)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+@friendly_errors
+def bi(
+    port: Annotated[int, typer.Option(help="Superset's port.")] = 8088,
+    host: Annotated[str, typer.Option(help="The address it listens on.")] = "127.0.0.1",
+) -> None:
+    """Start Apache Superset on the marts, opening on paperhouse's dashboard (install it first
+    with `make bi`). It reads through a reader login; its own tables live beside the warehouse."""
+    from orchestration.bi import superset
+
+    config = settings()
+    url = prepare(config)
+    where = superset.site(config, url)
+    out.print("preparing Superset (its tables, the reader login, the dashboard) ...")
+    dashboard = superset.set_up(config, url, where)
+    out.print(
+        f"Superset on http://{host}:{port}{dashboard} (Ctrl-C stops it); log in as "
+        f"{superset.ADMIN_LOGIN}, password in {where.admin_password_file}"
+    )
+    sys.stdout.flush()
+    command = superset.server_command(where, host, port)
+    code = serve_until_stopped(command, where.env, grace_seconds=superset.STOP_GRACE_SECONDS)
     if code:
         raise typer.Exit(code)

@@ -1,8 +1,10 @@
 -- Emerging keywords: keywords first seen in the last 90 days that already
--- appear on several papers, newest first. Change the interval to taste.
+-- appear on several papers, newest first, each also in the form a reader
+-- expects (LoRA, not lora). Change the interval to taste.
 
 select
     keyword,
+    display_keyword,
     paper_count,
     first_seen_at,
     last_seen_at

@@ -5,7 +5,7 @@ select
     papers.paper_id,
     papers.title,
     papers.first_seen_at,
-    string_agg(keywords.keyword, ', ' order by keywords.rank)
+    string_agg(keywords.display_keyword, ', ' order by keywords.rank)
     filter (where keywords.rank <= 3) as top_keywords
 from analytics.dim_papers as papers
 left join analytics.fct_paper_keywords as keywords on papers.paper_id = keywords.paper_id

@@ -1,0 +1,32 @@
+"""Superset's configuration for `paperhouse bi` and the compose stack's `bi` profile.
+
+Superset reads this file (SUPERSET_CONFIG_PATH) in its own virtual
+environment; everything that differs between machines comes from the
+environment `orchestration/bi/superset.py` (or compose) sets.
+"""
+
+import os
+
+SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
+# Superset's own tables live in a database of their own beside the warehouse.
+SQLALCHEMY_DATABASE_URI = os.environ["PAPERHOUSE_BI_METADATA_URL"]
+# One machine, no Redis: rate limits are counted in memory (Superset warns otherwise).
+RATELIMIT_STORAGE_URI = "memory://"
+# Charts read the marts through the reader login; a chart's query never writes.
+PREVENT_UNSAFE_DB_CONNECTIONS = True
+SQLLAB_CTAS_NO_LIMIT = False
+
+# Superset opens on its home page, which it routes itself; paperhouse opens on its dashboard.
+LANDING_PAGE = os.environ.get("PAPERHOUSE_BI_LANDING_PAGE", "/superset/dashboard/paperhouse/")
+
+
+def FLASK_APP_MUTATOR(app):
+    from flask import redirect, request
+
+    @app.before_request
+    def open_on_the_dashboard():
+        # "/" is where a login lands and where a bare URL goes; a login-less visit is sent on
+        # to the login page by the dashboard itself, and comes back to it
+        if request.path == "/":
+            return redirect(LANDING_PAGE)
+        return None
