@@ -63,6 +63,38 @@ def test_a_phrase_never_crosses_punctuation_or_a_function_word():
     assert not any(phrase in found for phrase in ("attention graph", "pruning token", "the token"))
 
 
+def test_a_word_that_can_only_be_a_verb_stands_in_a_phrase_only_as_gerund_or_first_participle():
+    found = candidates(
+        "Supervised learning",
+        "Semantic dependencies encoded here. Hypernetworks posit token graphs. "
+        "Latent reasoning and speculative decoding. Three attention heads.",
+        VOCABULARY,
+    )
+    # a gerund ends a phrase; a participle opens one
+    assert {"supervised learning", "latent reasoning", "speculative decoding"} <= found.keys()
+    # a participle or a finite verb neither ends nor continues one; a number word opens none
+    assert "semantic dependency" in found and "token graph" in found
+    assert not [p for p in found if p.endswith(("encoded", "posit")) or " posit" in p]
+    assert not [p for p in found if p.startswith("three")]
+    assert "attention head" in found
+
+
+def test_a_term_other_papers_use_outranks_a_one_off_turn_of_phrase():
+    # both occur once; the reference corpus knows one as a phrase of several papers
+    term = min(
+        (
+            p
+            for p in VOCABULARY.document_frequency
+            if p.count(" ") == 1 and p.replace(" ", "").isalpha()
+        ),
+        key=lambda p: (VOCABULARY.document_frequency[p], p),
+    )
+    one_off = "zebrine quokka"
+    assert one_off not in VOCABULARY.document_frequency
+    ranked = phrases("A study", f"We study {term}. Then {one_off}.")
+    assert ranked.index(term) < ranked.index(one_off)
+
+
 def test_the_key_is_lower_case_with_the_last_word_singular():
     assert "state space model" in phrases(
         "State Space Models", "We scale State Space Models to video."

@@ -348,9 +348,9 @@ def test_well_known_phrases_come_out_in_display_form(sample):
 def test_keyword_quality_on_the_hand_labels(sample):
     tuned = evaluate(sample, labels=LABELS)
     held_out = evaluate(sample, labels=HELD_OUT)
-    # docs/keywords.md reports these figures (0.419 and 0.397); the floors catch a regression.
-    assert tuned.f1 >= 0.40, tuned
-    assert held_out.f1 >= 0.38, held_out
+    # docs/keywords.md reports both figures; the held-out half must meet issue 19's goal.
+    assert tuned.f1 >= 0.45, tuned
+    assert held_out.f1 >= 0.45, held_out
 
 
 # ---------- incremental builds

@@ -3,7 +3,8 @@
 1. fold the text (NFKC, accents) and cut it into fragments at punctuation,
    URLs and dashes: a phrase never crosses a comma or a period;
 2. split fragments into words; a function word, a number or a symbol ends a
-   run of content words;
+   run of content words; a word an English lexicon knows only as a verb
+   stands in no phrase but as a gerund or, first, a participle;
 3. every 1-3 word sequence inside a run is a candidate, except one made only
    of generic research words (model, method, ...); so is `X of Y` where X and
    Y are one-word runs (mixture of experts);
@@ -11,7 +12,8 @@
    space` inside `state space model`) gives way to it;
 5. score = (abstract occurrences + title weight x title occurrences)
            x idf x (1 + length boost x (words - 1)) x form weight
-           (x the title-name boost for the name before a title's colon),
+           (x the title-name boost for the name before a title's colon)
+           (x the term boost for a phrase of 2-3 words other papers use too),
    idf = ln((N + 1) / (df + 1)) + 1 with df and N from the reference corpus;
 6. the best ten get their display form: as the paper writes them.
 
@@ -25,9 +27,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from orchestration.keywords.vocabulary import Vocabulary
@@ -41,7 +43,13 @@ ADJECTIVE_WEIGHT = 0.5  # a lone adjective (causal, modular) is rarely a keyphra
 OF_WEIGHT = 0.7  # `X of Y` is a keyphrase far less often than a turn of phrase
 VERB_LED_WEIGHT = 0.6  # nor is a phrase led by a verb form (unlocking latent reasoning)
 TITLE_NAME_BOOST = 3.0  # `Autoformer: Decomposition Transformers ...`: the name before the colon
+# A phrase of two or three words that other papers of the reference corpus use too is a
+# term (model merging, speech recognition), not a turn of phrase (certain intrinsic limitation)
+TERM_BOOST = 2.0
 KEYWORDS_PER_PAPER = 10
+# The lexicon's tags of a verb form, and how a participle ends (encoded, driven).
+VERB_TAGS = frozenset({"VERB", "AUX"})
+PARTICIPLE_ENDINGS = ("ed", "en")
 
 URL = re.compile(r"https?://\S+")
 # phrase breakers: punctuation, a period or slash between words, dashes
@@ -267,6 +275,29 @@ class _Token:
     is_generic: bool
     is_named: bool
     written: str  # as written, possessive and edge punctuation off
+    may_start: bool  # not a finite verb (posits, involve): may open a phrase
+    may_continue: bool  # nor a participle (encoded, devised): may stand after its first word
+
+
+@cache
+def _lexicon() -> Callable[[str], dict[str, tuple[str, ...]]]:
+    # imported where keywords are extracted, not by every command: it imports numpy (70 ms)
+    from lemminflect import getAllLemmas
+
+    return getAllLemmas
+
+
+def _verb_only(word: str) -> tuple[bool, bool]:
+    """(may start, may continue) a phrase, by what an English lexicon (lemminflect) says the
+    word can be. A word that can only be a verb is no part of a noun phrase, except as a
+    gerund (latent reasoning, speculative decoding) or, first, as a participle (supervised
+    learning); a word the lexicon lacks (names, hyphenated words) may be anything."""
+    parts = _lexicon()(word)
+    if not parts or parts.keys() - VERB_TAGS:
+        return True, True
+    if word.endswith("ing"):
+        return True, True
+    return word.endswith(PARTICIPLE_ENDINGS), False
 
 
 def _kind(word: str, vocabulary: Vocabulary) -> str | None:
@@ -310,7 +341,8 @@ def _token(raw: str, vocabulary: Vocabulary) -> _Token:
     )
     # a name as written: inner capitals or digits (DeltaNet, LaTRO, GSM8K, BERT)
     is_named = sum(ch.isupper() for ch in written) >= 2 or NAMED.search(written) is not None
-    return _Token(word, is_breaker, kind == "generic", is_named, written)
+    may_start, may_continue = (True, True) if is_breaker or is_named else _verb_only(word)
+    return _Token(word, is_breaker, kind == "generic", is_named, written, may_start, may_continue)
 
 
 # ---------- candidates
@@ -335,9 +367,12 @@ def _grams(tokens: list[_Token]) -> Iterator[tuple[str, int, str | None, bool, b
     for i, one in enumerate(tokens):
         if one.is_breaker:
             continue
-        yield one.word, 1, one.word, one.is_generic, one.is_named, i
+        if one.may_continue:  # alone, a word is its own last word
+            yield one.word, 1, one.word, one.is_generic, one.is_named, i
         two = tokens[i + 1] if i + 1 < count else None
         if two is not None and not two.is_breaker:
+            if not (one.may_start and two.may_continue):
+                continue
             yield (
                 f"{one.word} {two.word}",
                 2,
@@ -347,7 +382,7 @@ def _grams(tokens: list[_Token]) -> Iterator[tuple[str, int, str | None, bool, b
                 i,
             )
             three = tokens[i + 2] if i + 2 < count else None
-            if three is not None and not three.is_breaker:
+            if three is not None and not three.is_breaker and three.may_continue:
                 yield (
                     f"{one.word} {two.word} {three.word}",
                     3,
@@ -514,6 +549,7 @@ def keywords(
     """The `limit` best keyphrases of a paper, best first (ties: alphabetical)."""
     scored = []
     idf = vocabulary.idf
+    terms = vocabulary.document_frequency  # the phrases of two papers or more
     tokens = (_tokens(title, vocabulary), _tokens(abstract or "", vocabulary))
     name = title_name(title)
     for phrase, (word_count, is_named, in_title, in_abstract, shown_at) in _phrase_counts(
@@ -525,6 +561,7 @@ def keywords(
             * (1.0 + LENGTH_BOOST * (word_count - 1))
             * form_weight(phrase, word_count, is_named)
             * (TITLE_NAME_BOOST if phrase == name else 1.0)
+            * (TERM_BOOST if word_count > 1 and phrase in terms else 1.0)
         )
         scored.append((-round(score, 4), phrase, in_title, in_abstract, shown_at))
     scored.sort()

@@ -19,6 +19,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from functools import cache, cached_property
+from importlib.metadata import version
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,8 +27,9 @@ STOPWORDS_FILE = HERE / "stopwords.csv"
 DOCUMENT_FREQUENCY_FILE = HERE / "document_frequency.csv"
 
 # Bump when the rule in `extract` changes the keywords of the same text; the
-# version also carries a digest of the two files, so recalibrating counts too.
-RULE_VERSION = 4
+# version also carries a digest of the two files, so recalibrating counts too,
+# and the English lexicon's version (lemminflect), whose word classes the rule reads.
+RULE_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -97,5 +99,5 @@ def load_vocabulary(
         generic_words=frozenset(word for word, kind in kinds.items() if kind == "generic"),
         document_frequency=frequencies,
         corpus_documents=corpus,
-        version=f"{RULE_VERSION}-{digest[:12]}",
+        version=f"{RULE_VERSION}-{digest[:12]}-lemminflect{version('lemminflect')}",
     )
