@@ -226,9 +226,20 @@ def test_the_dashboard_renders_every_chart_with_the_warehouses_numbers(
         assert "Traceback" not in said, said[-3000:]
         assert not processes_with(f"PAPERHOUSE_HOME={home}"), "Ctrl-C left a process running"
 
-        # A second start updates what the first imported: one dashboard, one chart each.
-        with superset_running(cli_env, tmp_path / "bi-again.log"):
-            pass
+        # A second start updates what the first imported: one dashboard, one chart each; and
+        # an admin password file deleted meanwhile is made again, and opens the door.
+        (home / "superset" / "admin_password").unlink()
+        with superset_running(cli_env, tmp_path / "bi-again.log") as base:
+            password = (home / "superset" / "admin_password").read_text().strip()
+            login = urllib.request.Request(
+                f"{base}/api/v1/security/login",
+                data=json.dumps(
+                    {"username": "admin", "password": password, "provider": "db"}
+                ).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(login, timeout=30) as answer:
+                assert "access_token" in json.loads(answer.read())
         server = psycopg.conninfo.conninfo_to_dict(db_url)
         with psycopg.connect(**{**server, "dbname": metadata_db}) as conn:
             assert conn.execute("select count(*) from dashboards").fetchone() == (1,)

@@ -131,11 +131,13 @@ def _only_one_setup(folder: Path) -> Iterator[None]:
         yield
 
 
-def _superset(where: Site, *args: str) -> None:
-    """One `superset` command, quiet unless it fails."""
+def _superset(where: Site, *args: str, answers: tuple[str, ...] = ()) -> None:
+    """One `superset` command, quiet unless it fails. `answers` go to its prompts on stdin: a
+    password as an argument would show in every user's `ps`."""
     done = subprocess.run(
         [where.executable("superset"), *args],
         env=dict(where.env),
+        input="".join(f"{answer}\n" for answer in answers),
         capture_output=True,
         text=True,
     )
@@ -144,12 +146,20 @@ def _superset(where: Site, *args: str) -> None:
         raise SupersetError(f"`superset {' '.join(args[:2])}` failed:\n" + "\n".join(said))
 
 
+def reader_uri(warehouse_url: str) -> str:
+    """The reader login's SQLAlchemy URL on the warehouse's server, without a password."""
+    params = conninfo_to_dict(warehouse_url)
+    params.pop("password", None)
+    params["user"] = READER_LOGIN
+    return sqlalchemy_url(make_conninfo("", **params), "psycopg2")
+
+
 def set_up(config: Settings, warehouse_url: str, where: Site) -> str:
     """Bring Superset's metadata up to date, make the reader and the admin, import the dashboard.
     Returns the dashboard's path on the server."""
     with _only_one_setup(where.folder):
         reader_password = secret(where.folder / "reader_password")
-        reader = create_reader(warehouse_url, READER_LOGIN, reader_password)
+        create_reader(warehouse_url, READER_LOGIN, reader_password)
         _superset(where, "db", "upgrade")
         metadata = where.env["PAPERHOUSE_BI_METADATA_URL"].replace("+psycopg2", "", 1)
         with psycopg.connect(metadata, autocommit=True) as conn:
@@ -171,17 +181,21 @@ def set_up(config: Settings, warehouse_url: str, where: Site) -> str:
                 "admin",
                 "--email",
                 "admin@localhost",
-                "--password",
-                password,
+                answers=(password, password),  # the prompt, then its confirmation
             )
         elif not password_kept:  # its file was deleted: the new one must open the door
             _superset(
-                where, "fab", "reset-password", "--username", ADMIN_LOGIN, "--password", password
+                where,
+                "fab",
+                "reset-password",
+                "--username",
+                ADMIN_LOGIN,
+                answers=(password, password),
             )
         _superset(where, "init")
         with tempfile.TemporaryDirectory(dir=where.folder) as scratch:
             bundle = Path(scratch) / "dashboard.zip"
-            write_bundle(bundle, sqlalchemy_url(reader.url, "psycopg2"), reader_password)
+            write_bundle(bundle, reader_uri(warehouse_url), reader_password)
             _superset(where, "import-dashboards", "--path", str(bundle), "--username", ADMIN_LOGIN)
     return landing_page()
 
