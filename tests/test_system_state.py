@@ -10,7 +10,7 @@ aside (tests/warehouse_state.py). After an ingest that was not killed,
 every file in the inbox must also be in the ledger: nothing is lost.
 
 Hypothesis prints the steps of a failing run and a `@reproduce_failure`
-blob; PAPERHOUSE_STATEFUL_EXAMPLES (default 4) and PAPERHOUSE_STATEFUL_STEPS
+blob; PAPERHOUSE_STATEFUL_EXAMPLES (default 3) and PAPERHOUSE_STATEFUL_STEPS
 (default 10) make a longer run.
 """
 
@@ -51,7 +51,7 @@ from conftest import fresh_database
 from warehouse_state import mart_snapshot, raw_snapshot
 
 PAPERHOUSE = str(Path(sys.executable).parent / "paperhouse")
-EXAMPLES = int(os.environ.get("PAPERHOUSE_STATEFUL_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("PAPERHOUSE_STATEFUL_EXAMPLES", "3"))
 STEPS = int(os.environ.get("PAPERHOUSE_STATEFUL_STEPS", "10"))
 
 # ---------- what files hold

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import secrets
 import subprocess
@@ -33,6 +34,7 @@ from orchestration.warehouse.readers import create_reader
 
 BI_VENV = PROJECT_ROOT / ".venv-bi"
 CONFIG_FILE = Path(__file__).with_name("superset_config.py")
+COMMANDS_SCRIPT = Path(__file__).with_name("superset_commands.py")
 READER_LOGIN = "superset_reader"
 ADMIN_LOGIN = "admin"
 STOP_GRACE_SECONDS = 10.0
@@ -131,11 +133,12 @@ def _only_one_setup(folder: Path) -> Iterator[None]:
         yield
 
 
-def _superset(where: Site, *args: str, answers: tuple[str, ...] = ()) -> None:
-    """One `superset` command, quiet unless it fails. `answers` go to its prompts on stdin: a
-    password as an argument would show in every user's `ps`."""
+def _superset(where: Site, commands: list[list[str]], answers: tuple[str, ...] = ()) -> None:
+    """`superset` commands, in one process (superset_commands.py), quiet unless one fails.
+    `answers` go to their prompts on stdin: a password as an argument would show in `ps`."""
     done = subprocess.run(
-        [where.executable("superset"), *args],
+        # -P: the script's folder holds this module, superset.py, which would shadow Superset
+        [where.executable("python"), "-P", str(COMMANDS_SCRIPT), json.dumps(commands)],
         env=dict(where.env),
         input="".join(f"{answer}\n" for answer in answers),
         capture_output=True,
@@ -143,7 +146,7 @@ def _superset(where: Site, *args: str, answers: tuple[str, ...] = ()) -> None:
     )
     if done.returncode:
         said = (done.stderr or done.stdout).strip().splitlines()[-15:]
-        raise SupersetError(f"`superset {' '.join(args[:2])}` failed:\n" + "\n".join(said))
+        raise SupersetError("Superset's set-up failed:\n" + "\n".join(said))
 
 
 def reader_uri(warehouse_url: str) -> str:
@@ -160,44 +163,37 @@ def set_up(config: Settings, warehouse_url: str, where: Site) -> str:
     with _only_one_setup(where.folder):
         reader_password = secret(where.folder / "reader_password")
         create_reader(warehouse_url, READER_LOGIN, reader_password)
-        _superset(where, "db", "upgrade")
-        metadata = where.env["PAPERHOUSE_BI_METADATA_URL"].replace("+psycopg2", "", 1)
-        with psycopg.connect(metadata, autocommit=True) as conn:
-            has_admin = conn.execute(
-                "select 1 from ab_user where username = %s", [ADMIN_LOGIN]
-            ).fetchone()
         password_kept = where.admin_password_file.exists()
         password = secret(where.admin_password_file)
-        if not has_admin:
-            _superset(
-                where,
-                "fab",
-                "create-admin",
-                "--username",
-                ADMIN_LOGIN,
-                "--firstname",
-                "paperhouse",
-                "--lastname",
-                "admin",
-                "--email",
-                "admin@localhost",
-                answers=(password, password),  # the prompt, then its confirmation
+        commands = [["db", "upgrade"]]
+        if not _has_admin(where):
+            commands.append(
+                [
+                    *("fab", "create-admin", "--username", ADMIN_LOGIN),
+                    *("--firstname", "paperhouse", "--lastname", "admin"),
+                    *("--email", "admin@localhost"),
+                ]
             )
         elif not password_kept:  # its file was deleted: the new one must open the door
-            _superset(
-                where,
-                "fab",
-                "reset-password",
-                "--username",
-                ADMIN_LOGIN,
-                answers=(password, password),
-            )
-        _superset(where, "init")
+            commands.append(["fab", "reset-password", "--username", ADMIN_LOGIN])
         with tempfile.TemporaryDirectory(dir=where.folder) as scratch:
             bundle = Path(scratch) / "dashboard.zip"
             write_bundle(bundle, reader_uri(warehouse_url), reader_password)
-            _superset(where, "import-dashboards", "--path", str(bundle), "--username", ADMIN_LOGIN)
+            commands += [
+                ["init"],
+                ["import-dashboards", "--path", str(bundle), "--username", ADMIN_LOGIN],
+            ]
+            # a password prompt, then its confirmation (only the admin's commands ask)
+            _superset(where, commands, answers=(password, password))
     return landing_page()
+
+
+def _has_admin(where: Site) -> bool:
+    metadata = where.env["PAPERHOUSE_BI_METADATA_URL"].replace("+psycopg2", "", 1)
+    with psycopg.connect(metadata, autocommit=True) as conn:
+        if conn.execute("select to_regclass('public.ab_user')").fetchone() == (None,):
+            return False  # a new database: Superset's tables come with `db upgrade`
+        return conn.execute("select from ab_user where username = %s", [ADMIN_LOGIN]).rowcount > 0
 
 
 def landing_page() -> str:
