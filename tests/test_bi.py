@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -275,3 +276,15 @@ def test_without_superset_installed_bi_says_how_to_install_it(tmp_path):
 
     with pytest.raises(SupersetError, match="run `make bi`"):
         site(Settings.from_env({"PAPERHOUSE_HOME": str(tmp_path)}), "postgresql://x@y/z", tmp_path)
+
+
+def test_a_taken_port_is_one_clear_line_before_any_set_up(cli_env):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli("bi", "--port", str(port), env=cli_env)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}"), done.stderr
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert not (Path(cli_env["PAPERHOUSE_HOME"]) / "superset").exists()

@@ -91,6 +91,7 @@ def bi(
     with `make bi`). It reads through a reader login; its own tables live beside the warehouse."""
     from orchestration.bi import superset
 
+    superset.check_port(host, port)
     config = settings()
     url = prepare(config)
     where = superset.site(config, url)
