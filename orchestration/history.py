@@ -7,14 +7,25 @@ same ones without a run: the materializations with the metadata the assets
 give theirs, each dbt model it built, each dbt test and warehouse check
 as a check evaluation. Event building is pure (tested against the
 Definitions' own keys); only `report` touches the instance.
+
+The command does not wait for it: it leaves what it did in a file and starts
+`python -m orchestration.history FILE` on its own (orchestration/cli/recording.py),
+which imports Dagster (a second of CPU), opens the instance and reports, after
+the command's work and outside its process: a parser never shares its cores
+or its GIL with Dagster's import.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
+import sys
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -163,3 +174,25 @@ def report(events: list[AssetEvent], instance: dg.DagsterInstance) -> None:
     """Record `events` in `instance`, as runs without a Dagster run."""
     for event in events:
         instance.report_runless_asset_event(event)
+
+
+def report_file(path: Path) -> None:
+    """Report the command run left in `path` (settings, warehouse URL and what it did, pickled
+    by the command itself), then delete it. Run as the command's reporter, whose output is
+    history.log in the Dagster home."""
+    try:
+        with open(path, "rb") as handle:
+            settings, warehouse_url, parts = pickle.load(handle)
+        run = CommandRun(**parts)
+        with open_instance(settings, warehouse_url) as instance:
+            report(asset_events(run, read_manifest()), instance)
+    except Exception:  # its stderr is history.log: the traceback goes there, under a dated line
+        print(f"{datetime.now(UTC).isoformat()} {path.name} was not reported:", file=sys.stderr)
+        traceback.print_exc()
+        sys.exit(1)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    report_file(Path(sys.argv[1]))

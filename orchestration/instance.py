@@ -26,6 +26,14 @@ from orchestration.warehouse.embedded import close_to_public
 DAGSTER_DATABASE = "dagster"
 # The code location's name everywhere: here, in docker/workspace.yaml and in pyproject's [tool.dg].
 LOCATION_NAME = "paperhouse"
+# A CLI command's report in flight (orchestration/cli/recording.py): a file in the Dagster home,
+# deleted by the process that reports it.
+PENDING_REPORT_PREFIX = ".history-"
+
+
+def pending_reports(settings: Settings) -> list[Path]:
+    """The reports of commands that Dagster's instance has not received yet."""
+    return sorted((settings.home / "dagster").glob(f"{PENDING_REPORT_PREFIX}*"))
 
 
 def dagster_home(settings: Settings) -> Path:

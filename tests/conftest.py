@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -226,3 +227,19 @@ def processes_with(variable: str) -> list[int]:
             if variable.encode() in environ.read_bytes().split(b"\0"):
                 found.append(int(environ.parent.name))
     return found
+
+
+def wait_for_history(env: dict[str, str], timeout: float = 90) -> None:
+    """Wait until the Dagster reports of the commands run with `env` have landed: each command
+    leaves a file in the Dagster home that its reporter deletes when done
+    (orchestration/cli/recording.py)."""
+    from orchestration.instance import pending_reports
+    from orchestration.settings import Settings
+
+    settings = Settings.from_env(env)
+    deadline = time.monotonic() + timeout
+    while pending_reports(settings):
+        assert time.monotonic() < deadline, "a report to Dagster did not land"
+        time.sleep(0.2)
+    log = settings.home / "dagster" / "history.log"
+    assert not log.exists() or "not reported" not in log.read_text(), log.read_text()

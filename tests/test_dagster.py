@@ -34,6 +34,7 @@ from conftest import (
     fresh_database,
     processes_with,
     run_cli,
+    wait_for_history,
 )
 from warehouse_state import mart_snapshot
 
@@ -295,6 +296,7 @@ def test_a_cli_run_is_in_dagsters_history_with_its_metadata_and_checks(
     done = run_cli("run", "--inbox", str(inbox), env=cli_env)
     assert done.returncode == 0, done.stderr
     assert "warning" not in done.stderr
+    wait_for_history(cli_env)
     with dagster_instance(cli_env, db_url, monkeypatch) as instance:
         listings = instance.get_latest_materialization_event(dg.AssetKey(["raw", "paper_listings"]))
         metadata = listings.asset_materialization.metadata
@@ -323,8 +325,32 @@ def test_a_cli_run_is_in_dagsters_history_with_its_metadata_and_checks(
     # A later command that only builds still judges the ledger, not its own run.
     done = run_cli("build", env=cli_env)
     assert done.returncode == 0, done.stderr
+    wait_for_history(cli_env)
     with dagster_instance(cli_env, db_url, monkeypatch) as instance:
         assert latest(["raw", "paper_listings"], "no_file_rejected").passed is False
+
+
+def test_an_ingest_reports_from_a_process_of_its_own_and_never_imports_dagster(
+    cli_env, db_url, inbox, monkeypatch
+):
+    cli_env["PAPERHOUSE_DAGSTER_HISTORY"] = "true"
+    # the command in this interpreter: which modules it imported is then known
+    script = (
+        "import sys\n"
+        "from orchestration.cli import main\n"
+        f"sys.argv = ['paperhouse', 'ingest', {str(inbox)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'dagster_dbt')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=cli_env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("[]"), done.stdout[-500:]
+    wait_for_history(cli_env)
+    with dagster_instance(cli_env, db_url, monkeypatch) as instance:
+        listings = instance.get_latest_materialization_event(dg.AssetKey(["raw", "paper_listings"]))
+        assert listings.asset_materialization.metadata["listings_loaded"].value == SEED_LISTINGS
 
 
 def test_history_that_cannot_be_written_is_a_warning_not_a_failure(cli_env, inbox, tmp_path):
@@ -349,6 +375,7 @@ def test_with_the_history_off_a_command_reports_nothing(cli_env, db_url, inbox):
     assert events() == 0
     cli_env["PAPERHOUSE_DAGSTER_HISTORY"] = "on"
     assert run_cli("build", env=cli_env).returncode == 0
+    wait_for_history(cli_env)
     assert events() > 0
 
 

@@ -44,9 +44,10 @@ from orchestration import queries
 from orchestration.bench.corpus import big_file_chunks, generate_files
 from orchestration.features import extract_pending
 from orchestration.ingest.load import LISTING_COLUMNS
+from orchestration.instance import pending_reports
 from orchestration.models.runner import RUN_RESULTS
 from orchestration.pipeline import build_models
-from orchestration.settings import ENVIRONMENT_VARIABLES
+from orchestration.settings import ENVIRONMENT_VARIABLES, Settings
 from orchestration.warehouse import connect
 from orchestration.warehouse.embedded import EmbeddedServer, psql_executable
 from orchestration.warehouse.migrations import apply_migrations
@@ -305,9 +306,17 @@ def write_big_files(folder: Path, total_bytes: int, files: int = BIG_FILES) -> N
 
 
 def paperhouse_in_child(url: str, *args: str) -> dict:
-    """`paperhouse ARGS` on the warehouse at `url`, as a user runs it: its wall time and peak RSS."""
+    """`paperhouse ARGS` on the warehouse at `url`, as a user runs it: its wall time and peak RSS.
+
+    The command's report to Dagster, which runs on after it (orchestration/cli/recording.py),
+    is waited for before the next measurement, which it would otherwise slow.
+    """
     env = {**os.environ, ENVIRONMENT_VARIABLES["database_url"]: url}
-    return in_child([str(Path(sys.executable).parent / "paperhouse"), *args], env)
+    measured = in_child([str(Path(sys.executable).parent / "paperhouse"), *args], env)
+    deadline = time.monotonic() + 120
+    while pending_reports(Settings.from_env(env)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return measured
 
 
 def in_child(command: list[str], env: dict[str, str] | None = None) -> dict:

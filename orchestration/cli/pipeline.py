@@ -16,7 +16,7 @@ from rich.text import Text
 from orchestration import pipeline
 from orchestration.checks import CheckResult
 from orchestration.cli import ReportFormatOption, app, err, friendly_errors, out, settings
-from orchestration.cli.recording import open_history, record_in_dagster
+from orchestration.cli.recording import record_in_dagster
 from orchestration.ingest.batch import IngestReport
 from orchestration.ingest.inbox import InboxFile, as_text
 from orchestration.ingest.ledger import Outcome
@@ -44,10 +44,9 @@ def ingest(
     """Ingest listing files into the raw tables, each new file exactly once."""
     config = settings()
     url = prepare(config)
-    opening = open_history(config, url)
     report = _ingest_with_progress(url, paths or [config.inbox], config)
     _print_ingest_report(report)
-    record_in_dagster("paperhouse ingest", opening, config, url, ingest=report)
+    record_in_dagster("paperhouse ingest", config, url, ingest=report)
 
 
 @app.command()
@@ -74,7 +73,7 @@ def reingest(
         out.print(f"every file was read by the current parser (version {PARSER_VERSION})")
         return
     _print_ingest_report(report)
-    record_in_dagster("paperhouse reingest", open_history(config, url), config, url, ingest=report)
+    record_in_dagster("paperhouse reingest", config, url, ingest=report)
     out.print("the marts follow on the next paperhouse build (or run)")
 
 
@@ -95,14 +94,11 @@ def run(
         raise typer.Exit(2)
     report = _ingest_with_progress(url, [folder], config)
     _print_ingest_report(report)
-    # opened now, not before the ingest: the thread would take the GIL from the parser
-    opening = open_history(config, url)
     built = _build_with_progress(url, quiet=True)
     checks = pipeline.check_warehouse(url, config)
     _print_checks(checks)
     record_in_dagster(
         "paperhouse run",
-        opening,
         config,
         url,
         ingest=report,
@@ -129,11 +125,9 @@ def build(
     """Compute the features of new listings (keyphrases, search documents), then build the dbt models and run their tests."""
     config = settings()
     url = prepare(config)
-    opening = open_history(config, url)
     summary = _build_with_progress(url, full_refresh=full_refresh, select=select)
     record_in_dagster(
         "paperhouse build",
-        opening,
         config,
         url,
         dbt=summary.models.dbt,
@@ -151,11 +145,9 @@ def calibrate() -> None:
     url = prepare(config)
     phrases = calibrate_keywords(url)
     out.print(f"wrote {phrases:,} phrases to {DOCUMENT_FREQUENCY_FILE}")
-    opening = open_history(config, url)
     summary = _build_with_progress(url, quiet=True)
     record_in_dagster(
         "paperhouse calibrate",
-        opening,
         config,
         url,
         dbt=summary.models.dbt,

@@ -10,7 +10,7 @@ import typer
 
 from orchestration import pipeline
 from orchestration.cli import app, friendly_errors, out, settings
-from orchestration.cli.recording import open_history, record_in_dagster
+from orchestration.cli.recording import record_in_dagster
 from orchestration.models.runner import call_dbt, dbt_env, dbt_executable, read_run_results
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.warehouse import prepare
@@ -53,12 +53,10 @@ def dbt(context: typer.Context) -> None:
     config = settings()
     url = prepare(config)
     args = list(context.args)
-    writes = pipeline.dbt_writes(args)
-    opening = open_history(config, url) if writes else None
     code = pipeline.dbt_command(url, args)
-    if opening is not None:
+    if pipeline.dbt_writes(args):
         command = " ".join(["paperhouse dbt", *args])
-        record_in_dagster(command, opening, config, url, dbt=read_run_results())
+        record_in_dagster(command, config, url, dbt=read_run_results())
     if code:
         raise typer.Exit(code)
 
