@@ -210,6 +210,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def start_server(command: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
+    """`paperhouse COMMAND --port PORT` on a free port, writing to `log`, in a session of its own
+    as a terminal's foreground job: a SIGINT to its group is the terminal's Ctrl-C."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "paperhouse"), command, "--port", str(port)],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return server, port
+
+
 def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> CliResult:
     """Run the real `paperhouse` console script in its own process."""
     paperhouse = Path(sys.executable).parent / "paperhouse"

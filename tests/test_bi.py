@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -28,7 +27,7 @@ from orchestration.bi.dashboard import CHARTS, DASHBOARD_TITLE
 from orchestration.bi.superset import STOP_GRACE_SECONDS
 from orchestration.settings import PROJECT_ROOT
 
-from conftest import free_port, processes_with, run_cli
+from conftest import processes_with, run_cli, start_server
 
 BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -52,14 +51,7 @@ SCREENSHOT = os.environ.get("PAPERHOUSE_BI_SCREENSHOT")
 @contextlib.contextmanager
 def superset_running(env: dict[str, str], log: Path):
     """`paperhouse bi` on a free port until the block ends, then Ctrl-C as a terminal sends it."""
-    port = free_port()
-    server = subprocess.Popen(
-        [str(BIN / "paperhouse"), "bi", "--port", str(port)],
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    server, port = start_server("bi", env, log)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300

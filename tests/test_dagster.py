@@ -30,10 +30,10 @@ from conftest import (
     SEED_DISTINCT_TITLES,
     SEED_LISTINGS,
     SEEDS,
-    free_port,
     fresh_database,
     processes_with,
     run_cli,
+    start_server,
     wait_for_history,
 )
 from warehouse_state import mart_snapshot
@@ -385,16 +385,8 @@ def test_paperhouse_ui_shows_the_clis_runs_and_ctrl_c_ends_all_it_started(
 ):
     cli_env["PAPERHOUSE_DAGSTER_HISTORY"] = "true"
     assert run_cli("run", "--inbox", str(inbox), env=cli_env).returncode == 0
-    port = free_port()
     log = tmp_path / "ui.log"
-    # its own session, as a terminal's foreground job: the test's SIGINT is the terminal's Ctrl-C
-    server = subprocess.Popen(
-        [str(BIN / "paperhouse"), "ui", "--port", str(port)],
-        env=cli_env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    server, port = start_server("ui", cli_env, log)
     query = """{ assetNodes(assetKeys: [{path: ["raw", "paper_listings"]}]) {
         assetMaterializations(limit: 1) { metadataEntries {
             label ... on IntMetadataEntry { intValue } } } } }"""

@@ -15,6 +15,7 @@ from orchestration.ingest.batch import ingest_paths
 from orchestration.keywords.calibrate import calibrate
 from orchestration.keywords.extract import (
     KEYWORDS_PER_PAPER,
+    TERM_BOOST,
     TITLE_NAME_BOOST,
     candidates,
     keywords,
@@ -93,6 +94,19 @@ def test_a_term_other_papers_use_outranks_a_one_off_turn_of_phrase():
     assert one_off not in VOCABULARY.document_frequency
     ranked = phrases("A study", f"We study {term}. Then {one_off}.")
     assert ranked.index(term) < ranked.index(one_off)
+
+
+def test_a_phrase_beside_itself_plus_a_generic_word_is_no_term():
+    assert "large language" in VOCABULARY.document_frequency  # a term, by the reference
+
+    def score(abstract: str) -> float:
+        [found] = [k for k in keywords("A", abstract, VOCABULARY) if k.keyword == "large language"]
+        return found.score
+
+    # twice each time; beside `large language model`, as often, it gets no term weight
+    beside = score("Large language models help. Large language models scale.")
+    alone = score("Large language, then more. Large language, again.")
+    assert beside * TERM_BOOST == pytest.approx(alone, rel=1e-3)
 
 
 def test_the_key_is_lower_case_with_the_last_word_singular():

@@ -283,8 +283,8 @@ def test_keywords_show_as_papers_write_them(sample_env, sample_db):
         "sparse autoencoder": "sparse autoencoder",
     }
     assert acronyms[0] == acronyms[1] > 0
-    top = cli_json("keywords", "--top", "3", env=sample_env)
-    assert "LLM" in [row["keyword"] for row in top]
+    top = [row["keyword"] for row in cli_json("keywords", "--top", "5", env=sample_env)]
+    assert "LLM" in top and "llm" not in top
     paper = cli_json(
         "sql",
         "select paper_id::text from analytics.fct_paper_keywords where display_keyword = 'LLM' limit 1",

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -18,7 +17,7 @@ import pytest
 from orchestration import pipeline
 from orchestration.settings import DBT_PROJECT_DIR
 
-from conftest import free_port, run_cli
+from conftest import run_cli, start_server
 
 BIN = Path(sys.executable).parent
 
@@ -68,16 +67,9 @@ def test_dbt_commands_run_on_the_warehouse_and_builds_take_the_plan(cli_env, db_
 
 
 @pytest.mark.slow
-def test_paperhouse_docs_serves_the_models_with_the_warehouses_catalog(cli_env, inbox):
+def test_paperhouse_docs_serves_the_models_with_the_warehouses_catalog(cli_env, inbox, tmp_path):
     assert run_cli("run", "--inbox", str(inbox), env=cli_env).returncode == 0
-    port = free_port()
-    server = subprocess.Popen(
-        [str(BIN / "paperhouse"), "docs", "--port", str(port)],
-        env=cli_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server, port = start_server("docs", cli_env, tmp_path / "docs.log")
     catalog: dict = {}
     try:
         deadline = time.monotonic() + 120

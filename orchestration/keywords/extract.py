@@ -552,16 +552,21 @@ def keywords(
     terms = vocabulary.document_frequency  # the phrases of two papers or more
     tokens = (_tokens(title, vocabulary), _tokens(abstract or "", vocabulary))
     name = title_name(title)
-    for phrase, (word_count, is_named, in_title, in_abstract, shown_at) in _phrase_counts(
-        title, abstract, vocabulary, tokens
-    ).items():
+    counts = _phrase_counts(title, abstract, vocabulary, tokens)
+    # A phrase that stands only beside itself plus a generic word (`large language` beside
+    # `large language model`, as often) is no term of its own, whatever the reference says.
+    heads = _generic_tail_heads(counts, vocabulary)
+    for phrase, (word_count, is_named, in_title, in_abstract, shown_at) in counts.items():
+        is_term = (
+            word_count > 1 and phrase in terms and heads.get(phrase, 0) < in_title + in_abstract
+        )
         score = (
             (in_abstract + TITLE_WEIGHT * in_title)
             * idf(phrase)
             * (1.0 + LENGTH_BOOST * (word_count - 1))
             * form_weight(phrase, word_count, is_named)
             * (TITLE_NAME_BOOST if phrase == name else 1.0)
-            * (TERM_BOOST if word_count > 1 and phrase in terms else 1.0)
+            * (TERM_BOOST if is_term else 1.0)
         )
         scored.append((-round(score, 4), phrase, in_title, in_abstract, shown_at))
     scored.sort()
@@ -578,6 +583,17 @@ def keywords(
             scored[:limit], start=1
         )
     ]
+
+
+def _generic_tail_heads(counts: dict[str, list], vocabulary: Vocabulary) -> dict[str, int]:
+    """Phrase -> occurrences of the phrase plus one generic word, among the paper's candidates."""
+    heads: dict[str, int] = {}
+    for phrase, (word_count, _, in_title, in_abstract, _) in counts.items():
+        if word_count > 2 and " of " not in phrase:
+            head, _, last = phrase.rpartition(" ")
+            if last in vocabulary.generic_words:
+                heads[head] = max(heads.get(head, 0), in_title + in_abstract)
+    return heads
 
 
 def title_name(title: str) -> str | None:
