@@ -33,12 +33,16 @@ PENDING_REPORT_PREFIX = ".history-"
 
 def pending_reports(settings: Settings) -> list[Path]:
     """The reports of commands that Dagster's instance has not received yet."""
-    return sorted((settings.home / "dagster").glob(f"{PENDING_REPORT_PREFIX}*"))
+    return sorted(_home(settings).glob(f"{PENDING_REPORT_PREFIX}*"))
+
+
+def _home(settings: Settings) -> Path:
+    return settings.home / "dagster"
 
 
 def dagster_home(settings: Settings) -> Path:
     """$PAPERHOUSE_HOME/dagster with the instance file and the local workspace in it."""
-    home = settings.home / "dagster"
+    home = _home(settings)
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DAGSTER_INSTANCE_FILE, home / "dagster.yaml")
     # JSON is YAML: the workspace names the location as the compose stack does,

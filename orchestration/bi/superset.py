@@ -51,6 +51,7 @@ class Site:
 
     folder: Path  # secrets and the lock, in the warehouse's home
     venv: Path
+    metadata_url: str  # Superset's own database (libpq)
     env: Mapping[str, str]  # what Superset's commands run with
 
     @property
@@ -111,18 +112,17 @@ def site(config: Settings, warehouse_url: str, venv: Path = BI_VENV) -> Site:
             f"Superset is not installed in {venv}: run `make bi` (it installs it there, then starts it)"
         )
     folder = config.home / "superset"
+    metadata = metadata_url(config, warehouse_url)
     env = {
         **os.environ,
         "SUPERSET_CONFIG_PATH": str(CONFIG_FILE),
         "SUPERSET_SECRET_KEY": secret(folder / "secret_key"),
-        "PAPERHOUSE_BI_METADATA_URL": sqlalchemy_url(
-            metadata_url(config, warehouse_url), "psycopg2"
-        ),
+        "PAPERHOUSE_BI_METADATA_URL": sqlalchemy_url(metadata, "psycopg2"),
         "FLASK_APP": "superset",
         "PAPERHOUSE_BI_LANDING_PAGE": landing_page(),
         "PYTHONWARNINGS": "ignore",
     }
-    return Site(folder, venv, env)
+    return Site(folder, venv, metadata, env)
 
 
 @contextlib.contextmanager
@@ -190,8 +190,7 @@ def set_up(config: Settings, warehouse_url: str, where: Site) -> str:
 
 
 def _has_admin(where: Site) -> bool:
-    metadata = where.env["PAPERHOUSE_BI_METADATA_URL"].replace("+psycopg2", "", 1)
-    with psycopg.connect(metadata, autocommit=True) as conn:
+    with psycopg.connect(where.metadata_url, autocommit=True) as conn:
         if conn.execute("select to_regclass('public.ab_user')").fetchone() == (None,):
             return False  # a new database: Superset's tables come with `db upgrade`
         return conn.execute("select from ab_user where username = %s", [ADMIN_LOGIN]).rowcount > 0

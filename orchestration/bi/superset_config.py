@@ -12,9 +12,8 @@ SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
 SQLALCHEMY_DATABASE_URI = os.environ["PAPERHOUSE_BI_METADATA_URL"]
 # One machine, no Redis: rate limits are counted in memory (Superset warns otherwise).
 RATELIMIT_STORAGE_URI = "memory://"
-# Charts read the marts through the reader login; a chart's query never writes.
+# No SQLite file may be added as a database through the UI (the charts read the warehouse).
 PREVENT_UNSAFE_DB_CONNECTIONS = True
-SQLLAB_CTAS_NO_LIMIT = False
 
 # Superset opens on its home page, which it routes itself; paperhouse opens on its dashboard.
 LANDING_PAGE = os.environ.get("PAPERHOUSE_BI_LANDING_PAGE", "/superset/dashboard/paperhouse/")
