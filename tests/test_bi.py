@@ -80,7 +80,7 @@ def chromium():
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     # the performance log holds the network's traffic: the data each chart was drawn from
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
         yield driver
@@ -97,13 +97,24 @@ def log_in(driver, password: str) -> None:
     driver.find_element(By.ID, "password").send_keys(password + "\n")
 
 
-def rendered_charts(driver, timeout: float = 120) -> dict[str, dict]:
+def rendered_charts(driver, timeout: float = 180) -> dict[str, dict]:
     """Wait for every chart's data to arrive and be drawn; returns chart title -> its data (the
     response to the chart's /api/v1/chart/data request), read from Chromium's network log."""
     answers: list[dict] = []
     deadline = time.monotonic() + timeout
+    reloaded = False
     while len(answers) < len(CHARTS):
-        assert time.monotonic() < deadline, f"{len(answers)} of {len(CHARTS)} charts loaded"
+        page = driver.find_element(By.TAG_NAME, "body").text[:2000]
+        assert time.monotonic() < deadline, (
+            f"{len(answers)} of {len(CHARTS)} charts loaded at {driver.current_url}; the page says:\n"
+            f"{page}\nbrowser console: {driver.get_log('browser')[-10:]}"
+        )
+        # Once, in one fresh-clone run, a first page drew no chart at all for 120 s (cause not
+        # found): a page that asked for nothing after a minute gets one reload, a real failure
+        # fails again.
+        if not answers and not reloaded and time.monotonic() > deadline - timeout / 2:
+            driver.refresh()
+            reloaded = True
         time.sleep(1)
         for entry in driver.get_log("performance"):
             message = json.loads(entry["message"])["message"]
