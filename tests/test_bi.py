@@ -110,7 +110,7 @@ def rendered_charts(driver, timeout: float = 180) -> dict[str, dict]:
             f"{page}\nbrowser console: {driver.get_log('browser')[-10:]}"
         )
         # Once, in one fresh-clone run, a first page drew no chart at all for 120 s (cause not
-        # found): a page that asked for nothing after a minute gets one reload, a real failure
+        # found): a page that asked for nothing in half the time gets one reload, a real failure
         # fails again.
         if not answers and not reloaded and time.monotonic() > deadline - timeout / 2:
             driver.refresh()
