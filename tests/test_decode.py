@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import codecs
+import io
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from orchestration.ingest.decode import MAX_LINE_CHARS, UnrecognizedContent
+from orchestration.ingest.decode import MAX_LINE_CHARS, DecodedText, UnrecognizedContent, _batches
+from orchestration.ingest.notes import Notes
 
 from parsing import parse_bytes
 
@@ -102,3 +106,54 @@ def test_an_overlong_line_is_skipped_without_losing_the_record_alignment():
     parsed = parse_bytes(data)
     assert parsed.titles == ["Second Paper"]
     assert f"{MAX_LINE_CHARS + 10:,} characters" in parsed.notes.messages[0]
+
+
+def reference_lines(data: bytes) -> list[str]:
+    """The decoder's promise for UTF-8 input, line by line and slowly: every line end (CRLF, CR,
+    LF) ends a line; a line that is valid UTF-8 reads as such, any other as cp1252; NULs go."""
+    lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # a final line end opens no line
+    decoded = []
+    for line in lines:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            text = line.decode("cp1252", "replace")
+        decoded.append(text.replace("\x00", ""))
+    return decoded
+
+
+# Bytes that make the chunk decoder's cases: multi-byte characters and line ends to be cut
+# between chunks, bytes that are not UTF-8, NULs.
+tricky_bytes = st.lists(
+    st.sampled_from(
+        [
+            b"a",
+            b"Z ",
+            b"\r",
+            b"\n",
+            b"\r\n",
+            "é".encode(),
+            "•".encode(),
+            "😀".encode(),
+            b"\xe9",
+            b"\x81",
+            b"\xe2\x80",
+            b"\x00",
+            b"\xef\xbb\xbf",
+        ]
+    ),
+    max_size=80,
+).map(b"".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(data=tricky_bytes, read_bytes=st.integers(min_value=1, max_value=64))
+def test_lines_decode_alike_however_the_bytes_are_cut_into_chunks(data, read_bytes):
+    # Straight to the chunk decoder: sniffing would reject the many NULs as binary content.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("orchestration.ingest.decode.READ_BYTES", read_bytes)
+        batches = _batches(io.BytesIO(data), DecodedText("utf-8"), Notes())
+        got = [line for batch in batches for line in batch.lines]
+    assert got == reference_lines(data)

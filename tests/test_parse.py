@@ -230,11 +230,11 @@ def test_special_characters_in_titles_are_data():
     assert parse_bytes(blocks_page(*records)).titles == titles
 
 
-@pytest.mark.parametrize("read_chars", [1, 13, 64, 4096])
-def test_records_read_in_many_small_pieces_parse_as_one(monkeypatch, read_chars):
+@pytest.mark.parametrize("read_bytes", [1, 13, 64, 4096])
+def test_records_read_in_many_small_pieces_parse_as_one(monkeypatch, read_bytes):
     # The decoder hands lines on in batches and the parser keeps a few lines
     # ahead across them: a record split between batches must not be lost.
-    monkeypatch.setattr("orchestration.ingest.decode.READ_CHARS", read_chars)
+    monkeypatch.setattr("orchestration.ingest.decode.READ_BYTES", read_bytes)
     records, expected = [], []
     for n in range(1, 41):
         if n % 3:  # an author count, and a date with upvotes

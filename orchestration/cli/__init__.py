@@ -2,82 +2,19 @@
 
 One module a group: pipeline (ingest, reingest, run, build, calibrate,
 status), tools (ui, dbt, docs, bi), questions (sql, search, paper, keywords,
-export) and database (db ...).
+export) and database (db ...); `app` holds what they share.
 Exit codes: 0 when every file got a status (rejected files included), 1 when
 the warehouse, a query or the build failed, 2 for a usage error.
+
+This package imports nothing at its top. A worker process (ingest, features)
+is started by spawn, which runs the parent's main script again, and the
+`paperhouse` script imports `main` from here: importing the whole command
+line there cost each worker about a quarter of a second of CPU before its
+first job.
 """
-
-from __future__ import annotations
-
-from collections.abc import Callable
-from functools import wraps
-from typing import Annotated, ParamSpec, TypeVar
-
-import typer
-from rich.console import Console
-from rich.text import Text
-
-from orchestration.bi.superset import SupersetError
-from orchestration.keywords.calibrate import CalibrationError
-from orchestration.output import OutputFormat, ReportFormat
-from orchestration.queries import QueryFailed, ReadOnlyViolation
-from orchestration.settings import SettingError, Settings
-from orchestration.warehouse import WarehouseUnavailable
-from orchestration.warehouse.embedded import EmbeddedServerError
-from orchestration.warehouse.migrations import MigrationError
-from orchestration.warehouse.readers import ReaderError
-
-app = typer.Typer(
-    name="paperhouse",
-    help="A Postgres data warehouse of research-paper listings.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-db_app = typer.Typer(help="The warehouse database: start, stop, connect.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn the failures a user can act on into one clear line and exit code 1, not a traceback."""
-
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except (
-            WarehouseUnavailable,
-            EmbeddedServerError,
-            MigrationError,
-            CalibrationError,
-            ReadOnlyViolation,
-            QueryFailed,
-            ReaderError,
-            SettingError,
-            SupersetError,
-        ) as exc:
-            err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def settings() -> Settings:
-    return Settings.from_env()
-
-
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")]
-ReportFormatOption = Annotated[ReportFormat, typer.Option("--format", "-f", help="table or json.")]
 
 
 def main() -> None:
+    from orchestration.cli.app import app
+
     app()
-
-
-# The command modules register themselves on `app` and `db_app` when imported.
-from orchestration.cli import bench, database, pipeline, questions, tools  # noqa: E402, F401

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestration.bench.harness import BenchReport, run_bench
-from orchestration.cli import app, err, friendly_errors, out
+from orchestration.cli.app import app, err, friendly_errors, out
 
 
 class BenchFormat(StrEnum):

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from orchestration.cli import ReportFormatOption, db_app, friendly_errors, out, settings
+from orchestration.cli.app import ReportFormatOption, db_app, friendly_errors, out, settings
 from orchestration.output import ReportFormat
 from orchestration.warehouse import (
     EmbeddedServer,

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from orchestration import pipeline
 from orchestration.checks import CheckResult
-from orchestration.cli import ReportFormatOption, app, err, friendly_errors, out, settings
+from orchestration.cli.app import ReportFormatOption, app, err, friendly_errors, out, settings
 from orchestration.cli.recording import record_in_dagster
 from orchestration.ingest.batch import IngestReport
 from orchestration.ingest.inbox import InboxFile, as_text

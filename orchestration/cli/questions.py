@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from orchestration.cli import FormatOption, app, err, friendly_errors, out, settings
+from orchestration.cli.app import FormatOption, app, err, friendly_errors, out, settings
 from orchestration.output import OutputFormat, as_record, as_table, show
 from orchestration.warehouse import connect, prepare
 

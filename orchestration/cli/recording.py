@@ -22,7 +22,7 @@ from rich.text import Text
 
 from orchestration import pipeline
 from orchestration.checks import CheckResult
-from orchestration.cli import err
+from orchestration.cli.app import err
 from orchestration.features import ExtractionSummary
 from orchestration.ingest.batch import IngestReport
 from orchestration.instance import PENDING_REPORT_PREFIX, dagster_home, storage_url

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from orchestration import pipeline
-from orchestration.cli import app, friendly_errors, out, settings
+from orchestration.cli.app import app, friendly_errors, out, settings
 from orchestration.cli.recording import record_in_dagster
 from orchestration.models.runner import call_dbt, dbt_env, dbt_executable, read_run_results
 from orchestration.settings import DBT_PROJECT_DIR

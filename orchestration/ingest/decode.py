@@ -6,8 +6,6 @@ Streams: memory stays bounded by MAX_LINE_CHARS whatever the file's size.
 from __future__ import annotations
 
 import codecs
-import contextlib
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple
@@ -120,20 +118,16 @@ def decode_lines(stream: BinaryIO, notes: Notes) -> DecodedText:
     return decoded
 
 
-# Characters decoded at a time, about a thousand lines. Lines are cut out of
-# these chunks and handed on in batches, in C (str.split, list slices) rather
-# than one by one: per-line Python work would be most of the cost of ingest.
-READ_CHARS = 256 * 1024
+# Bytes read and decoded at a time, about two hundred lines. Lines are cut out
+# of these chunks and handed on in batches, in C (bytes.decode, str.split,
+# list slices) rather than one by one: per-line Python work would be most of
+# the cost of ingest.
+READ_BYTES = 256 * 1024
 
 
 def _batches(stream: BinaryIO, decoded: DecodedText, notes: Notes) -> Iterator[LineBatch]:
-    # UTF-8 with surrogateescape keeps undecodable bytes as lone surrogates,
-    # so each bad line can be re-read as cp1252 on its own (below).
-    utf8 = decoded.encoding.startswith("utf-8")
-    errors = "surrogateescape" if utf8 else "replace"
-    # newline=None: universal newlines, so \r\n, \r and \n all end a line.
-    text = io.TextIOWrapper(stream, encoding=decoded.encoding, errors=errors, newline=None)  # type: ignore[arg-type]
-    cleaner = _LineCleaner(utf8)
+    chunks = _ChunkDecoder(decoded.encoding)
+    cleaner = _LineCleaner(chunks.utf8)
     number = 0  # lines handed on so far
     carry = ""  # the start of a line that ends in a later chunk
     overlong = 0  # inside a line too long to keep: its characters so far
@@ -145,46 +139,45 @@ def _batches(stream: BinaryIO, decoded: DecodedText, notes: Notes) -> Iterator[L
             line=line_number,
         )
 
-    try:
-        while chunk := text.read(READ_CHARS):
-            pieces = chunk.split("\n")
-            rest = pieces.pop()  # the start of a line, or "" after a final newline
-            if pieces:
-                lines: list[str | None] = list(pieces)
-                # the first line began in an earlier chunk, which may not have been clean
-                head_length = (overlong or len(carry)) + len(pieces[0])
-                if overlong or head_length >= MAX_LINE_CHARS:
-                    too_long(number + 1, head_length)
-                    lines[0] = None
-                else:
-                    lines[0] = cleaner.clean(carry + pieces[0])
-                if max(map(len, pieces)) >= MAX_LINE_CHARS:
-                    for offset in range(1, len(pieces)):
-                        if len(pieces[offset]) >= MAX_LINE_CHARS:
-                            too_long(number + 1 + offset, len(pieces[offset]))
-                            lines[offset] = None
-                if not cleaner.is_clean(chunk):
-                    lines[1:] = [
-                        cleaner.clean(line) if line is not None else None for line in lines[1:]
-                    ]
-                yield LineBatch(number + 1, lines)
-                number += len(lines)
-                carry, overlong = "", 0
-            if overlong:
-                overlong += len(rest)
-            elif len(carry) + len(rest) >= MAX_LINE_CHARS:
-                overlong, carry = len(carry) + len(rest), ""  # bounded memory: drop it
+    while True:
+        raw = stream.read(READ_BYTES)
+        chunk, strict = chunks.decode(raw, final=not raw)
+        pieces = chunk.split("\n")
+        rest = pieces.pop()  # the start of a line, or "" after a final newline
+        if pieces:
+            lines: list[str | None] = list(pieces)
+            # the first line began in an earlier chunk, which may not have been clean
+            head_length = (overlong or len(carry)) + len(pieces[0])
+            if overlong or head_length >= MAX_LINE_CHARS:
+                too_long(number + 1, head_length)
+                lines[0] = None
             else:
-                carry += rest
+                lines[0] = cleaner.clean(carry + pieces[0])
+            if max(map(len, pieces)) >= MAX_LINE_CHARS:
+                for offset in range(1, len(pieces)):
+                    if len(pieces[offset]) >= MAX_LINE_CHARS:
+                        too_long(number + 1 + offset, len(pieces[offset]))
+                        lines[offset] = None
+            if not cleaner.is_clean(chunk, strict):
+                lines[1:] = [
+                    cleaner.clean(line) if line is not None else None for line in lines[1:]
+                ]
+            yield LineBatch(number + 1, lines)
+            number += len(lines)
+            carry, overlong = "", 0
         if overlong:
-            too_long(number + 1, overlong)
-            yield LineBatch(number + 1, [None])
-        elif carry:
-            yield LineBatch(number + 1, [cleaner.clean(carry)])
-    finally:
-        # Leave the caller's stream open (the caller owns it), unless it is closed already.
-        with contextlib.suppress(ValueError):
-            text.detach()
+            overlong += len(rest)
+        elif len(carry) + len(rest) >= MAX_LINE_CHARS:
+            overlong, carry = len(carry) + len(rest), ""  # bounded memory: drop it
+        else:
+            carry += rest
+        if not raw:
+            break
+    if overlong:
+        too_long(number + 1, overlong)
+        yield LineBatch(number + 1, [None])
+    elif carry:
+        yield LineBatch(number + 1, [cleaner.clean(carry)])
     if cleaner.cp1252_lines:
         decoded.encoding = "utf-8+cp1252" if cleaner.utf8_seen else "cp1252"
         notes.warn(
@@ -196,6 +189,42 @@ def _batches(stream: BinaryIO, decoded: DecodedText, notes: Notes) -> Iterator[L
         )
 
 
+class _ChunkDecoder:
+    """Bytes to text a chunk at a time, with every line end (CRLF, CR, LF) made LF.
+
+    UTF-8 is decoded strictly first: a chunk that decodes needs no further
+    check, which is the common case and costs one pass. A chunk that does not
+    is decoded again with surrogateescape, which keeps each undecodable byte as
+    a lone surrogate, so that its bad lines can be re-read as cp1252 one by one
+    (_LineCleaner). Other encodings replace what they cannot decode.
+    """
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self.utf8 = encoding.startswith("utf-8")
+        self._decoder = codecs.getincrementaldecoder(encoding)("strict" if self.utf8 else "replace")
+        self._cr_pending = False  # the last chunk ended in CR: its LF may open this one
+
+    def decode(self, raw: bytes, *, final: bool) -> tuple[str, bool]:
+        """The text of `raw`, and whether it decoded strictly (no undecodable byte in it)."""
+        state = self._decoder.getstate()
+        try:
+            text, strict = self._decoder.decode(raw, final), True
+        except UnicodeDecodeError:
+            lenient = codecs.getincrementaldecoder(self.encoding)("surrogateescape")
+            lenient.setstate(state)
+            text, strict = lenient.decode(raw, final), False
+            self._decoder.setstate(lenient.getstate())
+        if self._cr_pending:
+            text = "\r" + text
+        self._cr_pending = not final and text.endswith("\r")
+        if self._cr_pending:
+            text = text[:-1]
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return text, strict
+
+
 class _LineCleaner:
     """Undecodable lines re-read as cp1252, NULs removed, with counts for the warnings."""
 
@@ -205,17 +234,13 @@ class _LineCleaner:
         self.cp1252_lines = 0
         self.nul_count = 0
 
-    def is_clean(self, chunk: str) -> bool:
-        """Whether every line of `chunk` is fine as it is (checked in C, once per chunk)."""
-        if "\x00" in chunk:
+    def is_clean(self, chunk: str, strict: bool) -> bool:
+        """Whether every line of `chunk`, decoded `strict`ly or not, is fine as it is (checked in
+        C, once per chunk)."""
+        if not strict or "\x00" in chunk:
             return False
-        if chunk.isascii() or not self.utf8:
-            return True
-        try:
-            chunk.encode("utf-8")  # lone surrogates: bytes that were not UTF-8
-        except UnicodeEncodeError:
-            return False
-        self.utf8_seen = True
+        if self.utf8 and not chunk.isascii():
+            self.utf8_seen = True
         return True
 
     def clean(self, line: str) -> str:
