@@ -290,6 +290,25 @@ def test_a_count_out_of_range_keeps_its_line_a_metadata_line_and_the_records_in_
     assert "not a calendar date" in messages
 
 
+def test_counts_padded_with_thousands_of_zeros_read_as_their_value():
+    # Python refuses to convert a string of more than 4,300 digits, leading zeros included.
+    zeros = "0" * 5000
+    parsed = parse_bytes(
+        blocks_page(
+            "Paper One",
+            ABSTRACT,
+            f"  • {zeros}4 authors\n·\nOct {zeros}6, {zeros}2021 {zeros}7",
+            "Paper Two",
+            ABSTRACT,
+            f"  • {zeros} authors\n·\nOct 6 {zeros}",
+        )
+    )
+    one, two = parsed.listings
+    assert (one.authors_count, one.published_on, one.upvotes) == (4, date(2021, 10, 6), 7)
+    assert (two.authors_count, two.upvotes) == (0, 0)
+    assert not parsed.notes
+
+
 def test_a_date_shaped_line_where_a_title_should_be_is_never_a_title():
     parsed = parse_bytes(
         blocks_page("Paper One", ABSTRACT, "Sep 123", "Oct 6 99999999999", "Paper Two", ABSTRACT)

@@ -30,17 +30,21 @@ LISTING_DATE = re.compile(
 
 # The largest count raw.paper_listings' integer columns hold.
 MAX_COUNT = 2**31 - 1
+# Digits of the largest limit bounded_int is given (MAX_COUNT): a longer number is out of range.
+MAX_LIMIT_DIGITS = len(str(MAX_COUNT))
 
 
 def bounded_int(digits: str, limit: int = MAX_COUNT) -> int | None:
-    """The number `digits` write, or None above `limit`.
+    """The number `digits` write, or None above `limit` (at most MAX_COUNT).
 
-    The length is checked first: Python refuses to convert more than 4,300
-    digits, and a line may hold 100,000.
+    Converted without its leading zeros and only when it is short enough to
+    be in range: Python refuses to convert more than 4,300 digits (leading
+    zeros count), and a line may hold 100,000.
     """
-    if len(digits.lstrip("0")) > len(str(limit)):
+    significant = digits.lstrip("0")
+    if len(significant) > MAX_LIMIT_DIGITS:
         return None
-    number = int(digits)
+    number = int(significant) if significant else 0
     return number if number <= limit else None
 
 
