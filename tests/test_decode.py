@@ -108,20 +108,26 @@ def test_an_overlong_line_is_skipped_without_losing_the_record_alignment():
     assert f"{MAX_LINE_CHARS + 10:,} characters" in parsed.notes.messages[0]
 
 
-def reference_lines(data: bytes) -> list[str]:
+def reference_lines(data: bytes) -> tuple[list[str], str]:
     """The decoder's promise for UTF-8 input, line by line and slowly: every line end (CRLF, CR,
-    LF) ends a line; a line that is valid UTF-8 reads as such, any other as cp1252; NULs go."""
+    LF) ends a line; a line that is valid UTF-8 reads as such, any other as cp1252; NULs go.
+    With the lines, the encoding the file is then said to be in."""
     lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
     if lines[-1] == b"":
         lines.pop()  # a final line end opens no line
     decoded = []
+    utf8_seen = cp1252_seen = False
     for line in lines:
         try:
             text = line.decode("utf-8")
+            utf8_seen = utf8_seen or not line.isascii()
         except UnicodeDecodeError:
             text = line.decode("cp1252", "replace")
+            cp1252_seen = True
         decoded.append(text.replace("\x00", ""))
-    return decoded
+    if not cp1252_seen:
+        return decoded, "utf-8"
+    return decoded, "utf-8+cp1252" if utf8_seen else "cp1252"
 
 
 # Bytes that make the chunk decoder's cases: multi-byte characters and line ends to be cut
@@ -154,6 +160,7 @@ def test_lines_decode_alike_however_the_bytes_are_cut_into_chunks(data, read_byt
     # Straight to the chunk decoder: sniffing would reject the many NULs as binary content.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("orchestration.ingest.decode.READ_BYTES", read_bytes)
-        batches = _batches(io.BytesIO(data), DecodedText("utf-8"), Notes())
+        decoded = DecodedText("utf-8")
+        batches = _batches(io.BytesIO(data), decoded, Notes())
         got = [line for batch in batches for line in batch.lines]
-    assert got == reference_lines(data)
+    assert (got, decoded.encoding) == reference_lines(data)

@@ -162,6 +162,10 @@ def _batches(stream: BinaryIO, decoded: DecodedText, notes: Notes) -> Iterator[L
                 lines[1:] = [
                     cleaner.clean(line) if line is not None else None for line in lines[1:]
                 ]
+            elif chunks.utf8 and not cleaner.utf8_seen and not chunk.isascii():
+                # valid UTF-8 beyond ASCII, on a line that ends in this chunk (the first one
+                # was checked whole above; the last one goes on, and may turn out not to be)
+                cleaner.utf8_seen = any(not piece.isascii() for piece in pieces[1:])
             yield LineBatch(number + 1, lines)
             number += len(lines)
             carry, overlong = "", 0
@@ -237,11 +241,7 @@ class _LineCleaner:
     def is_clean(self, chunk: str, strict: bool) -> bool:
         """Whether every line of `chunk`, decoded `strict`ly or not, is fine as it is (checked in
         C, once per chunk)."""
-        if not strict or "\x00" in chunk:
-            return False
-        if self.utf8 and not chunk.isascii():
-            self.utf8_seen = True
-        return True
+        return strict and "\x00" not in chunk
 
     def clean(self, line: str) -> str:
         if self.utf8 and not line.isascii():
