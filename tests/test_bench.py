@@ -75,6 +75,8 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
         "ingest, many small files: psql \\copy",
         "ingest / bare COPY, many small files",
         "ingest / bare COPY, a few large files",
+        "ingest CPU per listing, many small files",
+        "ingest CPU per listing, a few large files",
         "ingest peak RSS, many small files",
         "ingest peak RSS, a few large files",
         "  round 3: ingest / bare COPY",

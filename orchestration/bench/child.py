@@ -1,6 +1,6 @@
 """`python -m orchestration.bench.child COMMAND [ARG...]`: run one command as a user would, and
-report on stdout, as JSON, its wall time from start to exit and the peak memory of it and its
-worker processes.
+report on stdout, as JSON, its wall time from start to exit, and the CPU time and peak memory of
+it and its worker processes.
 
 The benchmark times whole processes (`paperhouse ingest`, `psql \\copy`,
 `paperhouse export`) through this small launcher rather than from its own
@@ -23,11 +23,13 @@ def run(command: list[str]) -> dict:
     started = time.perf_counter()
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     seconds = time.perf_counter() - started
-    # The command's own peak, or its worker processes' (each waited for by the command) if higher.
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # The command and its worker processes (each waited for by the command): their CPU time in
+    # all, and the command's own peak, or a worker's if higher.
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "seconds": seconds,
-        "max_rss_mb": peak_kib / 1024,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "max_rss_mb": usage.ru_maxrss / 1024,
         "returncode": done.returncode,
         "stderr": done.stderr.decode("utf-8", "replace")[-2000:],
     }
