@@ -21,6 +21,7 @@ import json
 import os
 import pickle
 import sys
+import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ from orchestration.defs.shared import (
 )
 from orchestration.features import ExtractionSummary
 from orchestration.ingest.batch import IngestReport
-from orchestration.instance import instance_env
+from orchestration.instance import PENDING_REPORT_PREFIX, instance_env
 from orchestration.models.runner import MANIFEST, BuildSummary, NodeResult
 from orchestration.settings import Settings
 
@@ -176,23 +177,74 @@ def report(events: list[AssetEvent], instance: dg.DagsterInstance) -> None:
         instance.report_runless_asset_event(event)
 
 
-def report_file(path: Path) -> None:
+def report_file(path: Path) -> bool:
     """Report the command run left in `path` (settings, warehouse URL and what it did, pickled
-    by the command itself), then delete it. Run as the command's reporter, whose output is
-    history.log in the Dagster home."""
+    by the command itself), then delete it; whether it was reported. A failure is told on
+    stderr, which is history.log in the Dagster home."""
     try:
         with open(path, "rb") as handle:
             settings, warehouse_url, parts = pickle.load(handle)
         run = CommandRun(**parts)
         with open_instance(settings, warehouse_url) as instance:
             report(asset_events(run, read_manifest()), instance)
-    except Exception:  # its stderr is history.log: the traceback goes there, under a dated line
+        return True
+    except Exception:  # the traceback goes to history.log, under a dated line
         print(f"{datetime.now(UTC).isoformat()} {path.name} was not reported:", file=sys.stderr)
         traceback.print_exc()
-        sys.exit(1)
+        return False
     finally:
         path.unlink(missing_ok=True)
 
 
+# A report whose reporter died (killed outright, the machine switched off) or never started
+# stays in the Dagster home, and the next command's reporter delivers it. A reporter claims a
+# report by renaming it to carry its process id, so that no report is delivered twice; a claim
+# whose process is gone is taken over, and a report nobody claimed is taken once it is older
+# than this (its command starts its reporter the moment it has written it).
+CLAIMED = ".claimed-"
+UNCLAIMED_SECONDS = 60
+
+
+def claim(path: Path) -> Path | None:
+    """`path` renamed as this process's; None if another reporter took it first."""
+    claimed = path.with_name(f"{path.name.partition(CLAIMED)[0]}{CLAIMED}{os.getpid()}")
+    try:
+        path.rename(claimed)
+    except FileNotFoundError:
+        return None
+    return claimed
+
+
+def abandoned_reports(home: Path, now: float) -> list[Path]:
+    """Reports in `home` that no living reporter is delivering."""
+    found = []
+    for path in sorted(home.glob(f"{PENDING_REPORT_PREFIX}*")):
+        _, claimed, pid = path.name.partition(CLAIMED)
+        try:
+            if claimed:
+                os.kill(int(pid), 0)  # raises when the claimer is gone
+            elif now - path.stat().st_mtime > UNCLAIMED_SECONDS:
+                found.append(path)
+        except (ProcessLookupError, ValueError):
+            found.append(path)
+        except OSError:  # the file went meanwhile, or the process is another user's
+            continue
+    return found
+
+
+def report_pending(own: Path) -> bool:
+    """Report the command run in `own`, then every abandoned report beside it; whether all
+    were reported."""
+    reported = True
+    claimed = claim(own)
+    if claimed is not None:
+        reported = report_file(claimed)
+    for path in abandoned_reports(own.parent, time.time()):
+        claimed = claim(path)
+        if claimed is not None:
+            reported = report_file(claimed) and reported
+    return reported
+
+
 if __name__ == "__main__":
-    report_file(Path(sys.argv[1]))
+    sys.exit(0 if report_pending(Path(sys.argv[1])) else 1)

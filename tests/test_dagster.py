@@ -353,6 +353,44 @@ def test_an_ingest_reports_from_a_process_of_its_own_and_never_imports_dagster(
         assert listings.asset_materialization.metadata["listings_loaded"].value == SEED_LISTINGS
 
 
+def test_a_report_whose_reporter_was_killed_is_delivered_by_the_next_command(
+    dbt_manifest, cli_env, db_url, inbox, monkeypatch
+):
+    from orchestration.history import UNCLAIMED_SECONDS
+    from orchestration.instance import pending_reports
+    from orchestration.settings import Settings
+
+    cli_env["PAPERHOUSE_DAGSTER_HISTORY"] = "true"
+    cli_env["PAPERHOUSE_TEST_COMMAND"] = "the-killed-ingest"  # marks what the ingest starts
+    done = run_cli("ingest", str(inbox), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    reporters = processes_with("PAPERHOUSE_TEST_COMMAND=the-killed-ingest")
+    assert reporters, "the ingest started no reporter"
+    for pid in reporters:  # while it imports Dagster, before it can report
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    left = pending_reports(Settings.from_env(cli_env))
+    assert len(left) == 1
+    with dagster_instance(cli_env, db_url, monkeypatch) as instance:
+        assert (
+            instance.get_latest_materialization_event(dg.AssetKey(["raw", "paper_listings"]))
+            is None
+        )
+    # a minute on, as far as the next reporter can tell, if the reporter died before its claim
+    old = time.time() - UNCLAIMED_SECONDS - 1
+    os.utime(left[0], (old, old))
+
+    cli_env["PAPERHOUSE_TEST_COMMAND"] = "the-next-command"
+    assert run_cli("build", env=cli_env).returncode == 0
+    wait_for_history(cli_env)
+    with dagster_instance(cli_env, db_url, monkeypatch) as instance:
+        listings = instance.get_latest_materialization_event(dg.AssetKey(["raw", "paper_listings"]))
+        assert listings.asset_materialization.metadata["listings_loaded"].value == SEED_LISTINGS
+        assert instance.get_latest_materialization_event(
+            dg.AssetKey(["analytics", "dim_papers"])
+        ), "the build's own report"
+
+
 def test_history_that_cannot_be_written_is_a_warning_not_a_failure(cli_env, inbox, tmp_path):
     cli_env["PAPERHOUSE_DAGSTER_HISTORY"] = "true"
     cli_env["PAPERHOUSE_DAGSTER_DATABASE_URL"] = (

@@ -6,7 +6,8 @@ seconds of CPU) happen in that process, after the command's work, so an
 ingest never shares its cores or its GIL with them. What it reports lands a
 few seconds after the command ends. A storage that cannot be reached is
 told at once, as a warning; a report that fails later is written to
-history.log in the Dagster home.
+history.log in the Dagster home; a report whose process died before it was
+delivered is delivered by the next one (orchestration.history.report_pending).
 """
 
 from __future__ import annotations
