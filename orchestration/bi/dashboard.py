@@ -64,6 +64,15 @@ def sum_of(column: str, label: str) -> dict:
     }
 
 
+# Headings that the rule in column_label would get wrong.
+COLUMN_LABELS = {"display_keyword": "Keyword", "max_upvotes": "Most upvotes"}
+
+
+def column_label(name: str) -> str:
+    """A column's heading in charts: `paper_count` -> `Paper count`."""
+    return COLUMN_LABELS.get(name) or name.replace("_", " ").capitalize()
+
+
 def table(columns: list[str], order_by: str | None = None, page_length: int = 10) -> dict:
     """A table chart of the dataset's rows as they are (no grouping)."""
     return {
@@ -235,6 +244,7 @@ def _dataset(dataset: Dataset) -> dict:
         "columns": [
             {
                 "column_name": name,
+                "verbose_name": column_label(name),
                 "type": kind,
                 "is_dttm": name in dataset.temporal,
                 "groupby": True,
