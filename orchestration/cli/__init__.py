@@ -8,9 +8,9 @@ the warehouse, a query or the build failed, 2 for a usage error.
 
 This package imports nothing at its top. A worker process (ingest, features)
 is started by spawn, which runs the parent's main script again, and the
-`paperhouse` script imports `main` from here: importing the whole command
-line there cost each worker about a quarter of a second of CPU before its
-first job.
+`paperhouse` script imports `main` from here: were the command line
+imported here, every worker would import every command before its first
+job.
 """
 
 

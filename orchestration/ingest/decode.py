@@ -118,7 +118,7 @@ def decode_lines(stream: BinaryIO, notes: Notes) -> DecodedText:
     return decoded
 
 
-# Bytes read and decoded at a time, about two hundred lines. Lines are cut out
+# Bytes read and decoded at a time, about a thousand lines. Lines are cut out
 # of these chunks and handed on in batches, in C (bytes.decode, str.split,
 # list slices) rather than one by one: per-line Python work would be most of
 # the cost of ingest.
