@@ -15,8 +15,10 @@ from orchestration.ingest.batch import ingest_paths
 from orchestration.keywords.calibrate import calibrate
 from orchestration.keywords.extract import (
     KEYWORDS_PER_PAPER,
+    SPACE,
     TERM_BOOST,
     TITLE_NAME_BOOST,
+    _split_at_spaces,
     candidates,
     keywords,
     singular,
@@ -259,3 +261,15 @@ def test_a_changed_extractor_reextracts_and_rebuilds_in_full(db_url, conn, inbox
         "select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2"
     ).fetchall()
     assert after == before
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            ["a", "é", " ", "\t", "\n", "\u00a0", "\u2028", "\x1c", "\u200b", "|"]
+        )
+    )
+)
+def test_words_are_cut_at_the_white_space_the_regular_expression_cuts_at(text):
+    assert _split_at_spaces(text) == SPACE.split(text)
