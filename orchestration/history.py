@@ -46,7 +46,7 @@ from orchestration.defs.shared import (
 )
 from orchestration.features import ExtractionSummary
 from orchestration.ingest.batch import IngestReport
-from orchestration.instance import PENDING_REPORT_PREFIX, instance_env
+from orchestration.instance import instance_env, pending_reports_in
 from orchestration.models.runner import MANIFEST, BuildSummary, NodeResult
 from orchestration.settings import Settings
 
@@ -218,7 +218,7 @@ def claim(path: Path) -> Path | None:
 def abandoned_reports(home: Path, now: float) -> list[Path]:
     """Reports in `home` that no living reporter is delivering."""
     found = []
-    for path in sorted(home.glob(f"{PENDING_REPORT_PREFIX}*")):
+    for path in pending_reports_in(home):
         _, claimed, pid = path.name.partition(CLAIMED)
         try:
             if claimed:

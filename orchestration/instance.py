@@ -33,7 +33,12 @@ PENDING_REPORT_PREFIX = ".history-"
 
 def pending_reports(settings: Settings) -> list[Path]:
     """The reports of commands that Dagster's instance has not received yet."""
-    return sorted(_home(settings).glob(f"{PENDING_REPORT_PREFIX}*"))
+    return pending_reports_in(_home(settings))
+
+
+def pending_reports_in(home: Path) -> list[Path]:
+    """pending_reports of the Dagster home `home`."""
+    return sorted(home.glob(f"{PENDING_REPORT_PREFIX}*"))
 
 
 def _home(settings: Settings) -> Path:

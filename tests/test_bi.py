@@ -104,10 +104,10 @@ def rendered_charts(driver, timeout: float = 180) -> dict[str, dict]:
     deadline = time.monotonic() + timeout
     reloaded = False
     while len(answers) < len(CHARTS):
-        page = driver.find_element(By.TAG_NAME, "body").text[:2000]
-        assert time.monotonic() < deadline, (
+        assert time.monotonic() < deadline, (  # the message is read only on failure
             f"{len(answers)} of {len(CHARTS)} charts loaded at {driver.current_url}; the page says:\n"
-            f"{page}\nbrowser console: {driver.get_log('browser')[-10:]}"
+            f"{driver.find_element(By.TAG_NAME, 'body').text[:2000]}\n"
+            f"browser console: {driver.get_log('browser')[-10:]}"
         )
         # Once, in one fresh-clone run, a first page drew no chart at all for 120 s (cause not
         # found): a page that asked for nothing in half the time gets one reload, a real failure

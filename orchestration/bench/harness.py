@@ -320,7 +320,8 @@ def paperhouse_in_child(url: str, *args: str) -> dict:
     """
     env = {**os.environ, ENVIRONMENT_VARIABLES["database_url"]: url}
     settings = Settings.from_env(env)
-    earlier = set(pending_reports(settings))  # a report whose process was killed stays behind
+    # a report whose process was killed waits for the next command's reporter, not this one's
+    earlier = set(pending_reports(settings))
     measured = in_child([str(Path(sys.executable).parent / "paperhouse"), *args], env)
     deadline = time.monotonic() + 120
     while set(pending_reports(settings)) - earlier and time.monotonic() < deadline:
