@@ -7,10 +7,10 @@ import itertools
 import psycopg
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.features import extract_pending
+from orchestration.features import COPY_KEYWORDS, extract_pending, keyword_row
 from orchestration.ingest.batch import ingest_paths
 from orchestration.keywords.calibrate import calibrate
 from orchestration.keywords.extract import (
@@ -18,6 +18,7 @@ from orchestration.keywords.extract import (
     SPACE,
     TERM_BOOST,
     TITLE_NAME_BOOST,
+    Keyword,
     _split_at_spaces,
     candidates,
     keywords,
@@ -222,6 +223,50 @@ def test_calibrating_on_the_samples_reproduces_the_committed_reference(sample_db
     assert written.read_text() == DOCUMENT_FREQUENCY_FILE.read_text()
     assert phrases_written == len(DOCUMENT_FREQUENCY_FILE.read_text().splitlines()) - 1
     assert written.read_text().splitlines()[1].endswith(f",{SEED_DISTINCT_TITLES}")
+
+
+# PostgreSQL's text holds any character but NUL; lone surrogates are no text at all.
+ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+KEYWORD = st.builds(
+    Keyword,
+    keyword=ANY_TEXT,
+    score=st.floats(allow_nan=False, allow_infinity=False),
+    rank=st.integers(1, 10),
+    in_title=st.booleans(),
+    occurrences=st.integers(-(2**31), 2**31 - 1),
+    display=ANY_TEXT,
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.lists(KEYWORD, max_size=12), min_size=1, max_size=5))
+def test_keyword_rows_reach_the_table_as_they_were(conn, papers):
+    # The COPY line is written by hand: quotes, backslashes, tabs, line breaks, braces and
+    # commas in a keyphrase must arrive as themselves, one array element each.
+    conn.execute(
+        "create temp table if not exists listing_keywords (like features.listing_keywords)"
+    )
+    conn.execute("truncate listing_keywords")
+    with conn.cursor().copy(COPY_KEYWORDS.replace("features.", "")) as copy:
+        for position, found in enumerate(papers, start=1):
+            copy.write(keyword_row(7, position, found))
+    stored = conn.execute(
+        "select position, keywords, scores, in_title, occurrences, display_keywords"
+        " from listing_keywords order by position"
+    ).fetchall()
+    assert stored == [
+        (
+            position,
+            [k.keyword for k in found],
+            [k.score for k in found],
+            [k.in_title for k in found],
+            [k.occurrences for k in found],
+            [k.display for k in found],
+        )
+        for position, found in enumerate(papers, start=1)
+    ]
 
 
 def keyword_rows(conn):
