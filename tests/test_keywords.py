@@ -14,11 +14,13 @@ from orchestration.features import COPY_KEYWORDS, extract_pending, keyword_row
 from orchestration.ingest.batch import ingest_paths
 from orchestration.keywords.calibrate import calibrate
 from orchestration.keywords.extract import (
+    BREAKERS,
     KEYWORDS_PER_PAPER,
     SPACE,
     TERM_BOOST,
     TITLE_NAME_BOOST,
     Keyword,
+    _break_phrases,
     _split_at_spaces,
     candidates,
     keywords,
@@ -318,3 +320,17 @@ def test_a_changed_extractor_reextracts_and_rebuilds_in_full(db_url, conn, inbox
 )
 def test_words_are_cut_at_the_white_space_the_regular_expression_cuts_at(text):
     assert _split_at_spaces(text) == SPACE.split(text)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            ["a", "B", ".", " ", "\n", "\u00a0", "-", "–", "—", ",", "|", "(", "/", "’"]
+        )
+    )
+)
+def test_phrases_break_where_the_one_regular_expression_breaks_them(text):
+    # _break_phrases may leave more white space than BREAKERS.sub; the words cut from it,
+    # the empty pieces at either end included, must be the same.
+    assert _split_at_spaces(_break_phrases(text)) == _split_at_spaces(BREAKERS.sub(" | ", text))

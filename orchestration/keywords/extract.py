@@ -54,6 +54,13 @@ PARTICIPLE_ENDINGS = ("ed", "en")
 URL = re.compile(r"https?://\S+")
 # phrase breakers: punctuation, a period or slash between words, dashes
 BREAKERS = re.compile(r"[,;:!?()\[\]{}\"“”‘’«»|<>=*#@~^&%$/\\]|\.(?:\s|\Z)|\s[-–—]+\s|[–—]")
+# BREAKERS in passes the regex engine scans quickly (_break_phrases says why): a pattern
+# that opens with a character class skips every character outside it without trying
+# the pattern there, which an alternation of differently opening patterns cannot.
+BREAK_CHARACTERS = re.compile(r"[,;:!?()\[\]{}\"“”‘’«»|<>=*#@~^&%$/\\–—]")
+SENTENCE_ENDS = re.compile(r"\.(?:\s|\Z)")
+SENTENCE_ENDS_AND_DASHES = re.compile(r"[.\s](?:(?<=\.)(?:\s|\Z)|(?<=\s)[-–—]+\s)")
+DASHES = "-–—"
 SPACE = re.compile(r"\s+")
 POSSESSIVE = re.compile(r"'[sS]\Z")
 ALPHA = re.compile(r"[^\W\d_]")
@@ -313,7 +320,7 @@ TOKEN_CACHE_LIMIT = 1_000_000
 
 
 def _tokens(text: str, vocabulary: Vocabulary) -> list[_Token]:
-    text = BREAKERS.sub(" | ", URL.sub(" | ", fold(text)))
+    text = _break_phrases(URL.sub(" | ", fold(text)))
     cache = vocabulary.token_cache
     if len(cache) > TOKEN_CACHE_LIMIT:
         cache.clear()
@@ -324,6 +331,36 @@ def _tokens(text: str, vocabulary: Vocabulary) -> list[_Token]:
             token = cache[raw] = _token(raw, vocabulary)
         tokens.append(token)
     return tokens
+
+
+def _break_phrases(text: str) -> str:
+    """BREAKERS.sub(" | ", text) up to the amount of white space, which the split after it
+    ignores; a property test holds the two alike.
+
+    Passes rather than one regular expression, whose alternation tries all four of its
+    branches at every character. A period's and a dash's breakers share one pass:
+    which of them takes the white space between them (`end. - next`) decides what is
+    left. A dash after white space is rare, so most texts take the period's pass alone.
+    The characters that break wherever they stand come last: a break already inserted
+    holds one (`|`), and replacing it again adds only white space.
+    """
+    if _dash_after_space(text):
+        text = SENTENCE_ENDS_AND_DASHES.sub(" | ", text)
+    else:
+        text = SENTENCE_ENDS.sub(" | ", text)
+    return BREAK_CHARACTERS.sub(" | ", text)
+
+
+def _dash_after_space(text: str) -> bool:
+    # str.find over each dash, not a regular expression: hyphens are common (state-of-the-art),
+    # a dash after white space is not, and `\s` in a pattern is tested at every character.
+    for dash in DASHES:
+        at = text.find(dash, 1)
+        while at != -1:
+            if text[at - 1].isspace():
+                return True
+            at = text.find(dash, at + 1)
+    return False
 
 
 def _split_at_spaces(text: str) -> list[str]:
