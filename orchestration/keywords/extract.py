@@ -324,13 +324,14 @@ def _tokens(text: str, vocabulary: Vocabulary) -> list[_Token]:
     cache = vocabulary.token_cache
     if len(cache) > TOKEN_CACHE_LIMIT:
         cache.clear()
-    tokens = []
-    for raw in _split_at_spaces(text):
-        token = cache.get(raw)
-        if token is None:
-            token = cache[raw] = _token(raw, vocabulary)
-        tokens.append(token)
-    return tokens
+    known = cache.get
+    # `or`: a _Token is always true, so only a word not seen before is made (and cached)
+    return [known(raw) or _cached_token(raw, vocabulary) for raw in _split_at_spaces(text)]
+
+
+def _cached_token(raw: str, vocabulary: Vocabulary) -> _Token:
+    token = vocabulary.token_cache[raw] = _token(raw, vocabulary)
+    return token
 
 
 def _break_phrases(text: str) -> str:
