@@ -8,6 +8,9 @@ documents computed by PostgreSQL), so a crash loses at most the batch in
 flight and the next run picks it up again. One extraction runs at a
 time per warehouse (a session advisory lock); a second one waits for it.
 
+A relisted paper (the same title and abstract on another day's page) has
+the features of its earlier listing, copied rather than computed again.
+
 Big backlogs (the first load of years of files) are shared between this
 process and worker processes, one process per core: the rule is pure Python
 and CPU-bound.
@@ -19,6 +22,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import psycopg
 
@@ -56,25 +60,92 @@ select coalesce(
     0
 )
 """
+# Each listing, with the earlier listing of the same text whose features the
+# current extractor computed, if there is one: a relisted paper's features are
+# copied from it rather than computed again. A title holds no line break, so
+# title and abstract cannot run together in the digest. The batch's own files
+# are never a source: the reader may still see what the writer is replacing.
+# The lateral subquery's limit keeps it a lookup per listing in the digest's
+# index; as a join, the planner hashes every extracted listing for each batch.
 LISTINGS = """
-select file_id, position, title, abstract
-from raw.paper_listings
-where file_id = any(%s)
-order by file_id, position
+select
+    listing.file_id,
+    listing.position,
+    source.file_id,
+    source.position,
+    case when source.file_id is null then listing.title end,
+    case when source.file_id is null then listing.abstract end,
+    listing.text_digest
+from (
+    select file_id, position, title, abstract, md5(title || E'\\n' || abstract) as text_digest
+    from raw.paper_listings
+    where file_id = any(%(file_ids)s)
+) as listing
+left join lateral (
+    select earlier.file_id, earlier.position
+    from features.listing_keywords as earlier
+    inner join features.extracted_files as extraction on earlier.file_id = extraction.file_id
+    where earlier.text_digest = listing.text_digest::uuid
+        and extraction.extractor_version = %(version)s
+        and earlier.file_id <> all(%(file_ids)s)
+    limit 1
+) as source on true
+order by listing.file_id, listing.position
 """
 COPY_KEYWORDS = """
 copy features.listing_keywords
-    (file_id, position, keywords, scores, in_title, occurrences, display_keywords)
+    (file_id, position, keywords, scores, in_title, occurrences, display_keywords, text_digest)
 from stdin
+"""
+# The features of the listings LISTINGS found a source for, copied from it.
+COPY_FEATURES_FROM_SOURCES = """
+with copied as (
+    select *
+    from unnest(
+        %(file_ids)s::bigint[], %(positions)s::integer[],
+        %(source_file_ids)s::bigint[], %(source_positions)s::integer[]
+    ) as copied (file_id, position, source_file_id, source_position)
+),
+copied_keywords as (
+    insert into features.listing_keywords
+        (file_id, position, keywords, scores, in_title, occurrences, display_keywords, text_digest)
+    select
+        copied.file_id,
+        copied.position,
+        source.keywords,
+        source.scores,
+        source.in_title,
+        source.occurrences,
+        source.display_keywords,
+        source.text_digest
+    from copied
+    inner join features.listing_keywords as source
+        on copied.source_file_id = source.file_id and copied.source_position = source.position
+    returning 1
+)
+insert into features.listing_search_documents (file_id, position, search_document)
+select copied.file_id, copied.position, source.search_document
+from copied
+inner join features.listing_search_documents as source
+    on copied.source_file_id = source.file_id and copied.source_position = source.position
+-- no search document is copied unless every keyphrase row was: the row count tells both
+where (select count(*) from copied_keywords) = %(copies)s
 """
 INSERT_SEARCH_DOCUMENTS = """
 insert into features.listing_search_documents (file_id, position, search_document)
 select
-    file_id,
-    position,
-    setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', abstract), 'B')
-from raw.paper_listings
-where file_id = any(%s)
+    listing.file_id,
+    listing.position,
+    setweight(to_tsvector('english', listing.title), 'A')
+    || setweight(to_tsvector('english', listing.abstract), 'B')
+from raw.paper_listings as listing
+where listing.file_id = any(%(file_ids)s)
+    and not exists (
+        select from features.listing_search_documents as done
+        where done.file_id = any(%(file_ids)s)
+            and done.file_id = listing.file_id
+            and done.position = listing.position
+    )
 """
 RECORD_EXTRACTION = """
 insert into features.extracted_files (file_id, extractor_version, listing_count)
@@ -86,6 +157,7 @@ on conflict (file_id) do update
     set extractor_version = excluded.extractor_version,
         listing_count = excluded.listing_count,
         extracted_at = now()
+returning listing_count
 """
 
 
@@ -95,6 +167,9 @@ class ExtractionSummary:
     listings: int
     reextracted_files: int  # of those, files an older extractor version had done
     version: str
+    # listings whose features were copied from an earlier listing of the same text
+    # (a default: reports pickled before it existed still load)
+    copied_listings: int = 0
 
 
 def extract_pending(
@@ -121,17 +196,20 @@ def extract_pending(
         workers = workers or os.cpu_count() or 1
         if total < parallel_threshold:
             workers = 1
+        copied = 0
         for done in map_shared(
             [(url, batch) for batch in batches],
             lambda job: extract_batch(conn, reader, job[1], vocabulary),
             _extract_batch_in_worker,
             workers,
         ):
+            copied += done.copied
             if on_batch:
-                on_batch(done)
+                on_batch(done.listings)
     return ExtractionSummary(
         files=len(pending),
         listings=total,
+        copied_listings=copied,
         reextracted_files=sum(1 for _, _, seen_before in pending if seen_before),
         version=vocabulary.version,
     )
@@ -159,40 +237,73 @@ def _batches(pending: Sequence[tuple[int, int, bool]]) -> Iterator[list[int]]:
         yield batch
 
 
+class BatchDone(NamedTuple):
+    listings: int
+    copied: int  # of those, listings whose features were copied from the same text
+
+
 def extract_batch(
     writer: psycopg.Connection,
     reader: psycopg.Connection,
     file_ids: list[int],
     vocabulary: Vocabulary,
-) -> int:
-    """Replace the keyphrases of `file_ids` in one transaction of `writer`; return the listings done.
+) -> BatchDone:
+    """Replace the features of `file_ids` in one transaction of `writer`.
 
     `reader`, a second connection, streams the listings through a server-side
     cursor while `writer` is busy with its COPY (one connection cannot do both),
-    so memory stays flat however big the files are.
+    so memory stays flat however big the files are. It sees the features
+    committed before the batch began, which is where the copied ones come from.
     """
-    done = 0
+    batch = {"version": vocabulary.version, "file_ids": file_ids}
+    copies: list[tuple[int, int, int, int]] = []  # (file_id, position) of the source's
     with writer.transaction(), reader.transaction():
         writer.execute("delete from features.extracted_files where file_id = any(%s)", [file_ids])
-        writer.execute(RECORD_EXTRACTION, {"version": vocabulary.version, "file_ids": file_ids})
+        listings = sum(count for (count,) in writer.execute(RECORD_EXTRACTION, batch))
         with (
-            reader.cursor(name="paperhouse_keyword_listings") as listings,
+            reader.cursor(name="paperhouse_keyword_listings") as rows,
             writer.cursor() as cursor,
         ):
-            listings.itersize = 2_000
-            listings.execute(LISTINGS, [file_ids])
+            rows.itersize = 2_000
+            rows.execute(LISTINGS, batch)
             with cursor.copy(COPY_KEYWORDS) as copy:
-                for file_id, position, title, abstract in listings:
-                    copy.write(
-                        keyword_row(file_id, position, keywords(title, abstract, vocabulary))
-                    )
-                    done += 1
-        writer.execute(INSERT_SEARCH_DOCUMENTS, [file_ids])
-    return done
+                for file_id, position, *source, title, abstract, digest in rows:
+                    if source[0] is None:
+                        found = keywords(title, abstract, vocabulary)
+                        copy.write(keyword_row(file_id, position, found, digest))
+                    else:
+                        copies.append((file_id, position, *source))
+        if copies:
+            _copy_features(writer, copies)
+        writer.execute(INSERT_SEARCH_DOCUMENTS, batch)
+    return BatchDone(listings, len(copies))
 
 
-def keyword_row(file_id: int, position: int, found: list[Keyword]) -> str:
-    """One line of COPY's text format for features.listing_keywords.
+def _copy_features(writer: psycopg.Connection, copies: list[tuple[int, int, int, int]]) -> None:
+    file_ids, positions, source_file_ids, source_positions = zip(*copies, strict=True)
+    copied = writer.execute(
+        COPY_FEATURES_FROM_SOURCES,
+        {
+            "file_ids": list(file_ids),
+            "positions": list(positions),
+            "source_file_ids": list(source_file_ids),
+            "source_positions": list(source_positions),
+            "copies": len(copies),
+        },
+    ).rowcount
+    if copied != len(copies):
+        # A source deleted (its file re-ingested or removed) after the reader found it:
+        # the batch is rolled back, and the next build extracts it again.
+        raise RuntimeError(
+            f"{len(copies) - copied:,} of {len(copies):,} listings lost the earlier listing "
+            "of the same text their features were to be copied from while the features step "
+            "ran; nothing of this batch was kept: build again"
+        )
+
+
+def keyword_row(file_id: int, position: int, found: list[Keyword], digest: str) -> str:
+    """One line of COPY's text format for features.listing_keywords; `digest` is the text's
+    md5 in hexadecimal, as PostgreSQL's md5() gives it.
 
     Written by hand because psycopg dumps arrays element by element in
     Python, which costs several times the five joins of their text form.
@@ -210,6 +321,7 @@ def keyword_row(file_id: int, position: int, found: list[Keyword]) -> str:
                 _array(["t" if k.in_title else "f" for k in found]),
                 _array([str(k.occurrences) for k in found]),
                 _text_array([k.display for k in found]),
+                digest,
             )
         )
         + "\n"
@@ -236,7 +348,7 @@ def _text_array(items: list[str]) -> str:
     return ('{"' + '","'.join(quoted) + '"}').translate(COPY_TEXT_ESCAPES)
 
 
-def _extract_batch_in_worker(job: tuple[str, list[int]]) -> int:
+def _extract_batch_in_worker(job: tuple[str, list[int]]) -> BatchDone:
     url, file_ids = job
     global _worker_connections
     if _worker_connections is None:

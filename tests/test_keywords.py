@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from hashlib import md5
 
 import psycopg
 import pytest
@@ -253,10 +254,10 @@ def test_keyword_rows_reach_the_table_as_they_were(conn, papers):
     conn.execute("truncate listing_keywords")
     with conn.cursor().copy(COPY_KEYWORDS.replace("features.", "")) as copy:
         for position, found in enumerate(papers, start=1):
-            copy.write(keyword_row(7, position, found))
+            copy.write(keyword_row(7, position, found, md5(b"%d" % position).hexdigest()))
     stored = conn.execute(
-        "select position, keywords, scores, in_title, occurrences, display_keywords"
-        " from listing_keywords order by position"
+        "select position, keywords, scores, in_title, occurrences, display_keywords,"
+        " text_digest = md5(position::text)::uuid from listing_keywords order by position"
     ).fetchall()
     assert stored == [
         (
@@ -266,6 +267,7 @@ def test_keyword_rows_reach_the_table_as_they_were(conn, papers):
             [k.in_title for k in found],
             [k.occurrences for k in found],
             [k.display for k in found],
+            True,
         )
         for position, found in enumerate(papers, start=1)
     ]
@@ -285,6 +287,49 @@ def test_worker_processes_extract_what_one_process_does(db_url, conn, inbox, sam
         expected = [row[2:] for row in keyword_rows(sample)]
     assert [row[2:] for row in keyword_rows(conn)] == expected  # file ids differ, order does not
     assert extract_pending(db_url).files == 0  # nothing left pending
+
+
+def test_a_relisted_text_has_its_features_copied_as_they_would_be_computed(db_url, conn, inbox):
+    # Two days' inboxes: the second day's relisted papers are copied from the first day's.
+    first_day = sorted(inbox.iterdir())[:2]
+    ingest_paths(db_url, first_day, settle_seconds=0)
+    assert extract_pending(db_url).copied_listings == 0
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+    first_day_texts = set(
+        conn.execute(
+            "select title, abstract from raw.paper_listings where file_id in"
+            " (select file_id from features.extracted_files)"
+        ).fetchall()
+    )
+    second_day = conn.execute(
+        "select title, abstract from raw.paper_listings where file_id not in"
+        " (select file_id from features.extracted_files)"
+    ).fetchall()
+    relisted = sum(1 for text in second_day if text in first_day_texts)
+
+    summary = extract_pending(db_url)
+
+    assert relisted > 0 and summary.copied_listings == relisted
+    stored = conn.execute(
+        """
+        select listing.title, listing.abstract, keywords.keywords, keywords.scores,
+            keywords.display_keywords, keywords.text_digest = md5(title || E'\\n' || abstract)::uuid,
+            documents.search_document = setweight(to_tsvector('english', title), 'A')
+                || setweight(to_tsvector('english', abstract), 'B')
+        from raw.paper_listings as listing
+        join features.listing_keywords as keywords using (file_id, position)
+        join features.listing_search_documents as documents using (file_id, position)
+        """
+    ).fetchall()
+    assert len(stored) == conn.execute("select count(*) from raw.paper_listings").fetchone()[0]
+    for title, abstract, *features, digest_matches, document_matches in stored:
+        found = keywords(title, abstract, VOCABULARY)
+        assert features == [
+            [k.keyword for k in found],
+            [k.score for k in found],
+            [k.display for k in found],
+        ]
+        assert digest_matches and document_matches
 
 
 def test_a_changed_extractor_reextracts_and_rebuilds_in_full(db_url, conn, inbox):

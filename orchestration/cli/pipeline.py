@@ -185,8 +185,14 @@ def _build_with_progress(
 def _print_build_report(report: pipeline.BuildReport) -> None:
     extraction, plan, dbt = report.extraction, report.models.plan, report.models.dbt
     if extraction.files:
+        copied = (
+            f" ({extraction.copied_listings:,} relisted texts copied)"
+            if extraction.copied_listings
+            else ""
+        )
         out.print(
             f"features extracted: {extraction.listings:,} listings in {extraction.files:,} files"
+            + copied
         )
     if plan.full_refresh:
         out.print(Text(f"a full refresh: {'; '.join(plan.full_refresh_because)}"))

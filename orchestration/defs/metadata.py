@@ -38,5 +38,6 @@ def features_metadata(summary: ExtractionSummary) -> dict[str, dg.MetadataValue]
         "listings_extracted": dg.MetadataValue.int(summary.listings),
         "files_extracted": dg.MetadataValue.int(summary.files),
         "files_reextracted": dg.MetadataValue.int(summary.reextracted_files),
+        "listings_copied_from_same_text": dg.MetadataValue.int(summary.copied_listings),
         "extractor_version": dg.MetadataValue.text(summary.version),
     }
