@@ -3,10 +3,11 @@
 A loaded file is pending when `features.extracted_files` has no row for
 it, or one written by another extractor version (a changed rule or a
 recalibrated reference). Pending files are extracted in batches, each batch
-one transaction (delete, ledger row, COPY of the keyphrases, the search
-documents computed by PostgreSQL), so a crash loses at most the batch in
-flight and the next run picks it up again. One extraction runs at a
-time per warehouse (a session advisory lock); a second one waits for it.
+one transaction (delete, ledger row, COPY of the keyphrases, the copies for
+relisted texts, the search documents computed by PostgreSQL), so a crash
+loses at most the batch in flight and the next run picks it up again. One
+extraction runs at a time per warehouse (a session advisory lock); a second
+one waits for it.
 
 A relisted paper (the same title and abstract on another day's page) has
 the features of its earlier listing, copied rather than computed again.

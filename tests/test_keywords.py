@@ -11,6 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orchestration import features
 from orchestration.features import COPY_KEYWORDS, extract_pending, keyword_row
 from orchestration.ingest.batch import ingest_paths
 from orchestration.keywords.calibrate import calibrate
@@ -322,14 +323,45 @@ def test_a_relisted_text_has_its_features_copied_as_they_would_be_computed(db_ur
         """
     ).fetchall()
     assert len(stored) == conn.execute("select count(*) from raw.paper_listings").fetchone()[0]
-    for title, abstract, *features, digest_matches, document_matches in stored:
+    for title, abstract, *stored_features, digest_matches, document_matches in stored:
         found = keywords(title, abstract, VOCABULARY)
-        assert features == [
+        assert stored_features == [
             [k.keyword for k in found],
             [k.score for k in found],
             [k.display for k in found],
         ]
         assert digest_matches and document_matches
+
+
+def test_a_source_deleted_while_its_copy_is_made_rolls_the_batch_back(
+    db_url, conn, inbox, monkeypatch
+):
+    first_day = sorted(inbox.iterdir())[:2]
+    ingest_paths(db_url, first_day, settle_seconds=0)
+    extract_pending(db_url)
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+    first_day_ids = [row[0] for row in conn.execute("select file_id from features.extracted_files")]
+
+    def keywords_while_the_first_day_is_deleted(*args, **kwargs):
+        # after the listings (and their sources) were read, before the copies are made
+        conn.execute("delete from raw.ingested_files where file_id = any(%s)", [first_day_ids])
+        return keywords(*args, **kwargs)
+
+    monkeypatch.setattr(features, "keywords", keywords_while_the_first_day_is_deleted)
+    with pytest.raises(RuntimeError, match="lost the earlier listing of the same text"):
+        extract_pending(db_url)
+    monkeypatch.undo()
+
+    # nothing of the batch was kept; the next run extracts it, computing what it cannot copy
+    assert conn.execute("select count(*) from features.extracted_files").fetchone()[0] == 0
+    summary = extract_pending(db_url)
+    assert (summary.files, summary.copied_listings) == (3, 0)
+    assert conn.execute(
+        "select count(*) from raw.paper_listings as listing"
+        " join raw.ingested_files using (file_id)"
+        " left join features.listing_keywords as keywords using (file_id, position)"
+        " where keywords.file_id is null"
+    ).fetchone() == (0,)
 
 
 def test_a_changed_extractor_reextracts_and_rebuilds_in_full(db_url, conn, inbox):
