@@ -64,8 +64,10 @@ select coalesce(
 # Each listing, with the earlier listing of the same text whose features the
 # current extractor computed, if there is one: a relisted paper's features are
 # copied from it rather than computed again. A title holds no line break, so
-# title and abstract cannot run together in the digest. The batch's own files
-# are never a source: the reader may still see what the writer is replacing.
+# title and abstract cannot run together in the digest. The digest finds the
+# source, the texts themselves decide: md5 collisions can be made on purpose. The
+# batch's own files are never a source: the reader may still see what the writer
+# is replacing.
 # The lateral subquery's limit keeps it a lookup per listing in the digest's
 # index; as a join, the planner hashes every extracted listing for each batch.
 LISTINGS = """
@@ -86,9 +88,13 @@ left join lateral (
     select earlier.file_id, earlier.position
     from features.listing_keywords as earlier
     inner join features.extracted_files as extraction on earlier.file_id = extraction.file_id
+    inner join raw.paper_listings as earlier_listing
+        on earlier.file_id = earlier_listing.file_id and earlier.position = earlier_listing.position
     where earlier.text_digest = listing.text_digest::uuid
         and extraction.extractor_version = %(version)s
         and earlier.file_id <> all(%(file_ids)s)
+        and earlier_listing.title = listing.title
+        and earlier_listing.abstract = listing.abstract
     limit 1
 ) as source on true
 order by listing.file_id, listing.position
@@ -257,7 +263,8 @@ def extract_batch(
     committed before the batch began, which is where the copied ones come from.
     """
     batch = {"version": vocabulary.version, "file_ids": file_ids}
-    copies: list[tuple[int, int, int, int]] = []  # (file_id, position) of the source's
+    # (file_id, position, source's file_id, source's position) of each listing copied
+    copies: list[tuple[int, int, int, int]] = []
     with writer.transaction(), reader.transaction():
         writer.execute("delete from features.extracted_files where file_id = any(%s)", [file_ids])
         listings = sum(count for (count,) in writer.execute(RECORD_EXTRACTION, batch))

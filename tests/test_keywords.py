@@ -307,8 +307,22 @@ def test_a_relisted_text_has_its_features_copied_as_they_would_be_computed(db_ur
         " (select file_id from features.extracted_files)"
     ).fetchall()
     relisted = sum(1 for text in second_day if text in first_day_texts)
+    # A forged md5 collision: a first-day listing claims the digest of a new second-day text.
+    new_title, new_abstract = next(text for text in second_day if text not in first_day_texts)
+    conn.execute(
+        "update features.listing_keywords set text_digest = md5(%s || E'\\n' || %s)::uuid"
+        " where (file_id, position) = (select file_id, position from features.listing_keywords"
+        " order by file_id, position limit 1)",
+        [new_title, new_abstract],
+    )
 
     summary = extract_pending(db_url)
+    conn.execute(  # the forgery undone, so that every digest is checked below
+        "update features.listing_keywords as keywords"
+        " set text_digest = md5(title || E'\\n' || abstract)::uuid"
+        " from raw.paper_listings as listing"
+        " where (listing.file_id, listing.position) = (keywords.file_id, keywords.position)"
+    )
 
     assert relisted > 0 and summary.copied_listings == relisted
     stored = conn.execute(
