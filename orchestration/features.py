@@ -259,8 +259,10 @@ def extract_batch(
 
     `reader`, a second connection, streams the listings through a server-side
     cursor while `writer` is busy with its COPY (one connection cannot do both),
-    so memory stays flat however big the files are. It sees the features
-    committed before the batch began, which is where the copied ones come from.
+    so memory stays flat however big the files are, but for four integers per
+    relisted listing, kept until the COPY ends and the writer can copy them. The
+    reader sees the features committed before the batch began, which is where the
+    copied ones come from.
     """
     batch = {"version": vocabulary.version, "file_ids": file_ids}
     # (file_id, position, source's file_id, source's position) of each listing copied
