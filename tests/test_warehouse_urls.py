@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import psycopg
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from orchestration.warehouse import as_url, redact
@@ -22,6 +22,7 @@ words = st.text(
     port=st.none() | st.integers(1, 65535),
     sslmode=st.none() | st.sampled_from(["disable", "require"]),
 )
+@example(user="0", password=None, dbname="://", host="127.0.0.1", port=None, sslmode=None)
 def test_a_key_value_string_and_its_url_name_the_same_connection(
     user, password, dbname, host, port, sslmode
 ):
@@ -39,3 +40,16 @@ def test_a_key_value_string_and_its_url_name_the_same_connection(
     expected = psycopg.conninfo.conninfo_to_dict(conninfo)
     expected.pop("password", None)
     assert shown == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(user=words, dbname=words, scheme=st.sampled_from(["postgresql://", "postgres://"]))
+def test_a_url_in_either_scheme_stays_the_same_connection(user, dbname, scheme):
+    url = as_url(
+        psycopg.conninfo.make_conninfo("", user=user, dbname=dbname, host="db.example.org")
+    )
+    given_url = scheme + url.removeprefix("postgresql://")
+    assert as_url(given_url).startswith("postgresql://")
+    assert psycopg.conninfo.conninfo_to_dict(as_url(given_url)) == (
+        psycopg.conninfo.conninfo_to_dict(given_url)
+    )

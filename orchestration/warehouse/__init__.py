@@ -63,11 +63,18 @@ def redact(url: str) -> str:
     return as_url(psycopg.conninfo.make_conninfo("", **info))
 
 
+# The schemes libpq takes; SQLAlchemy and most BI tools take only the first.
+URL_SCHEMES = ("postgresql://", "postgres://")
+
+
 def as_url(conninfo: str) -> str:
     """A libpq connection string in either form (URL or key=value) as a postgresql:// URL, which
     the whole ecosystem reads (SQLAlchemy, dlt and BI tools take no key=value form)."""
-    if "://" in conninfo:
-        return conninfo
+    # libpq reads a string as a URL only by its scheme: a key=value string may hold "://"
+    # in a value (a database named "a://b").
+    for scheme in URL_SCHEMES:
+        if conninfo.startswith(scheme):
+            return "postgresql://" + conninfo.removeprefix(scheme)
     info = psycopg.conninfo.conninfo_to_dict(conninfo)
     user = quote(str(info.pop("user", "")), safe="")
     password = info.pop("password", None)
