@@ -35,7 +35,7 @@ run: $(STAMP) $(MANIFEST)
 
 # the browser test of the dashboard needs Superset (.venv-bi) and Chromium
 test: lint $(MANIFEST) $(BI_STAMP) $(CHROMEDRIVER)
-	$(BIN)/pytest --durations=15
+	$(BIN)/pytest -n auto --durations=15
 
 # ruff for Python (lint and format), sqlfluff for the SQL (settings in pyproject.toml)
 lint: $(STAMP)
@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/sqlfluff lint --disable-progress-bar dbt/models dbt/tests sql
 
 test-external: $(STAMP) $(MANIFEST) $(BI_STAMP) $(CHROMEDRIVER)
-	PAPERHOUSE_TEST_DATABASE_URL=$(EXTERNAL_TEST_DATABASE_URL) $(BIN)/pytest
+	PAPERHOUSE_TEST_DATABASE_URL=$(EXTERNAL_TEST_DATABASE_URL) $(BIN)/pytest -n auto --durations=15
 
 bootstrap: $(STAMP) $(MANIFEST)
 

@@ -25,6 +25,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from orchestration.models.runner import remove_artifacts
 from orchestration.settings import PROJECT_ROOT
 from orchestration.warehouse.embedded import EmbeddedServer
 from orchestration.warehouse.migrations import apply_migrations
@@ -41,6 +42,18 @@ SEED_LISTINGS = 632
 SEED_DISTINCT_TITLES = 558
 # Run-specific names, so that concurrent runs against one external server never collide.
 RUN_ID = uuid.uuid4().hex[:8]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, the higher `rank` the sooner (make test runs the suite in one
+    worker process per core): a long test handed out last keeps one worker busy while the
+    others have nothing left to do."""
+
+    def order(item: pytest.Item) -> int:
+        slow = item.get_closest_marker("slow")
+        return -(1 + slow.kwargs.get("rank", 1)) if slow else 0
+
+    items.sort(key=order)  # stable: the rest keep their order
 
 
 def url_for(server_url: str, dbname: str) -> str:
@@ -146,11 +159,13 @@ def fresh_database(server_url: str, template_db: str) -> Iterator[str]:
     name = f"paperhouse_test_{RUN_ID}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}" template "{template_db}"')
+    url = url_for(server_url, name)
     try:
-        yield url_for(server_url, name)
+        yield url
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{name}" with (force)')
+        remove_artifacts(url)
 
 
 @pytest.fixture

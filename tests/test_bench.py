@@ -8,6 +8,8 @@ import re
 import unicodedata
 from collections import Counter
 
+import pytest
+
 from orchestration.bench.corpus import LAYOUTS, generate_files, method_name, title_variant
 
 from conftest import run_cli
@@ -47,6 +49,7 @@ def test_method_names_are_unique_and_variants_keep_the_title_key():
         assert title_key(variant) == title_key(title)
 
 
+@pytest.mark.slow(rank=2)
 def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
     out = tmp_path / "bench.json"
     result = run_cli(

@@ -198,6 +198,7 @@ def assert_charts_equal_the_queries(charts: dict[str, dict], env: dict[str, str]
     )
 
 
+@pytest.mark.slow(rank=2)
 def test_the_dashboard_renders_every_chart_with_the_warehouses_numbers(
     dbt_manifest, cli_env, db_url, inbox, tmp_path
 ):

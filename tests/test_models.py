@@ -9,17 +9,28 @@ import sys
 import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from psycopg.conninfo import make_conninfo
 
 from orchestration.features import extract_pending
 from orchestration.ingest.batch import ingest_paths
 from orchestration.models.manifest import marts
-from orchestration.models.runner import DBT_LOG_FILE_BYTES, RUN_RESULTS, dbt_env, parse_project
+from orchestration.models.runner import (
+    DBT_LOG_FILE_BYTES,
+    dbt_env,
+    parse_project,
+    read_run_results,
+    run_results_path,
+    target_path,
+)
 from orchestration.pipeline import build, build_models
 
-from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database
+from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database
 from keyword_quality import HELD_OUT, LABELS, evaluate
 from warehouse_state import mart_snapshot
 
@@ -360,6 +371,7 @@ def test_keyword_quality_on_the_hand_labels(sample):
 MARTS = [mart.name for mart in marts() if not mart.append_only]
 
 
+@pytest.mark.slow
 def test_incremental_builds_equal_a_full_refresh(
     server_url, template_db, db_url, conn, inbox, tmp_path
 ):
@@ -402,10 +414,11 @@ def test_a_one_file_build_touches_only_what_the_file_brings(db_url, conn, inbox,
     small = tmp_path / "small.txt"
     write_page(small, [("A Brand New Paper", "Oct 6 1"), ("Pointer Networks", "Oct 6 5")])
     ingest(db_url, small)
-    parse_state = RUN_RESULTS.parent / "partial_parse.msgpack"  # dbt rewrites it when it parses
+    run_results = run_results_path(db_url)
+    parse_state = run_results.parent / "partial_parse.msgpack"  # dbt rewrites it when it parses
     parsed_at = parse_state.stat().st_mtime_ns
     built(db_url)
-    results = json.loads(RUN_RESULTS.read_text())["results"]
+    results = json.loads(run_results.read_text())["results"]
     touched = {
         r["unique_id"].split(".")[-1]: r["adapter_response"].get("rows_affected")
         for r in results
@@ -421,6 +434,45 @@ def test_a_one_file_build_touches_only_what_the_file_brings(db_url, conn, inbox,
     # The build's bounds changed, yet dbt parsed nothing again: they reach it
     # through the environment at run time, not as --vars (a full parse costs seconds).
     assert parse_state.stat().st_mtime_ns == parsed_at
+
+
+def test_two_warehouses_built_from_one_checkout_keep_their_own_dbt_results(
+    db_url, inbox, tmp_path, server_url, template_db
+):
+    # Builds of one warehouse take turns; builds of two may run at once, and each reads its
+    # own run_results.json: here the second build must not overwrite the first's.
+    smallest = tmp_path / "smallest"
+    smallest.mkdir()
+    (smallest / "004.txt").write_bytes((inbox / "004_ac28443d9d5bf3bd.txt").read_bytes())
+    with fresh_database(server_url, template_db) as other:
+        ingest(db_url, inbox)
+        ingest(other, smallest)
+        built(db_url)
+        built(other)
+        assert run_results_path(db_url).parent != run_results_path(other).parent
+
+        def listings_built(url: str) -> int | None:
+            summary = read_run_results(run_results_path(url))
+            (node,) = [n for n in summary.nodes if n.unique_id.endswith(".fct_paper_listings")]
+            return node.rows_affected
+
+        assert listings_built(db_url) == SEED_LISTINGS
+        assert listings_built(other) == SEED_COUNTS["004_ac28443d9d5bf3bd.txt"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dbname=st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\0"), min_size=1),
+    host=st.sampled_from(["127.0.0.1", "db.example.org", "/var/run/postgresql"]),
+)
+def test_a_warehouses_dbt_folder_is_one_plain_name_under_dbt_target(dbname, host):
+    url = make_conninfo("", dbname=dbname, host=host)
+    where = target_path(url)
+    assert where.parent == Path("target") / "warehouses"
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", where.name)
+    # the login does not matter, the server and the database do
+    assert target_path(make_conninfo(url, user="someone", password="x")) == where
+    assert target_path(make_conninfo(url, dbname=dbname + "2")) != where
 
 
 def test_a_build_takes_only_the_files_whose_features_are_extracted(db_url, conn, inbox, tmp_path):
@@ -477,7 +529,7 @@ def test_docs_generate_and_every_model_and_column_is_described(sample_db):
     from orchestration.settings import DBT_PROJECT_DIR
 
     assert run_dbt(sample_db, ["docs", "generate"], silent=True).succeeded
-    target = DBT_PROJECT_DIR / "target"
+    target = DBT_PROJECT_DIR / target_path(sample_db)
     manifest = json.loads((target / "manifest.json").read_text())
     catalog = json.loads((target / "catalog.json").read_text())
     models = {

@@ -138,7 +138,7 @@ def build_and_count(url: str, env: dict[str, str]) -> tuple[int, int]:
 # ---------- faults
 
 
-@pytest.mark.slow
+@pytest.mark.slow(rank=2)
 def test_ingest_killed_at_twenty_moments_then_rerun_gives_the_clean_result(
     corpus, clean, server_url, template_db, tmp_path
 ):

@@ -31,6 +31,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -350,6 +351,7 @@ class Warehouse(RuleBasedStateMachine):
         shutil.rmtree(self.work / "replay", ignore_errors=True)
 
 
+@pytest.mark.slow(rank=3)
 def test_the_warehouse_always_equals_a_clean_rebuild(server_url, template_db, dbt_manifest):
     run_state_machine_as_test(
         lambda: Warehouse(server_url, template_db),

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from orchestration import pipeline
+from orchestration.models.runner import target_path
 from orchestration.settings import DBT_PROJECT_DIR
 
 from conftest import run_cli, start_server
@@ -92,4 +93,6 @@ def test_paperhouse_docs_serves_the_models_with_the_warehouses_catalog(cli_env, 
     # the catalog was read from the warehouse: the marts with their real columns
     papers = catalog["nodes"]["model.paperhouse.dim_papers"]
     assert "paper_id" in papers["columns"]
-    assert (DBT_PROJECT_DIR / "target" / "catalog.json").exists()
+    assert (
+        DBT_PROJECT_DIR / target_path(cli_env["PAPERHOUSE_DATABASE_URL"]) / "catalog.json"
+    ).exists()

@@ -45,7 +45,7 @@ from orchestration.bench.corpus import big_file_chunks, generate_files
 from orchestration.features import extract_pending
 from orchestration.ingest.load import LISTING_COLUMNS
 from orchestration.instance import pending_reports
-from orchestration.models.runner import RUN_RESULTS
+from orchestration.models.runner import remove_artifacts, run_results_path
 from orchestration.pipeline import build_models
 from orchestration.settings import ENVIRONMENT_VARIABLES, Settings
 from orchestration.warehouse import connect
@@ -205,7 +205,7 @@ def _run_stages(
     report.add(
         "first load: ingest, features, full build", first_load, "s", "< 180", first_load < 180
     )
-    for model, model_seconds in slowest_models(5):
+    for model, model_seconds in slowest_models(main, 5):
         report.add(f"  {model}", model_seconds, "s")
     with connect(main) as conn:
         report.checks["papers_built"] = conn.execute(
@@ -402,9 +402,9 @@ def bare_copy(url: str, scratch: Path) -> dict:
     return measured
 
 
-def slowest_models(top: int) -> list[tuple[str, float]]:
-    """The models of the last dbt run that took longest, from dbt's run_results.json."""
-    results = json.loads(RUN_RESULTS.read_text()).get("results", [])
+def slowest_models(url: str, top: int) -> list[tuple[str, float]]:
+    """The models of the last dbt run on `url` that took longest, from dbt's run_results.json."""
+    results = json.loads(run_results_path(url).read_text()).get("results", [])
     timed = [
         (r["unique_id"].split(".")[-1], r["execution_time"])
         for r in results
@@ -532,6 +532,7 @@ def _drop_database(server_url: str, name: str) -> None:
         conn.execute(
             sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
         )
+    remove_artifacts(_database_url(server_url, name))
 
 
 def describe_machine(server_url: str) -> dict[str, str]:

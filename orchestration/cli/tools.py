@@ -11,7 +11,13 @@ import typer
 from orchestration import pipeline
 from orchestration.cli.app import app, friendly_errors, out, settings
 from orchestration.cli.recording import record_in_dagster
-from orchestration.models.runner import call_dbt, dbt_env, dbt_executable, read_run_results
+from orchestration.models.runner import (
+    call_dbt,
+    dbt_env,
+    dbt_executable,
+    read_run_results,
+    run_results_path,
+)
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.warehouse import prepare
 from orchestration.workers import serve_until_stopped
@@ -56,7 +62,7 @@ def dbt(context: typer.Context) -> None:
     code = pipeline.dbt_command(url, args)
     if pipeline.dbt_writes(args):
         command = " ".join(["paperhouse dbt", *args])
-        record_in_dagster(command, config, url, dbt=read_run_results())
+        record_in_dagster(command, config, url, dbt=read_run_results(run_results_path(url)))
     if code:
         raise typer.Exit(code)
 

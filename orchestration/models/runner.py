@@ -6,10 +6,14 @@ passed through the environment variables that dbt/profiles.yml reads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +24,7 @@ from psycopg.conninfo import conninfo_to_dict
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.workers import dying_with_parent
 
-RUN_RESULTS = DBT_PROJECT_DIR / "target" / "run_results.json"
+# The project's manifest, which dagster-dbt reads when the definitions load.
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 # dbt's sessions check every few seconds that dbt is still there: a build
@@ -32,6 +36,26 @@ DBT_SESSION_OPTIONS = "-c client_connection_check_interval=2s"
 # it over at this size and keeps five old ones, so the folder stays under
 # about 12 MB however long the warehouse runs.
 DBT_LOG_FILE_BYTES = 2 * 1024 * 1024
+
+
+def target_path(url: str) -> Path:
+    """dbt's artifacts (run_results.json, compiled SQL, its partial parse) of the warehouse at
+    `url`, relative to dbt/. Builds of one warehouse take turns; builds of two warehouses from
+    one checkout run at once, and each must read its own run_results.json."""
+    info = conninfo_to_dict(url)
+    where = f"{info.get('host') or ''}:{info.get('port') or ''}/{info.get('dbname') or ''}"
+    digest = hashlib.sha256(where.encode()).hexdigest()[:12]
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", str(info.get("dbname") or "warehouse"))[:40]
+    return Path("target") / "warehouses" / f"{readable}-{digest}"
+
+
+def run_results_path(url: str) -> Path:
+    return DBT_PROJECT_DIR / target_path(url) / "run_results.json"
+
+
+def remove_artifacts(url: str) -> None:
+    """Delete dbt's folder of the warehouse at `url`, for a database that is dropped."""
+    shutil.rmtree(DBT_PROJECT_DIR / target_path(url), ignore_errors=True)
 
 
 def dbt_profile_env(url: str) -> dict[str, str]:
@@ -53,7 +77,11 @@ def dbt_profile_env(url: str) -> dict[str, str]:
 def dbt_env(url: str, environ: Mapping[str, str]) -> dict[str, str]:
     """`environ` plus the profile's variables and where dbt finds its project."""
     env = {"DBT_LOG_FILE_MAX_BYTES": str(DBT_LOG_FILE_BYTES), **environ, **dbt_profile_env(url)}
-    env.update(DBT_PROFILES_DIR=str(DBT_PROJECT_DIR), DBT_PROJECT_DIR=str(DBT_PROJECT_DIR))
+    env.update(
+        DBT_PROFILES_DIR=str(DBT_PROJECT_DIR),
+        DBT_PROJECT_DIR=str(DBT_PROJECT_DIR),
+        DBT_TARGET_PATH=str(target_path(url)),
+    )
     # dagster-dbt and our own calls find `dbt` beside this Python.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")])
     return env
@@ -86,8 +114,8 @@ class BuildSummary:
         return ", ".join(parts) or "nothing ran"
 
 
-def read_run_results(path: Path = RUN_RESULTS) -> BuildSummary:
-    """What the last dbt invocation did, from dbt's own run_results.json."""
+def read_run_results(path: Path) -> BuildSummary:
+    """What a dbt invocation did, from dbt's own run_results.json at `path`."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -132,7 +160,7 @@ def run_dbt(
         extra_env=extra_env,
         silent=silent,
     )
-    summary = read_run_results()
+    summary = read_run_results(run_results_path(url))
     if returncode != 0 and summary.succeeded:
         summary.succeeded = False
         summary.failures.append(f"dbt exited with code {returncode}")
@@ -159,10 +187,21 @@ def call_dbt(
 def parse_project() -> Path:
     """Write dbt/target/manifest.json, which dagster-dbt reads at import; needs no database.
 
-    The profile still has to render, so placeholder connection values stand in.
+    The profile still has to render, so placeholder connection values stand in. dbt parses
+    into a folder of its own and the manifest then replaces the old one in one rename: a
+    process loading the definitions meanwhile (a test worker, a Dagster code server) reads
+    the old manifest or the new one, never half of one.
     """
     env = dbt_env("postgresql://paperhouse@localhost:5432/paperhouse", os.environ)
-    subprocess.run([dbt_executable(), "--quiet", "parse"], cwd=DBT_PROJECT_DIR, env=env, check=True)
+    MANIFEST.parent.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=MANIFEST.parent, prefix="parse-") as scratch:
+        subprocess.run(
+            [dbt_executable(), "--quiet", "parse", "--target-path", scratch],
+            cwd=DBT_PROJECT_DIR,
+            env=env,
+            check=True,
+        )
+        os.replace(Path(scratch) / "manifest.json", MANIFEST)
     return MANIFEST
 
 

@@ -1,7 +1,6 @@
 """The dbt models as Dagster assets (dagster-dbt); their data and unit tests become asset checks."""
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -10,12 +9,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.defs.models.translator import translator
 from orchestration.defs.resources import WarehouseResource, dbt_project, environment
 from orchestration.models.plan import planned_build
-from orchestration.models.runner import dbt_profile_env
-
-# dbt's artifacts of Dagster's builds, one folder for all of them: dagster-dbt
-# makes a new one a run by default, which an hourly schedule would pile up.
-# Builds take turns, so they never share it at once.
-DAGSTER_TARGET = Path("target") / "dagster"
+from orchestration.models.runner import dbt_profile_env, target_path
 
 
 class DbtBuildConfig(dg.Config):
@@ -42,5 +36,9 @@ def paperhouse_dbt_models(
         # dagster-dbt adds the selection to the arguments when this is a subset
         arguments = [arg for arg in build.plan.dbt_args if arg != "--select"]
         with environment({**dbt_profile_env(url), **build.plan.dbt_env}):
-            yield from dbt.cli(arguments, context=context, target_path=DAGSTER_TARGET).stream()
+            # The warehouse's own folder, beside the CLI's builds: dagster-dbt makes a new one a
+            # run by default, which an hourly schedule would pile up. A warehouse's builds take
+            # turns, so they never share it at once.
+            where = target_path(url) / "dagster"
+            yield from dbt.cli(arguments, context=context, target_path=where).stream()
         build.succeeded = True
