@@ -10,7 +10,8 @@ extraction runs at a time per warehouse (a session advisory lock); a second
 one waits for it.
 
 A relisted paper (the same title and abstract on another day's page) has
-the features of its earlier listing, copied rather than computed again.
+the features of its earlier listing, copied rather than computed again; in
+one batch, the same text's keyphrases are computed once.
 
 Big backlogs (the first load of years of files) are shared between this
 process and worker processes, one process per core: the rule is pure Python
@@ -70,6 +71,12 @@ select coalesce(
 # is replacing.
 # The lateral subquery's limit keeps it a lookup per listing in the digest's
 # index; as a join, the planner hashes every extracted listing for each batch.
+# Its order is fixed: the digest's index, then each candidate's extraction and
+# text by primary key. Each step is a lateral subquery behind OFFSET 0, which the
+# planner may neither flatten nor reorder. Free to choose, it picks by
+# statistics that lag far behind in a first load (the tables grow by thousands
+# of rows a second), and its picks then scan every extracted file, or every
+# listing, once per listing.
 LISTINGS = """
 select
     listing.file_id,
@@ -86,15 +93,27 @@ from (
 ) as listing
 left join lateral (
     select earlier.file_id, earlier.position
-    from features.listing_keywords as earlier
-    inner join features.extracted_files as extraction on earlier.file_id = extraction.file_id
-    inner join raw.paper_listings as earlier_listing
-        on earlier.file_id = earlier_listing.file_id and earlier.position = earlier_listing.position
-    where earlier.text_digest = listing.text_digest::uuid
-        and extraction.extractor_version = %(version)s
-        and earlier.file_id <> all(%(file_ids)s)
-        and earlier_listing.title = listing.title
-        and earlier_listing.abstract = listing.abstract
+    from (
+        select file_id, position
+        from features.listing_keywords
+        where text_digest = listing.text_digest::uuid and file_id <> all(%(file_ids)s)
+        offset 0
+    ) as earlier
+    cross join lateral (
+        select
+        from features.extracted_files as extraction
+        where extraction.file_id = earlier.file_id and extraction.extractor_version = %(version)s
+        offset 0
+    ) as current_version
+    cross join lateral (
+        select
+        from raw.paper_listings as earlier_listing
+        where earlier_listing.file_id = earlier.file_id
+            and earlier_listing.position = earlier.position
+            and earlier_listing.title = listing.title
+            and earlier_listing.abstract = listing.abstract
+        offset 0
+    ) as same_text
     limit 1
 ) as source on true
 order by listing.file_id, listing.position
@@ -246,7 +265,7 @@ def _batches(pending: Sequence[tuple[int, int, bool]]) -> Iterator[list[int]]:
 
 class BatchDone(NamedTuple):
     listings: int
-    copied: int  # of those, listings whose features were copied from the same text
+    copied: int  # of those, listings whose features were taken from the same text before
 
 
 def extract_batch(
@@ -262,11 +281,17 @@ def extract_batch(
     so memory stays flat however big the files are, but for four integers per
     relisted listing, kept until the COPY ends and the writer can copy them. The
     reader sees the features committed before the batch began, which is where the
-    copied ones come from.
+    copied ones come from. A text listed twice in the batch itself has its
+    keyphrases computed once: the texts of the batch's first BATCH_LISTINGS
+    computed listings stay in memory (a few MB) until the batch ends.
     """
     batch = {"version": vocabulary.version, "file_ids": file_ids}
     # (file_id, position, source's file_id, source's position) of each listing copied
     copies: list[tuple[int, int, int, int]] = []
+    # keyphrases by text, of listings computed in this batch (its files list a
+    # paper again on another day's page)
+    computed: dict[tuple[str, str], list[Keyword]] = {}
+    reused = 0
     with writer.transaction(), reader.transaction():
         writer.execute("delete from features.extracted_files where file_id = any(%s)", [file_ids])
         listings = sum(count for (count,) in writer.execute(RECORD_EXTRACTION, batch))
@@ -278,15 +303,21 @@ def extract_batch(
             rows.execute(LISTINGS, batch)
             with cursor.copy(COPY_KEYWORDS) as copy:
                 for file_id, position, *source, title, abstract, digest in rows:
-                    if source[0] is None:
-                        found = keywords(title, abstract, vocabulary)
-                        copy.write(keyword_row(file_id, position, found, digest))
-                    else:
+                    if source[0] is not None:
                         copies.append((file_id, position, *source))
+                        continue
+                    found = computed.get((title, abstract))
+                    if found is None:
+                        found = keywords(title, abstract, vocabulary)
+                        if len(computed) < BATCH_LISTINGS:
+                            computed[title, abstract] = found
+                    else:
+                        reused += 1
+                    copy.write(keyword_row(file_id, position, found, digest))
         if copies:
             _copy_features(writer, copies)
         writer.execute(INSERT_SEARCH_DOCUMENTS, batch)
-    return BatchDone(listings, len(copies))
+    return BatchDone(listings, len(copies) + reused)
 
 
 def _copy_features(writer: psycopg.Connection, copies: list[tuple[int, int, int, int]]) -> None:

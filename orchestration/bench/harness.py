@@ -417,9 +417,9 @@ def run_after_new_file(url: str, inbox: Path) -> float:
     """Wall time of `paperhouse run` (a new process, as a user or cron runs it) after one new file.
 
     A run with nothing new goes first, untimed: a scheduled run follows the
-    last one on the same warehouse, whose dbt parse state it reuses. Without
-    it, the measured run would re-parse the dbt project because the run
-    before was on the other benchmark database (another dbt profile).
+    last one on the same warehouse, whose dbt parse state it reuses (dbt keeps
+    one per warehouse). Without it, the measured run would be the warehouse's
+    first build since its bulk load and parse the whole dbt project.
     """
     paperhouse_run(url, inbox)
     new_file = next(generate_files(NEW_FILE_LISTINGS, seed=7, first_paper=50_000_000))
