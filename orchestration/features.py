@@ -282,8 +282,8 @@ def extract_batch(
     relisted listing, kept until the COPY ends and the writer can copy them. The
     reader sees the features committed before the batch began, which is where the
     copied ones come from. A text listed twice in the batch itself has its
-    keyphrases computed once: the texts of the batch's first BATCH_LISTINGS
-    computed listings stay in memory (a few MB) until the batch ends.
+    keyphrases computed once: the texts and keyphrases of up to BATCH_LISTINGS
+    computed listings stay in memory until the batch ends.
     """
     batch = {"version": vocabulary.version, "file_ids": file_ids}
     # (file_id, position, source's file_id, source's position) of each listing copied
