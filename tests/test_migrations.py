@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 import uuid
 
 import psycopg
 import pytest
 
 from orchestration.settings import MIGRATIONS_DIR
+from orchestration.warehouse.embedded import EmbeddedServer
 from orchestration.warehouse.migrations import MigrationError, apply_migrations, discover
 
-from conftest import url_for
+from conftest import embedded_home, url_for
 
 
 @pytest.fixture
@@ -73,3 +76,45 @@ def test_a_database_that_is_not_utf8_is_refused(server_url):
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'drop database "{name}" with (force)')
+
+
+def test_a_role_created_by_another_databases_migration_at_the_same_moment_is_no_failure():
+    # Roles belong to the server and the migrations' lock to one database: on a new
+    # server, two warehouses' first migrations both create paperhouse_reader. Here the
+    # other's creation is held open until this database's migration waits on it.
+    with embedded_home() as home:
+        server = EmbeddedServer(home)
+        url = server.start()
+        try:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute("create database second_warehouse")
+            other = psycopg.connect(url)
+            other.execute("create role paperhouse_reader nologin")  # not committed yet
+            failures: list[BaseException] = []
+
+            def migrate() -> None:
+                try:
+                    with psycopg.connect(url_for(url, "second_warehouse"), autocommit=True) as conn:
+                        apply_migrations(conn)
+                except BaseException as exc:
+                    failures.append(exc)
+
+            migration = threading.Thread(target=migrate)
+            migration.start()
+            with psycopg.connect(url, autocommit=True) as watcher:
+                deadline = time.monotonic() + 60
+                while not watcher.execute(
+                    "select count(*) from pg_stat_activity"
+                    " where datname = 'second_warehouse' and wait_event_type = 'Lock'"
+                ).fetchone()[0]:
+                    assert migration.is_alive() and time.monotonic() < deadline, failures
+                    time.sleep(0.05)
+            other.commit()
+            other.close()
+            migration.join(60)
+            assert not failures, failures
+            with psycopg.connect(url_for(url, "second_warehouse")) as conn:
+                ledger = conn.execute("select version from meta.schema_migrations order by 1")
+                assert [row[0] for row in ledger] == [m.version for m in discover()]
+        finally:
+            server.stop()

@@ -18,12 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import psycopg.errors
 
 from orchestration.settings import MIGRATIONS_DIR, REPEATABLE_DIR
 
 MIGRATION_FILE = re.compile(r"(?P<version>\d{3,})_(?P<name>[a-z0-9_]+)\.sql")
 # Any constant works; it only has to be the same in every paperhouse process.
 MIGRATION_LOCK_KEY = 0x7061_7065_7268_6F75  # "paperhou"
+# The unique index of role names, which two creations of one role at once run into.
+ROLE_NAMES = "pg_authid_rolname_index"
 
 LEDGER_DDL = """
 create schema if not exists meta;
@@ -93,13 +96,15 @@ def apply_migrations(
                     )
                 continue
             try:
-                with conn.transaction():
-                    conn.execute(migration.sql)
-                    conn.execute(
-                        "insert into meta.schema_migrations (version, name, checksum) "
-                        "values (%s, %s, %s)",
-                        [migration.version, migration.name, migration.checksum],
-                    )
+                try:
+                    _apply(conn, migration)
+                except psycopg.errors.UniqueViolation as exc:
+                    if exc.diag.constraint_name != ROLE_NAMES:
+                        raise
+                    # Roles belong to the server, and the lock above to one database:
+                    # another database's first migration created the same role at the
+                    # same moment. It exists now, which the migration allows for.
+                    _apply(conn, migration)
             except psycopg.Error as exc:
                 raise MigrationError(f"{migration.path.name} failed: {exc}") from exc
             applied_now.append(migration)
@@ -112,6 +117,15 @@ def apply_migrations(
     finally:
         conn.execute("select pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
     return applied_now
+
+
+def _apply(conn: psycopg.Connection, migration: Migration) -> None:
+    with conn.transaction():
+        conn.execute(migration.sql)
+        conn.execute(
+            "insert into meta.schema_migrations (version, name, checksum) values (%s, %s, %s)",
+            [migration.version, migration.name, migration.checksum],
+        )
 
 
 def _require_utf8(conn: psycopg.Connection) -> None:
