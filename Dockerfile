@@ -12,8 +12,12 @@ COPY pyproject.toml README.md ./
 COPY orchestration ./orchestration
 COPY sql ./sql
 COPY dbt ./dbt
-# Editable: paperhouse finds sql/ and dbt/ beside its package.
-RUN pip install --no-cache-dir -e . \
+# Editable: paperhouse finds sql/ and dbt/ beside its package. The keyphrase
+# counter is compiled here, its compiler removed again.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install --no-cache-dir -e '.[compile]' \
+    && python -m orchestration.keywords.compile_counter \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && python -m orchestration.models.runner
 
 COPY docker/dagster.yaml docker/workspace.yaml /opt/dagster/home/

@@ -45,6 +45,7 @@ from orchestration.bench.corpus import big_file_chunks, generate_files
 from orchestration.features import extract_pending
 from orchestration.ingest.load import LISTING_COLUMNS
 from orchestration.instance import pending_reports
+from orchestration.keywords import extract
 from orchestration.models.runner import remove_artifacts, run_results_path
 from orchestration.pipeline import build_models
 from orchestration.settings import ENVIRONMENT_VARIABLES, Settings
@@ -559,4 +560,6 @@ def describe_machine(server_url: str) -> dict[str, str]:
         "system": platform.platform(),
         "python": platform.python_version(),
         "postgresql": server.split(" on ")[0],
+        # the features step's keyphrase counter: compiled by make, or the Python rule
+        "keyphrase counter": "compiled" if extract._phrases is not None else "Python",
     }

@@ -34,6 +34,11 @@ from typing import NamedTuple
 
 from orchestration.keywords.vocabulary import Vocabulary
 
+try:  # the counter's loop compiled by `make` (_phrases.pyx); same result, several times faster
+    from orchestration.keywords import _phrases
+except ImportError:  # not built (an install without a C compiler): the Python below runs
+    _phrases = None
+
 # The weights, tuned on tests/keyword_labels.json (never on the held-out labels).
 TITLE_WEIGHT = 2.0  # an occurrence in the title; one in the abstract weighs 1
 LENGTH_BOOST = 0.5  # each word after the first: keyphrases are mostly 2-3 words
@@ -275,8 +280,9 @@ FORMAT_CHARACTERS = dict.fromkeys(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):
+    """A word of a text. A tuple, as Keyword: the compiled counter reads its fields by index."""
+
     word: str  # lower case
     is_breaker: bool
     is_generic: bool
@@ -483,9 +489,25 @@ def _phrase_counts(
     tokens: tuple[list[_Token], list[_Token]] | None = None,
 ) -> dict[str, list]:
     """candidates(), each as [word count, is named, title occurrences, abstract occurrences,
-    where to read its written form]."""
+    where to read its written form]: compiled where it is built, else in Python."""
     if tokens is None:
         tokens = (_tokens(title, vocabulary), _tokens(abstract or "", vocabulary))
+    if _phrases is None:
+        return _phrase_counts_in_python(tokens, vocabulary)
+    return _phrases.phrase_counts(
+        *tokens, vocabulary.generic_words, NOT_OF_HEADS, singular, _is_adjective
+    )
+
+
+def _is_adjective(word: str) -> bool:
+    return ADJECTIVE.search(word) is not None
+
+
+def _phrase_counts_in_python(
+    tokens: tuple[list[_Token], list[_Token]], vocabulary: Vocabulary
+) -> dict[str, list]:
+    """_phrase_counts in Python: the rule's statement, and the reference the compiled
+    counter (_phrases.pyx) is tested against."""
     grams: dict[str, list] = {}
     for field, field_tokens in zip((IN_TITLE, IN_ABSTRACT), tokens, strict=True):
         for words, word_count, last_word, all_generic, is_named, start in _grams(field_tokens):
