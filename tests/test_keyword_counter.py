@@ -1,4 +1,4 @@
-"""The compiled keyphrase counter (_phrases.pyx) against the Python rule it compiles."""
+"""The compiled keyphrase counter and ranking (_phrases.pyx) against the Python rule they compile."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from orchestration.keywords import extract
-from orchestration.keywords.extract import _phrase_counts_in_python, _tokens, keywords
+from orchestration.keywords.extract import VERB_LED, _phrase_counts_in_python, _tokens, keywords
 from orchestration.keywords.vocabulary import load_vocabulary
 
 from conftest import SEEDS
@@ -35,6 +35,15 @@ def compiled_and_python(title: str, abstract: str) -> tuple[dict, dict]:
     tokens = (_tokens(title, VOCABULARY), _tokens(abstract, VOCABULARY))
     compiled = extract._phrase_counts(title, abstract, VOCABULARY, tokens)
     return compiled, _phrase_counts_in_python(tokens, VOCABULARY)
+
+
+def keywords_compiled_and_python(title: str, abstract: str) -> tuple[list, list]:
+    compiled = keywords(title, abstract, VOCABULARY)
+    phrases, extract._phrases = extract._phrases, None
+    try:
+        return compiled, keywords(title, abstract, VOCABULARY)
+    finally:
+        extract._phrases = phrases
 
 
 def test_the_counter_is_compiled_where_the_suite_runs():
@@ -71,13 +80,30 @@ def test_the_compiled_counter_counts_the_sample_listings_as_the_python_rule():
     assert compared > 100
 
 
-def test_keywords_are_the_same_with_the_counter_compiled_or_not(monkeypatch):
-    title = "LoRA: Low-Rank Adaptation of Large Language Models"
-    abstract = (
-        "We propose low-rank adaptation, which freezes the pretrained model weights. "
-        "Compared to GPT-3 175B fine-tuned with Adam, LoRA reduces trainable parameters. "
-        "A mixture of experts and state space models; the state space model scales."
-    )
-    compiled = keywords(title, abstract, VOCABULARY)
-    monkeypatch.setattr(extract, "_phrases", None)
-    assert keywords(title, abstract, VOCABULARY) == compiled
+@settings(max_examples=1000, deadline=None)
+@given(TEXT, TEXT)
+@example(
+    "LoRA: Low-Rank Adaptation", "Unlocking latent reasoning. A causal model of causal models."
+)
+def test_the_compiled_ranking_ranks_as_the_python_rule(title, abstract):
+    compiled, python = keywords_compiled_and_python(title, abstract)
+    assert compiled == python
+
+
+def test_the_compiled_ranking_ranks_the_sample_listings_as_the_python_rule():
+    compared = 0
+    for path in sorted(Path(SEEDS).iterdir()):
+        paragraphs = [p for p in path.read_text(errors="replace").split("\n\n") if p.strip()]
+        for title, abstract in itertools.pairwise(paragraphs):
+            compiled, python = keywords_compiled_and_python(title[:300], abstract)
+            assert compiled == python, (path.name, title[:60])
+            compared += 1
+    assert compared > 100
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", "z", "i", "n", "g", "-", " ", "é", "A", "1"])))
+@example("unlocking latent reasoning")
+@example("ing reasoning")
+def test_a_verb_led_phrase_is_told_as_the_regular_expression_tells_it(phrase):
+    assert extract._phrases.verb_led(phrase) == (VERB_LED.match(phrase) is not None)

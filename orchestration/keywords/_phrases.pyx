@@ -16,7 +16,7 @@ from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_Join
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free, malloc, qsort
 
 # as in extract.py: _Token's fields, the two fields' codes, the ranks of a written form
 cdef enum:
@@ -244,7 +244,7 @@ cdef void _count_field(Table *table, _Field field, int which, int of, frozenset 
 
 
 cdef bint _dominates(
-    Gram *longer, Gram *shorter, bint head, frozenset generic_words, object is_adjective
+    Gram *longer, Gram *shorter, bint head, frozenset generic_words, tuple adjective_endings
 ):
     """Whether `longer`, which holds `shorter` as its first (head) or last words, takes its
     place: extract._dominated for one pair."""
@@ -257,7 +257,7 @@ cdef bint _dominates(
         return True
     if <object>longer.words[longer.word_count - 1] not in generic_words:
         return True
-    return is_adjective(<object>shorter.words[shorter.word_count - 1])
+    return (<str>shorter.words[shorter.word_count - 1]).endswith(adjective_endings)
 
 
 def phrase_counts(
@@ -266,7 +266,7 @@ def phrase_counts(
     frozenset generic_words,
     frozenset not_of_heads,
     object singular,
-    object is_adjective,
+    tuple adjective_endings,
 ):
     """extract._phrase_counts from the two fields' tokens: {phrase: [word count, is named,
     title occurrences, abstract occurrences, (rank, field, index) of its written form]}."""
@@ -307,13 +307,13 @@ def phrase_counts(
             ids[2] = NO_WORD
             part = _find(&table, ids)
             if part != NULL and not part.dominated:
-                part.dominated = _dominates(gram, part, True, generic_words, is_adjective)
+                part.dominated = _dominates(gram, part, True, generic_words, adjective_endings)
             ids[0] = gram.ids[1]
             ids[1] = gram.ids[2] if gram.word_count == 3 else NO_WORD
             head = part
             part = _find(&table, ids)
             if part != NULL and part != head and not part.dominated:
-                part.dominated = _dominates(gram, part, False, generic_words, is_adjective)
+                part.dominated = _dominates(gram, part, False, generic_words, adjective_endings)
 
         for n in range(table.count):
             gram = &table.grams[n]
@@ -347,3 +347,137 @@ cdef object _phrase(Gram *gram, object singular):
     if not gram.of_form:
         words[gram.word_count - 1] = singular(words[gram.word_count - 1])
     return " ".join(words)
+
+
+cdef struct Scored:
+    double score
+    Py_ssize_t index
+
+
+cdef int _by_score_descending(const void *a, const void *b) noexcept nogil:
+    cdef double x = (<Scored *>a).score
+    cdef double y = (<Scored *>b).score
+    return (x < y) - (x > y)
+
+
+cdef bint _verb_led(str phrase):
+    """extract.VERB_LED.match(phrase): the first word, all of a-z and hyphens, ends in
+    `ing` after at least one more character, and a space follows it."""
+    cdef Py_ssize_t k, space = -1
+    cdef Py_UCS4 c
+    for k in range(len(phrase)):
+        c = phrase[k]
+        if c == u" ":
+            space = k
+            break
+        if not (u"a" <= c <= u"z" or c == u"-"):
+            return False
+    return (
+        space >= 4
+        and phrase[space - 3] == u"i"
+        and phrase[space - 2] == u"n"
+        and phrase[space - 1] == u"g"
+    )
+
+
+def verb_led(str phrase):
+    """_verb_led, for the test that holds it to the regular expression it replaces."""
+    return _verb_led(phrase)
+
+
+def ranked(
+    dict counts,
+    object name,
+    dict idf_by_phrase,
+    double unseen_idf,
+    dict terms,
+    frozenset generic_words,
+    tuple adjective_endings,
+    tuple weights,
+    Py_ssize_t limit,
+):
+    """extract._ranked_in_python: the `limit` best of `counts` (_phrase_counts), best first,
+    as (-score, phrase, title occurrences, abstract occurrences, where it is written).
+
+    The scores are computed as the reference computes them, the same operations in the
+    same order, so they come out the same to the last bit. Python's round(score, 4) is
+    the costly step, and only the best few need it: rounding never reorders two scores
+    (it may only make them equal), so walking the scores from the highest, the first
+    `limit` and any that round to the same value as the last of them are all the
+    candidates the reference's full sort can put first.
+    """
+    cdef double title_weight, length_boost, name_boost, unigram_weight, adjective_weight
+    cdef double of_weight, verb_led_weight, title_name_boost, term_boost
+    (
+        title_weight, length_boost, name_boost, unigram_weight, adjective_weight,
+        of_weight, verb_led_weight, title_name_boost, term_boost,
+    ) = weights
+    cdef list phrases = list(counts)
+    cdef list rows = list(counts.values())
+    cdef Py_ssize_t n = len(phrases), i
+    cdef dict heads = {}
+    cdef str phrase, head, last
+    cdef list row
+    cdef int word_count, in_title, in_abstract
+    cdef double form, idf, score
+    cdef object found
+    cdef bint is_term
+
+    # extract._generic_tail_heads
+    for i in range(n):
+        phrase = <str>phrases[i]
+        row = <list>rows[i]
+        if <int>row[0] > 2 and u" of " not in phrase:
+            head, _, last = phrase.rpartition(u" ")
+            if last in generic_words:
+                heads[head] = max(heads.get(head, 0), row[2] + row[3])
+
+    cdef Scored *scored = <Scored *>malloc((n + 1) * sizeof(Scored))
+    if scored == NULL:
+        raise MemoryError()
+    cdef list best = []
+    cdef object rounded, cutoff = None
+    try:
+        for i in range(n):
+            phrase = <str>phrases[i]
+            row = <list>rows[i]
+            word_count = row[0]
+            in_title = row[2]
+            in_abstract = row[3]
+            is_term = (
+                word_count > 1
+                and phrase in terms
+                and heads.get(phrase, 0) < in_title + in_abstract
+            )
+            found = idf_by_phrase.get(phrase)
+            idf = unseen_idf if found is None else <double>found
+            if row[1]:
+                form = name_boost
+            elif word_count == 1:
+                form = adjective_weight if phrase.endswith(adjective_endings) else unigram_weight
+            elif u" of " in phrase:
+                form = of_weight
+            elif _verb_led(phrase):
+                form = verb_led_weight
+            else:
+                form = 1.0
+            score = (in_abstract + title_weight * in_title) * idf
+            score = score * (1.0 + length_boost * (word_count - 1))
+            score = score * form
+            score = score * (title_name_boost if phrase == name else 1.0)
+            score = score * (term_boost if is_term else 1.0)
+            scored[i].score = score
+            scored[i].index = i
+        qsort(scored, n, sizeof(Scored), _by_score_descending)
+        for i in range(n):
+            rounded = round(<object>scored[i].score, 4)
+            if 0 < limit <= len(best) and rounded < cutoff:
+                break
+            row = <list>rows[scored[i].index]
+            best.append((-rounded, phrases[scored[i].index], row[2], row[3], row[4]))
+            if len(best) == limit:
+                cutoff = rounded
+    finally:
+        free(scored)
+    best.sort()
+    return best[:limit]

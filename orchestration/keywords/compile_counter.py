@@ -22,6 +22,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "_phrases.pyx"
 MODULE = "orchestration.keywords._phrases"
+# No fused multiply-add: the scores must round as Python's, one operation at a time.
+FLOAT_AS_WRITTEN = ["-ffp-contract=off"]
 
 
 def compile_counter() -> Path:
@@ -37,7 +39,7 @@ def compile_counter() -> Path:
             setup(
                 name="paperhouse-counter",
                 ext_modules=cythonize(
-                    [Extension(MODULE, [str(SOURCE)])],
+                    [Extension(MODULE, [str(SOURCE)], extra_compile_args=FLOAT_AS_WRITTEN)],
                     build_dir=scratch,
                     quiet=True,
                 ),

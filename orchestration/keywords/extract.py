@@ -75,7 +75,7 @@ ADVERB = re.compile(r"[a-z]{3}ly\Z")
 NOT_ADVERBS = frozenset(
     {"anomaly", "family", "assembly", "supply", "monopoly", "butterfly", "italy"}
 )
-ADJECTIVE = re.compile(r"(?:al|ive|ous|ful|less|able|ible)\Z")
+ADJECTIVE_ENDINGS = ("al", "ive", "ous", "ful", "less", "able", "ible")
 VERB_LED = re.compile(r"[a-z-]+ing ")
 # `X of Y` where X merely counts or sorts Y (number of, set of) is no keyphrase.
 NOT_OF_HEADS = frozenset(
@@ -495,12 +495,8 @@ def _phrase_counts(
     if _phrases is None:
         return _phrase_counts_in_python(tokens, vocabulary)
     return _phrases.phrase_counts(
-        *tokens, vocabulary.generic_words, NOT_OF_HEADS, singular, _is_adjective
+        *tokens, vocabulary.generic_words, NOT_OF_HEADS, singular, ADJECTIVE_ENDINGS
     )
-
-
-def _is_adjective(word: str) -> bool:
-    return ADJECTIVE.search(word) is not None
 
 
 def _phrase_counts_in_python(
@@ -596,7 +592,7 @@ def _dominated(
         if (
             not generic_tail
             or word_count == 1
-            or (last_word is not None and ADJECTIVE.search(last_word))
+            or (last_word is not None and last_word.endswith(ADJECTIVE_ENDINGS))
         ):
             return True
     return False
@@ -609,7 +605,7 @@ def form_weight(phrase: str, word_count: int, is_named: bool) -> float:
     if is_named:
         return NAME_BOOST
     if word_count == 1:
-        return ADJECTIVE_WEIGHT if ADJECTIVE.search(phrase) else UNIGRAM_WEIGHT
+        return ADJECTIVE_WEIGHT if phrase.endswith(ADJECTIVE_ENDINGS) else UNIGRAM_WEIGHT
     if " of " in phrase:
         return OF_WEIGHT
     if VERB_LED.match(phrase):
@@ -621,12 +617,61 @@ def keywords(
     title: str, abstract: str | None, vocabulary: Vocabulary, limit: int = KEYWORDS_PER_PAPER
 ) -> list[Keyword]:
     """The `limit` best keyphrases of a paper, best first (ties: alphabetical)."""
-    scored = []
-    idf = vocabulary.idf
-    terms = vocabulary.document_frequency  # the phrases of two papers or more
     tokens = (_tokens(title, vocabulary), _tokens(abstract or "", vocabulary))
     name = title_name(title)
     counts = _phrase_counts(title, abstract, vocabulary, tokens)
+    if _phrases is None:
+        best = _ranked_in_python(counts, name, vocabulary, limit)
+    else:
+        best = _phrases.ranked(
+            counts,
+            name,
+            vocabulary.idf_by_phrase,
+            vocabulary.unseen_idf,
+            vocabulary.document_frequency,
+            vocabulary.generic_words,
+            ADJECTIVE_ENDINGS,
+            SCORE_WEIGHTS,
+            limit,
+        )
+    return [
+        Keyword(
+            phrase,
+            -negative_score,
+            rank,
+            in_title > 0,
+            in_title + in_abstract,
+            display_form(phrase, shown_at, tokens, name),
+        )
+        for rank, (negative_score, phrase, in_title, in_abstract, shown_at) in enumerate(
+            best, start=1
+        )
+    ]
+
+
+# The score's weights in the order the compiled ranking (_phrases.ranked) takes them.
+SCORE_WEIGHTS = (
+    TITLE_WEIGHT,
+    LENGTH_BOOST,
+    NAME_BOOST,
+    UNIGRAM_WEIGHT,
+    ADJECTIVE_WEIGHT,
+    OF_WEIGHT,
+    VERB_LED_WEIGHT,
+    TITLE_NAME_BOOST,
+    TERM_BOOST,
+)
+
+
+def _ranked_in_python(
+    counts: dict[str, list], name: str | None, vocabulary: Vocabulary, limit: int
+) -> list[tuple[float, str, int, int, tuple[int, int, int]]]:
+    """The `limit` best of a paper's candidates, best first, each as (-score, phrase, title
+    occurrences, abstract occurrences, where to read its written form): the reference
+    the compiled ranking is tested against."""
+    scored = []
+    idf = vocabulary.idf
+    terms = vocabulary.document_frequency  # the phrases of two papers or more
     # A phrase that stands only beside itself plus a generic word (`large language` beside
     # `large language model`, as often) is no term of its own, whatever the reference says.
     heads = _generic_tail_heads(counts, vocabulary)
@@ -644,19 +689,7 @@ def keywords(
         )
         scored.append((-round(score, 4), phrase, in_title, in_abstract, shown_at))
     scored.sort()
-    return [
-        Keyword(
-            phrase,
-            -negative_score,
-            rank,
-            in_title > 0,
-            in_title + in_abstract,
-            display_form(phrase, shown_at, tokens, name),
-        )
-        for rank, (negative_score, phrase, in_title, in_abstract, shown_at) in enumerate(
-            scored[:limit], start=1
-        )
-    ]
+    return scored[:limit]
 
 
 def _generic_tail_heads(counts: dict[str, list], vocabulary: Vocabulary) -> dict[str, int]:

@@ -45,10 +45,10 @@ class Vocabulary:
 
     def idf(self, phrase: str) -> float:
         """ln((N + 1) / (df + 1)) + 1, df from the reference corpus (1 for a phrase it lacks)."""
-        return self._idf.get(phrase, self._unseen_idf)
+        return self.idf_by_phrase.get(phrase, self.unseen_idf)
 
     @cached_property
-    def _idf(self) -> dict[str, float]:
+    def idf_by_phrase(self) -> dict[str, float]:
         # computed once per phrase of the reference, not once per phrase of every listing
         documents = self.corpus_documents + 1.0
         return {
@@ -57,7 +57,7 @@ class Vocabulary:
         }
 
     @cached_property
-    def _unseen_idf(self) -> float:
+    def unseen_idf(self) -> float:
         return math.log((self.corpus_documents + 1.0) / 2.0) + 1.0
 
 
