@@ -382,9 +382,9 @@ def _array(items: list[str]) -> str:
 def _text_array(items: list[str]) -> str:
     if not items:
         return "{}"
-    joined = '","'.join(items)
-    if NEEDS_ESCAPE.search(joined) is None:
-        return '{"' + joined + '"}'
+    # the items alone, not the joined text: its separators are quotes
+    if NEEDS_ESCAPE.search("".join(items)) is None:
+        return '{"' + '","'.join(items) + '"}'
     quoted = [item.replace("\\", "\\\\").replace('"', '\\"') for item in items]
     return ('{"' + '","'.join(quoted) + '"}').translate(COPY_TEXT_ESCAPES)
 

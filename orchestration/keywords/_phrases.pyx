@@ -481,3 +481,92 @@ def ranked(
         free(scored)
     best.sort()
     return best[:limit]
+
+
+def keywords_of(
+    list best, list title_tokens, list abstract_tokens, object name, object singular, type Keyword
+):
+    """The Keyword of each of `best` (ranked), its display form read as extract.display_form
+    reads it: the reference for everything below."""
+    cdef list found = []
+    cdef Py_ssize_t rank
+    cdef tuple chosen
+    for rank in range(len(best)):
+        chosen = <tuple>best[rank]
+        negative_score, phrase, in_title, in_abstract, shown_at = chosen
+        found.append(
+            Keyword(
+                phrase,
+                -negative_score,
+                rank + 1,
+                in_title > 0,
+                in_title + in_abstract,
+                _display_form(
+                    phrase, shown_at, title_tokens, abstract_tokens, name, singular
+                ),
+            )
+        )
+    return found
+
+
+cdef str _display_form(
+    str phrase, tuple shown_at, list title_tokens, list abstract_tokens, object name,
+    object singular,
+):
+    cdef int rank = shown_at[0]
+    cdef int field = shown_at[1]
+    cdef Py_ssize_t start = shown_at[2]
+    cdef bint is_name = phrase == name
+    if is_name and rank == SENTENCE_START:
+        rank, field, start = IN_THE_TITLE, IN_TITLE, 0
+    cdef object written = _written_at(
+        phrase.split(u" "), title_tokens if field == IN_TITLE else abstract_tokens, start, singular
+    )
+    if written is None:
+        return phrase
+    if is_name:
+        return written
+    if rank == IN_THE_TITLE:
+        return u" ".join([_untitled(word) for word in (<str>written).split(u" ")])
+    if rank == SENTENCE_START:
+        first, _, rest = (<str>written).partition(u" ")
+        return f"{_untitled(first)} {rest}" if rest else _untitled(first)
+    return written
+
+
+cdef object _written_at(list words, list tokens, Py_ssize_t start, object singular):
+    cdef Py_ssize_t count = len(words), offset
+    cdef tuple token
+    cdef str word, text
+    cdef bint last
+    if start + count > len(tokens):
+        return None
+    cdef list written = []
+    for offset in range(count):
+        word = <str>words[offset]
+        token = <tuple>tokens[start + offset]
+        if token[IS_BREAKER] and word != u"of":
+            return None
+        last = offset == count - 1
+        if token[WORD] != word and not (last and singular(token[WORD]) == word):
+            return None
+        text = <str>token[WRITTEN]
+        if last and token[WORD] != word:
+            text = text[: len(word)] if text.lower().startswith(word) else word
+        written.append(text)
+    return u" ".join(written)
+
+
+cdef str _untitled(str word):
+    cdef list parts = word.split(u"-")
+    cdef Py_ssize_t k
+    if not _capitalized(<str>parts[0]):
+        return word
+    for k in range(1, len(parts)):
+        if not (_capitalized(<str>parts[k]) or (<str>parts[k]).islower()):
+            return word
+    return word.lower()
+
+
+cdef bint _capitalized(str part):
+    return part[:1].isupper() and (len(part) == 1 or part[1:].islower())

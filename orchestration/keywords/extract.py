@@ -634,6 +634,7 @@ def keywords(
             SCORE_WEIGHTS,
             limit,
         )
+        return _phrases.keywords_of(best, *tokens, name, singular, Keyword)
     return [
         Keyword(
             phrase,
