@@ -18,6 +18,12 @@ from cpython.unicode cimport PyUnicode_Join
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort
 
+cdef extern from *:
+    const char *PAPERHOUSE_SOURCE_DIGEST  # defined by compile_counter
+
+# the sha256 of this file when it was compiled (extract runs no stale build)
+SOURCE_DIGEST = PAPERHOUSE_SOURCE_DIGEST.decode()
+
 # as in extract.py: _Token's fields, the two fields' codes, the ranks of a written form
 cdef enum:
     WORD = 0

@@ -1,4 +1,5 @@
-"""Compile the keyphrase counter (_phrases.pyx) into an extension module beside it.
+"""Compile the keyphrase counter (_phrases.pyx) into an extension module beside it, and
+load it only if it was compiled from the source beside it.
 
 `make` runs this after installing paperhouse (`python -m
 orchestration.keywords.compile_counter`); without it, `extract` runs the same
@@ -14,16 +15,44 @@ old one loaded keeps it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
+from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "_phrases.pyx"
 MODULE = "orchestration.keywords._phrases"
 # No fused multiply-add: the scores must round as Python's, one operation at a time.
 FLOAT_AS_WRITTEN = ["-ffp-contract=off"]
+
+
+def source_digest() -> str:
+    """The sha256 of _phrases.pyx: the compiled module holds the one it was built from."""
+    return hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+
+
+def compiled_counter() -> ModuleType | None:
+    """The compiled module, or None where it is not built, or was built from another
+    version of _phrases.pyx (a checkout updated without `make`): then the Python rule runs,
+    with a warning, rather than a stale build."""
+    try:
+        from orchestration.keywords import _phrases
+    except ImportError:
+        return None
+    built_from = getattr(_phrases, "SOURCE_DIGEST", None)
+    if SOURCE.exists() and built_from != source_digest():
+        warnings.warn(
+            "the compiled keyphrase counter is older than orchestration/keywords/_phrases.pyx: "
+            "run `make bootstrap` to rebuild it; until then the slower Python rule runs",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return _phrases
 
 
 def compile_counter() -> Path:
@@ -39,12 +68,25 @@ def compile_counter() -> Path:
             setup(
                 name="paperhouse-counter",
                 ext_modules=cythonize(
-                    [Extension(MODULE, [str(SOURCE)], extra_compile_args=FLOAT_AS_WRITTEN)],
+                    [
+                        Extension(
+                            MODULE,
+                            [str(SOURCE)],
+                            extra_compile_args=FLOAT_AS_WRITTEN,
+                            # the module carries its source's digest: extract runs no stale build
+                            define_macros=[("PAPERHOUSE_SOURCE_DIGEST", f'"{source_digest()}"')],
+                        )
+                    ],
                     build_dir=scratch,
                     quiet=True,
                 ),
                 script_args=["--quiet", "build_ext", "--build-lib", scratch],
             )
+        except SystemExit as failed:  # how setuptools reports a failed build
+            raise SystemExit(
+                f"could not compile the keyphrase counter ({failed}): it needs a C compiler "
+                "and Python's headers (Debian: apt-get install gcc python3-dev)"
+            ) from failed
         finally:
             os.chdir(cwd)
         built = next(Path(scratch).rglob("_phrases*.so"))

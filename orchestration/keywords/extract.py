@@ -32,12 +32,10 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import NamedTuple
 
+from orchestration.keywords.compile_counter import compiled_counter
 from orchestration.keywords.vocabulary import Vocabulary
 
-try:  # the counter's loop compiled by `make` (_phrases.pyx); same result, several times faster
-    from orchestration.keywords import _phrases
-except ImportError:  # not built (an install without a C compiler): the Python below runs
-    _phrases = None
+_phrases = compiled_counter()
 
 # The weights, tuned on tests/keyword_labels.json (never on the held-out labels).
 TITLE_WEIGHT = 2.0  # an occurrence in the title; one in the abstract weighs 1
