@@ -576,3 +576,17 @@ cdef str _untitled(str word):
 
 cdef bint _capitalized(str part):
     return part[:1].isupper() and (len(part) == 1 or part[1:].islower())
+
+
+def cached_tokens(list pieces, dict cache, object make, object vocabulary):
+    """extract._tokens' last step: each piece's token from `cache`, or `make(piece,
+    vocabulary)` (which caches it) for a piece not seen before."""
+    cdef Py_ssize_t i, count = len(pieces)
+    cdef list tokens = [None] * count
+    cdef PyObject *known
+    cdef object piece
+    for i in range(count):
+        piece = pieces[i]
+        known = PyDict_GetItem(cache, piece)
+        tokens[i] = make(piece, vocabulary) if known == NULL else <object>known
+    return tokens

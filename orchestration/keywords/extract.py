@@ -328,9 +328,12 @@ def _tokens(text: str, vocabulary: Vocabulary) -> list[_Token]:
     cache = vocabulary.token_cache
     if len(cache) > TOKEN_CACHE_LIMIT:
         cache.clear()
+    pieces = _split_at_spaces(text)
+    if _phrases is not None:
+        return _phrases.cached_tokens(pieces, cache, _cached_token, vocabulary)
     known = cache.get
     # `or`: a _Token is always true, so only a word not seen before is made (and cached)
-    return [known(raw) or _cached_token(raw, vocabulary) for raw in _split_at_spaces(text)]
+    return [known(raw) or _cached_token(raw, vocabulary) for raw in pieces]
 
 
 def _cached_token(raw: str, vocabulary: Vocabulary) -> _Token:
