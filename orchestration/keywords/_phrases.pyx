@@ -1,9 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""`extract._phrase_counts` compiled: the keyphrase rule's innermost loop in C.
+"""The keyphrase rule's inner loops compiled: extract._phrase_counts (counting the
+candidates), extract._ranked_in_python (scoring and ranking them), extract.display_form
+and the token cache's lookups.
 
-The Python function is the reference; a property test holds the two equal on
-any text. It stays the rule's readable statement, and what runs where this
-module is not built (`make` builds it; see extract.py).
+The Python functions are the reference; property tests hold the two equal on
+any text. They stay the rule's readable statement, and what runs where this
+module is not built (`make` builds it with compile_counter).
 
 What makes this fast is not the compiler alone (the Python, compiled as it
 stands, runs about a tenth faster) but the representation: a gram is the

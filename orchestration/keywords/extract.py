@@ -17,10 +17,15 @@
    idf = ln((N + 1) / (df + 1)) + 1 with df and N from the reference corpus;
 6. the best ten get their display form: as the paper writes them.
 
-This runs in Python, once per listing, rather than in SQL at build time: the
-SQL version cut every abstract into one row per word and cost about 4 ms per
+This runs once per listing, rather than in SQL at build time: the SQL
+version cut every abstract into one row per word and cost about 4 ms per
 paper in PostgreSQL, an hour per million papers; here it is a fraction of a
 millisecond and its result is stored (see orchestration.features).
+
+The Python below states the rule. Its inner loops (counting the candidates,
+ranking them, reading their display forms, the token cache's lookups) also
+run compiled, from _phrases.pyx, where `make` has built it (compile_counter);
+the tests hold the two to the same results.
 """
 
 from __future__ import annotations
@@ -621,9 +626,7 @@ def keywords(
     tokens = (_tokens(title, vocabulary), _tokens(abstract or "", vocabulary))
     name = title_name(title)
     counts = _phrase_counts(title, abstract, vocabulary, tokens)
-    if _phrases is None:
-        best = _ranked_in_python(counts, name, vocabulary, limit)
-    else:
+    if _phrases is not None:
         best = _phrases.ranked(
             counts,
             name,
@@ -646,7 +649,7 @@ def keywords(
             display_form(phrase, shown_at, tokens, name),
         )
         for rank, (negative_score, phrase, in_title, in_abstract, shown_at) in enumerate(
-            best, start=1
+            _ranked_in_python(counts, name, vocabulary, limit), start=1
         )
     ]
 
