@@ -10,13 +10,14 @@ no extension modules, and an editable install serves the source folder, so
 the compiled module has to land there. The build runs in a scratch folder:
 setuptools would otherwise read the project's pyproject.toml as its own
 configuration. The module is renamed into place, so a process that has the
-old one loaded keeps it.
+old one loaded keeps it, and two builds at once leave one whole module.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
 import tempfile
 import warnings
@@ -91,9 +92,18 @@ def compile_counter() -> Path:
             os.chdir(cwd)
         built = next(Path(scratch).rglob("_phrases*.so"))
         target = HERE / built.name
-        os.replace(built, target)
+        # copied beside the target first: the scratch folder may be on another file
+        # system, and only a rename within one is atomic
+        handle, staged = tempfile.mkstemp(dir=HERE, prefix=".compiling-", suffix=".so")
+        os.close(handle)
+        try:
+            shutil.copy2(built, staged)  # with the mode the linker gave it
+            os.replace(staged, target)
+        except BaseException:
+            Path(staged).unlink(missing_ok=True)
+            raise
     return target
 
 
 if __name__ == "__main__":
-    print(f"compiled {compile_counter().relative_to(Path.cwd())}", file=sys.stderr)
+    print(f"compiled {compile_counter()}", file=sys.stderr)
