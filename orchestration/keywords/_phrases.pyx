@@ -16,7 +16,6 @@ or so gram occurrences a listing has.
 
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.object cimport PyObject
-from cpython.unicode cimport PyUnicode_Join
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort
 
