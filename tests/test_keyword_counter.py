@@ -73,16 +73,20 @@ def test_the_compiled_counter_counts_any_text_as_the_python_rule(title, abstract
     assert compiled == python
 
 
-def test_the_compiled_counter_counts_the_sample_listings_as_the_python_rule():
-    # each paragraph of the sample pages as an abstract, the one before it as the title
-    compared = 0
+def sample_texts() -> list[tuple[str, str]]:
+    """Each paragraph of the sample pages as an abstract, the one before it as the title."""
+    texts = []
     for path in sorted(Path(SEEDS).iterdir()):
         paragraphs = [p for p in path.read_text(errors="replace").split("\n\n") if p.strip()]
-        for title, abstract in itertools.pairwise(paragraphs):
-            compiled, python = compiled_and_python(title[:300], abstract)
-            assert compiled == python, (path.name, title[:60])
-            compared += 1
-    assert compared > 100
+        texts.extend((title[:300], abstract) for title, abstract in itertools.pairwise(paragraphs))
+    assert len(texts) > 100
+    return texts
+
+
+def test_the_compiled_counter_counts_the_sample_listings_as_the_python_rule():
+    for title, abstract in sample_texts():
+        compiled, python = compiled_and_python(title, abstract)
+        assert compiled == python, title[:60]
 
 
 @settings(max_examples=1000, deadline=None)
@@ -96,14 +100,9 @@ def test_the_compiled_ranking_ranks_as_the_python_rule(title, abstract):
 
 
 def test_the_compiled_ranking_ranks_the_sample_listings_as_the_python_rule():
-    compared = 0
-    for path in sorted(Path(SEEDS).iterdir()):
-        paragraphs = [p for p in path.read_text(errors="replace").split("\n\n") if p.strip()]
-        for title, abstract in itertools.pairwise(paragraphs):
-            compiled, python = keywords_compiled_and_python(title[:300], abstract)
-            assert compiled == python, (path.name, title[:60])
-            compared += 1
-    assert compared > 100
+    for title, abstract in sample_texts():
+        compiled, python = keywords_compiled_and_python(title, abstract)
+        assert compiled == python, title[:60]
 
 
 @settings(max_examples=3000, deadline=None)
