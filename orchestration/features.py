@@ -38,6 +38,8 @@ LOCK_KEY = "select pg_advisory_lock(hashtext('paperhouse.keywords'))"
 # Listings per transaction: big enough that commits cost nothing, small enough
 # that a crash redoes little.
 BATCH_LISTINGS = 5_000
+# Keyphrase rows per COPY message: about 64 KB.
+COPY_BLOCK_LINES = 200
 # Below this many pending listings worker processes cost more to start than they save.
 PARALLEL_THRESHOLD = 20_000
 
@@ -302,6 +304,9 @@ def extract_batch(
             rows.itersize = 2_000
             rows.execute(LISTINGS, batch)
             with cursor.copy(COPY_KEYWORDS) as copy:
+                # lines go to COPY in blocks: a str given to Copy.write is sent at
+                # once, a message and a wake-up of the server per listing
+                lines: list[str] = []
                 for file_id, position, *source, title, abstract, digest in rows:
                     if source[0] is not None:
                         copies.append((file_id, position, *source))
@@ -313,7 +318,11 @@ def extract_batch(
                             computed[title, abstract] = found
                     else:
                         reused += 1
-                    copy.write(keyword_row(file_id, position, found, digest))
+                    lines.append(keyword_row(file_id, position, found, digest))
+                    if len(lines) == COPY_BLOCK_LINES:
+                        copy.write("".join(lines))
+                        lines.clear()
+                copy.write("".join(lines))
         if copies:
             _copy_features(writer, copies)
         writer.execute(INSERT_SEARCH_DOCUMENTS, batch)
