@@ -19,7 +19,7 @@ from orchestration.features import ExtractionSummary, extract_pending
 from orchestration.ingest.batch import IngestReport, ingest_paths
 from orchestration.ingest.inbox import InboxFile
 from orchestration.ingest.load import FileResult
-from orchestration.models.plan import BuildPlan, plan_build, planned_build
+from orchestration.models.plan import BuildPlan, build_turn, plan_build, planned_build
 from orchestration.models.runner import BuildSummary, call_dbt, run_dbt
 from orchestration.settings import Settings
 from orchestration.warehouse import connect
@@ -89,12 +89,13 @@ def dbt_command(url: str, args: list[str]) -> int:
     build's plan (its bounds, and a full refresh where an incremental build
     cannot follow) and is logged in meta.builds; the others (docs, show,
     compile, test, ls) get the connection and the next build's bounds, so
-    that a model shows what a build would take.
+    that a model shows what a build would take. Either kind takes the build's
+    turn: all of them write dbt's target folder.
     """
     if not dbt_writes(args):
-        with connect(url) as conn:
+        with build_turn(url) as conn:
             bounds = plan_build(conn).dbt_env
-        return call_dbt(url, args, extra_env=bounds)
+            return call_dbt(url, args, extra_env=bounds)
     command = next(arg for arg in args if arg in DBT_WRITING_COMMANDS)
     whole = [arg for arg in args if arg != "--full-refresh"] == [command]
     with planned_build(

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import urllib.request
@@ -15,6 +16,7 @@ import psycopg
 import pytest
 
 from orchestration import pipeline
+from orchestration.models.plan import build_turn
 from orchestration.models.runner import target_path
 from orchestration.settings import DBT_PROJECT_DIR
 
@@ -67,10 +69,50 @@ def test_dbt_commands_run_on_the_warehouse_and_builds_take_the_plan(cli_env, db_
     assert "nosuchcommand" in wrong.stdout + wrong.stderr
 
 
+def waiting_for_the_build_turn(db_url: str, command: subprocess.Popen) -> None:
+    """Return once a session on `db_url` waits for an advisory lock (the build's turn, which
+    the caller holds); fail if `command` ends first."""
+    with psycopg.connect(db_url, autocommit=True) as watcher:
+        deadline = time.monotonic() + 60
+        while not watcher.execute(
+            "select count(*) from pg_locks where locktype = 'advisory' and not granted"
+            " and database = (select oid from pg_database where datname = current_database())"
+        ).fetchone()[0]:
+            assert command.poll() is None, "the command ran without waiting for the build's turn"
+            assert time.monotonic() < deadline, "the command never asked for the build's turn"
+            time.sleep(0.05)
+
+
+def test_a_dbt_command_that_only_reads_waits_for_the_build_in_progress(cli_env, db_url):
+    # dbt's commands share one target folder per warehouse (manifest, run results), which a
+    # build reads back when it ends: `dbt ls` in the middle of a build waits its turn.
+    paperhouse = BIN / "paperhouse"
+    with build_turn(db_url):
+        listing = subprocess.Popen(
+            [str(paperhouse), "dbt", "--quiet", "ls", "-s", "dim_papers"],
+            env=cli_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        waiting_for_the_build_turn(db_url, listing)
+    out, _ = listing.communicate(timeout=120)
+    assert listing.returncode == 0, out
+    assert "paperhouse.marts.dim_papers" in out
+
+
 @pytest.mark.slow
-def test_paperhouse_docs_serves_the_models_with_the_warehouses_catalog(cli_env, inbox, tmp_path):
+def test_paperhouse_docs_serves_the_models_with_the_warehouses_catalog(
+    cli_env, db_url, inbox, tmp_path
+):
     assert run_cli("run", "--inbox", str(inbox), env=cli_env).returncode == 0
-    server, port = start_server("docs", cli_env, tmp_path / "docs.log")
+    catalog_file = DBT_PROJECT_DIR / target_path(db_url) / "catalog.json"
+    catalog_file.unlink(missing_ok=True)  # from an earlier run of the suite in this checkout
+    # a build in progress: the catalog waits for it
+    with build_turn(db_url):
+        server, port = start_server("docs", cli_env, tmp_path / "docs.log")
+        waiting_for_the_build_turn(db_url, server)
+        assert not catalog_file.exists()
     catalog: dict = {}
     try:
         deadline = time.monotonic() + 120
@@ -93,6 +135,4 @@ def test_paperhouse_docs_serves_the_models_with_the_warehouses_catalog(cli_env, 
     # the catalog was read from the warehouse: the marts with their real columns
     papers = catalog["nodes"]["model.paperhouse.dim_papers"]
     assert "paper_id" in papers["columns"]
-    assert (
-        DBT_PROJECT_DIR / target_path(cli_env["PAPERHOUSE_DATABASE_URL"]) / "catalog.json"
-    ).exists()
+    assert catalog_file.exists()

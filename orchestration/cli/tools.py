@@ -11,6 +11,7 @@ import typer
 from orchestration import pipeline
 from orchestration.cli.app import app, friendly_errors, out, settings
 from orchestration.cli.recording import record_in_dagster
+from orchestration.models.plan import build_turn
 from orchestration.models.runner import (
     call_dbt,
     dbt_env,
@@ -75,7 +76,10 @@ def docs(
 ) -> None:
     """Generate dbt's documentation of the models (with the warehouse's catalog) and serve it."""
     url = prepare(settings())
-    if code := call_dbt(url, ["--quiet", "docs", "generate"]):
+    # the build's turn while dbt writes the catalog: a build reads the same target folder back
+    with build_turn(url):
+        code = call_dbt(url, ["--quiet", "docs", "generate"])
+    if code:
         raise typer.Exit(code)
     out.print(f"dbt docs on http://{host}:{port} (Ctrl-C stops it)")
     sys.stdout.flush()

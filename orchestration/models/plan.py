@@ -10,7 +10,9 @@ tables whose columns are not their model's (an older paperhouse).
 
 Builds on one warehouse take turns (an advisory lock held on a connection
 of its own), and each is logged in meta.builds: when, with what plan, and
-whether it succeeded.
+whether it succeeded. Every other dbt command on the warehouse takes the
+same turn: they share its dbt target folder (manifest, run results, parse
+state), which a build reads back when it ends.
 """
 
 from __future__ import annotations
@@ -72,16 +74,25 @@ class Build:
 
 
 @contextmanager
-def planned_build(
-    url: str, *, full_refresh: bool = False, selection: str | None = None
-) -> Iterator[Build]:
-    """Wait for any other build of this warehouse, plan this one and log it; the caller runs dbt
-    with `build.plan` and sets `build.succeeded`. Other builds wait until the block ends.
+def build_turn(url: str) -> Iterator[psycopg.Connection]:
+    """Wait for any build or other dbt command on this warehouse, then hold the turn until the
+    block ends, on the connection given.
 
     The lock is a session lock: the process dying releases it.
     """
     with connect(url) as conn:
         conn.execute("select pg_advisory_lock(%s)", [BUILD_LOCK_KEY])
+        yield conn
+
+
+@contextmanager
+def planned_build(
+    url: str, *, full_refresh: bool = False, selection: str | None = None
+) -> Iterator[Build]:
+    """Wait for any other build of this warehouse, plan this one and log it; the caller runs dbt
+    with `build.plan` and sets `build.succeeded`. Other builds wait until the block ends.
+    """
+    with build_turn(url) as conn:
         # Holding the lock, any build still marked as running died with its process.
         conn.execute(
             "update meta.builds set finished_at = now(), succeeded = false where finished_at is null"
