@@ -86,6 +86,8 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
         "one-file ingest peak RSS",
         "features step",
         "features step, Python CPU per listing",
+        "features step, machine CPU per listing",
+        "full dbt build, machine CPU",
         "full dbt build",
         "first load: ingest, features, full build",
         "search p95",
@@ -95,6 +97,8 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
         "export to Parquet, peak RSS",
     ]:
         assert measured[name]["value"] > 0, name
+    (floor,) = [m for name, m in measured.items() if name.startswith("first load, machine CPU /")]
+    assert floor["value"] > 0
     assert measured["ingest peak RSS, many small files"]["target"] == "< 300"
     assert isinstance(measured["full dbt build"]["met"], bool)
     assert report["machine"]["cores"].isdigit()
