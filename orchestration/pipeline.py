@@ -82,6 +82,13 @@ def dbt_writes(args: list[str]) -> bool:
     return any(arg in DBT_WRITING_COMMANDS for arg in args)
 
 
+def dbt_waits_for_builds(args: list[str]) -> bool:
+    """Whether `dbt ARGS` takes the build's turn: every command but `docs serve`, which only
+    reads the target folder and runs until stopped (holding the turn, it would stop every
+    build for as long as it serves)."""
+    return "serve" not in args
+
+
 def dbt_command(url: str, args: list[str]) -> int:
     """`dbt ARGS` as a user types it (`paperhouse dbt ...`), on the warehouse; dbt's exit code.
 
@@ -89,11 +96,11 @@ def dbt_command(url: str, args: list[str]) -> int:
     build's plan (its bounds, and a full refresh where an incremental build
     cannot follow) and is logged in meta.builds; the others (docs, show,
     compile, test, ls) get the connection and the next build's bounds, so
-    that a model shows what a build would take. Either kind takes the build's
-    turn: all of them write dbt's target folder.
+    that a model shows what a build would take. They take the build's turn too
+    (but `docs serve`): they write dbt's target folder, which a build reads back.
     """
     if not dbt_writes(args):
-        with build_turn(url) as conn:
+        with build_turn(url) if dbt_waits_for_builds(args) else connect(url) as conn:
             bounds = plan_build(conn).dbt_env
             return call_dbt(url, args, extra_env=bounds)
     command = next(arg for arg in args if arg in DBT_WRITING_COMMANDS)

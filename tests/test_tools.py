@@ -40,6 +40,19 @@ def test_dbt_commands_that_write_the_marts_are_known_wherever_the_command_stands
     assert pipeline.dbt_writes(args) is writes
 
 
+@pytest.mark.parametrize(
+    "args,waits",
+    [
+        (["ls"], True),
+        (["docs", "generate"], True),
+        (["clean"], True),  # it empties the folder a build is writing
+        (["docs", "serve", "--port", "8080"], False),  # it serves until stopped
+    ],
+)
+def test_every_dbt_command_but_a_server_waits_for_the_build_in_progress(args, waits):
+    assert pipeline.dbt_waits_for_builds(args) is waits
+
+
 def test_dbt_commands_run_on_the_warehouse_and_builds_take_the_plan(cli_env, db_url, inbox):
     assert run_cli("run", "--inbox", str(inbox), env=cli_env).returncode == 0
     # as a dbt user types it: no PAPERHOUSE_DBT_* variables in sight
