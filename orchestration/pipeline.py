@@ -89,7 +89,7 @@ def dbt_waits_for_builds(args: list[str]) -> bool:
     return "serve" not in args
 
 
-def dbt_command(url: str, args: list[str]) -> int:
+def dbt_command(url: str, args: list[str], on_wait: Callable[[], None] | None = None) -> int:
     """`dbt ARGS` as a user types it (`paperhouse dbt ...`), on the warehouse; dbt's exit code.
 
     A command that writes the marts waits for any other build, follows the
@@ -98,9 +98,10 @@ def dbt_command(url: str, args: list[str]) -> int:
     compile, test, ls) get the connection and the next build's bounds, so
     that a model shows what a build would take. They take the build's turn too
     (but `docs serve`): they write dbt's target folder, which a build reads back.
+    `on_wait()` is called when such a command has to wait.
     """
     if not dbt_writes(args):
-        with build_turn(url) if dbt_waits_for_builds(args) else connect(url) as conn:
+        with build_turn(url, on_wait) if dbt_waits_for_builds(args) else connect(url) as conn:
             bounds = plan_build(conn).dbt_env
             return call_dbt(url, args, extra_env=bounds)
     command = next(arg for arg in args if arg in DBT_WRITING_COMMANDS)

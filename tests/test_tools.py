@@ -112,6 +112,7 @@ def test_a_dbt_command_that_only_reads_waits_for_the_build_in_progress(cli_env, 
     out, _ = listing.communicate(timeout=120)
     assert listing.returncode == 0, out
     assert "paperhouse.marts.dim_papers" in out
+    assert "waiting for it" in out  # said, so that a wait does not look like a hang
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ state), which a build reads back when it ends.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -74,14 +74,18 @@ class Build:
 
 
 @contextmanager
-def build_turn(url: str) -> Iterator[psycopg.Connection]:
+def build_turn(url: str, on_wait: Callable[[], None] | None = None) -> Iterator[psycopg.Connection]:
     """Wait for any build or other dbt command on this warehouse, then hold the turn until the
-    block ends, on the connection given.
+    block ends, on the connection given. `on_wait()` is called first if there is a wait.
 
     The lock is a session lock: the process dying releases it.
     """
     with connect(url) as conn:
-        conn.execute("select pg_advisory_lock(%s)", [BUILD_LOCK_KEY])
+        free = conn.execute("select pg_try_advisory_lock(%s)", [BUILD_LOCK_KEY]).fetchone()[0]  # type: ignore[index]
+        if not free:
+            if on_wait is not None:
+                on_wait()
+            conn.execute("select pg_advisory_lock(%s)", [BUILD_LOCK_KEY])
         yield conn
 
 
