@@ -98,7 +98,7 @@ def dbt_command(url: str, args: list[str], on_wait: Callable[[], None] | None = 
     compile, test, ls) get the connection and the next build's bounds, so
     that a model shows what a build would take. They take the build's turn too
     (but `docs serve`): they write dbt's target folder, which a build reads back.
-    `on_wait()` is called when such a command has to wait.
+    `on_wait()` is called when a command has to wait.
     """
     if not dbt_writes(args):
         with build_turn(url, on_wait) if dbt_waits_for_builds(args) else connect(url) as conn:
@@ -107,7 +107,10 @@ def dbt_command(url: str, args: list[str], on_wait: Callable[[], None] | None = 
     command = next(arg for arg in args if arg in DBT_WRITING_COMMANDS)
     whole = [arg for arg in args if arg != "--full-refresh"] == [command]
     with planned_build(
-        url, full_refresh="--full-refresh" in args, selection=None if whole else " ".join(args)
+        url,
+        full_refresh="--full-refresh" in args,
+        selection=None if whole else " ".join(args),
+        on_wait=on_wait,
     ) as build:
         if build.plan.full_refresh and command in ("build", "run") and "--full-refresh" not in args:
             args = [*args, "--full-refresh"]

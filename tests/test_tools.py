@@ -96,22 +96,30 @@ def waiting_for_the_build_turn(db_url: str, command: subprocess.Popen) -> None:
             time.sleep(0.05)
 
 
-def test_a_dbt_command_that_only_reads_waits_for_the_build_in_progress(cli_env, db_url):
+@pytest.mark.parametrize(
+    "args,shown",
+    [
+        (["--quiet", "ls", "-s", "dim_papers"], "paperhouse.marts.dim_papers"),
+        (["run", "-s", "stg_raw__ingested_files"], "stg_raw__ingested_files"),
+    ],
+)
+def test_a_dbt_command_waits_for_the_build_in_progress_and_says_so(cli_env, db_url, args, shown):
     # dbt's commands share one target folder per warehouse (manifest, run results), which a
-    # build reads back when it ends: `dbt ls` in the middle of a build waits its turn.
+    # build reads back when it ends: `dbt ls` in the middle of a build waits its turn, as
+    # another build does.
     paperhouse = BIN / "paperhouse"
     with build_turn(db_url):
-        listing = subprocess.Popen(
-            [str(paperhouse), "dbt", "--quiet", "ls", "-s", "dim_papers"],
+        command = subprocess.Popen(
+            [str(paperhouse), "dbt", *args],
             env=cli_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        waiting_for_the_build_turn(db_url, listing)
-    out, _ = listing.communicate(timeout=120)
-    assert listing.returncode == 0, out
-    assert "paperhouse.marts.dim_papers" in out
+        waiting_for_the_build_turn(db_url, command)
+    out, _ = command.communicate(timeout=120)
+    assert command.returncode == 0, out
+    assert shown in out
     assert "waiting for it" in out  # said, so that a wait does not look like a hang
 
 

@@ -91,12 +91,17 @@ def build_turn(url: str, on_wait: Callable[[], None] | None = None) -> Iterator[
 
 @contextmanager
 def planned_build(
-    url: str, *, full_refresh: bool = False, selection: str | None = None
+    url: str,
+    *,
+    full_refresh: bool = False,
+    selection: str | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> Iterator[Build]:
-    """Wait for any other build of this warehouse, plan this one and log it; the caller runs dbt
-    with `build.plan` and sets `build.succeeded`. Other builds wait until the block ends.
+    """Wait for any other build of this warehouse (calling `on_wait()` first if there is a wait),
+    plan this one and log it; the caller runs dbt with `build.plan` and sets `build.succeeded`.
+    Other builds wait until the block ends.
     """
-    with build_turn(url) as conn:
+    with build_turn(url, on_wait) as conn:
         # Holding the lock, any build still marked as running died with its process.
         conn.execute(
             "update meta.builds set finished_at = now(), succeeded = false where finished_at is null"
