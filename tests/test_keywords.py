@@ -388,6 +388,36 @@ def test_a_source_deleted_while_its_copy_is_made_rolls_the_batch_back(
     ).fetchone() == (0,)
 
 
+def features_by_file(conn) -> dict[str, dict[int, int]]:
+    return {
+        table: dict(
+            conn.execute(f"select file_id, count(*) from features.{table} group by file_id")
+        )
+        for table in ("listing_keywords", "listing_search_documents")
+    }
+
+
+def test_deleting_extractions_deletes_their_features_as_the_foreign_keys_did(db_url, conn, inbox):
+    # The features tables have no foreign keys (sql/migrations/013): triggers cascade instead.
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+    extract_pending(db_url)
+    before = features_by_file(conn)
+    first, second, *others = sorted(before["listing_keywords"])
+
+    conn.execute("delete from features.extracted_files where file_id = %s", [first])
+    # through the ledger's own cascade to the extraction row
+    conn.execute("delete from raw.ingested_files where file_id = %s", [second])
+
+    kept = {
+        table: {f: n for f, n in counts.items() if f in others} for table, counts in before.items()
+    }
+    assert features_by_file(conn) == kept and all(kept.values())
+    conn.execute("truncate features.extracted_files")
+    assert features_by_file(conn) == {"listing_keywords": {}, "listing_search_documents": {}}
+    # what is gone is extracted again, but for the file gone from the ledger
+    assert extract_pending(db_url).files == 1 + len(others)
+
+
 def test_a_changed_extractor_reextracts_and_rebuilds_in_full(db_url, conn, inbox):
     ingest_paths(db_url, [inbox], settle_seconds=0)
     assert build(db_url, quiet=True).succeeded
