@@ -431,6 +431,15 @@ def test_a_one_file_build_touches_only_what_the_file_brings(db_url, conn, inbox,
     assert touched["fct_paper_keyword_versions"] == 2
 
     assert touched["dim_paper_search_documents"] == 2
+    # The raw listings and their features carry no ingest_seq: their tests read the rows of
+    # files from the new one's id up (macro get_where_subquery), not a million listings a run.
+    for model in (
+        "stg_raw__paper_listings",
+        "stg_features__listing_keywords",
+        "stg_features__listing_search_documents",
+    ):
+        (test_sql,) = (run_results.parent / "run").rglob(f"{model}.yml/relationships_*.sql")
+        assert "file_id >= (select coalesce(min(file_id)" in test_sql.read_text(), model
     # The build's bounds changed, yet dbt parsed nothing again: they reach it
     # through the environment at run time, not as --vars (a full parse costs seconds).
     assert parse_state.stat().st_mtime_ns == parsed_at

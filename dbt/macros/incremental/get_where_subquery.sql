@@ -10,8 +10,8 @@
     `paperhouse build --full-refresh` test everything.
 
     `watermark_column` names the column that carries each model's
-    ingest_seq (its meta); raw listings, which carry none, are scoped by
-    file id instead.
+    ingest_seq (its meta); raw listings and their features, which carry
+    none, are scoped by file id instead.
 #}
 {# dbt's own hook for generic tests' `where` config, extended with the scope above. #}
 {% macro get_where_subquery(relation) -%}
@@ -24,7 +24,12 @@
     {%- if column and build_setting('PAPERHOUSE_BUILD_THROUGH_INGEST_SEQ') is not none -%}
         {%- do conditions.append(build_bound(column)) -%}
     {%- endif -%}
-    {%- if relation.identifier == 'stg_raw__paper_listings' and since > 0 -%}
+    {%- set scoped_by_file_id = [
+        'stg_raw__paper_listings',
+        'stg_features__listing_keywords',
+        'stg_features__listing_search_documents',
+    ] -%}
+    {%- if relation.identifier in scoped_by_file_id and since > 0 -%}
         {%- do conditions.append('file_id >= ' ~ first_unbuilt_file_id(since)) -%}
     {%- endif -%}
     {%- if conditions -%}
