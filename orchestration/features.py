@@ -27,14 +27,15 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import psycopg
+from psycopg import sql
 
 from orchestration.keywords.extract import Keyword, keywords
 from orchestration.keywords.vocabulary import Vocabulary, load_vocabulary
-from orchestration.warehouse import connect
+from orchestration.warehouse import connect, take_session_lock
 from orchestration.workers import map_shared
 
-# hashtext('paperhouse.keywords'): serializes extraction runs on one warehouse.
-LOCK_KEY = "select pg_advisory_lock(hashtext('paperhouse.keywords'))"
+# Serializes extraction runs on one warehouse.
+EXTRACTION_LOCK_KEY = sql.SQL("hashtext('paperhouse.keywords')")
 # Listings per transaction: big enough that commits cost nothing, small enough
 # that a crash redoes little.
 BATCH_LISTINGS = 5_000
@@ -207,15 +208,17 @@ def extract_pending(
     parallel_threshold: int = PARALLEL_THRESHOLD,
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> ExtractionSummary:
     """Extract the keyphrases of every pending file.
 
     `on_start(listings)` tells how many listings are pending, `on_batch(listings)`
-    how many each batch did.
+    how many each batch did; `on_wait()` is called if another extraction runs on
+    the warehouse and this one waits for it to end.
     """
     vocabulary = load_vocabulary()
     with connect(url) as conn, connect(url) as reader:
-        conn.execute(LOCK_KEY)
+        take_session_lock(conn, EXTRACTION_LOCK_KEY, on_wait)
         pending = conn.execute(PENDING_FILES, [vocabulary.version]).fetchall()
         batches = list(_batches(pending))
         total = sum(count for _, count, _ in pending)

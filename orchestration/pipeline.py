@@ -44,9 +44,11 @@ def extract_features(
     *,
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> ExtractionSummary:
-    """The keyphrases and search documents of every listing that has none from the current extractor."""
-    return extract_pending(url, on_start=on_start, on_batch=on_batch)
+    """The keyphrases and search documents of every listing that has none from the current
+    extractor; `on_wait()` is called if another features step runs and this one waits for it."""
+    return extract_pending(url, on_start=on_start, on_batch=on_batch, on_wait=on_wait)
 
 
 @dataclass
@@ -60,10 +62,18 @@ class ModelsReport:
 
 
 def build_models(
-    url: str, *, full_refresh: bool = False, selection: str | None = None, quiet: bool = False
+    url: str,
+    *,
+    full_refresh: bool = False,
+    selection: str | None = None,
+    quiet: bool = False,
+    on_wait: Callable[[], None] | None = None,
 ) -> ModelsReport:
-    """One planned `dbt build` (orchestration/models/plan.py) as a process of its own."""
-    with planned_build(url, full_refresh=full_refresh, selection=selection) as build:
+    """One planned `dbt build` (orchestration/models/plan.py) as a process of its own;
+    `on_wait()` is called if it has to wait for another build or dbt command."""
+    with planned_build(
+        url, full_refresh=full_refresh, selection=selection, on_wait=on_wait
+    ) as build:
         summary = run_dbt(url, build.plan.dbt_args, quiet=quiet, extra_env=build.plan.dbt_env)
         build.succeeded = summary.succeeded
     return ModelsReport(build.plan, summary)
@@ -159,8 +169,15 @@ def build(
     quiet: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    on_features_wait: Callable[[], None] | None = None,
+    on_build_wait: Callable[[], None] | None = None,
 ) -> BuildReport:
-    """The features step, then the models: `paperhouse build`, and the second half of a run."""
-    extraction = extract_features(url, on_start=on_start, on_batch=on_batch)
-    models = build_models(url, full_refresh=full_refresh, selection=selection, quiet=quiet)
+    """The features step, then the models: `paperhouse build`, and the second half of a run.
+    Each step waits for its own kind running elsewhere, calling its `on_..._wait()` first."""
+    extraction = extract_features(
+        url, on_start=on_start, on_batch=on_batch, on_wait=on_features_wait
+    )
+    models = build_models(
+        url, full_refresh=full_refresh, selection=selection, quiet=quiet, on_wait=on_build_wait
+    )
     return BuildReport(extraction, models)

@@ -14,11 +14,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from orchestration import pipeline
-from orchestration.models.plan import build_turn
+from orchestration.features import EXTRACTION_LOCK_KEY
+from orchestration.models.plan import BUILD_LOCK_KEY, build_turn
 from orchestration.models.runner import target_path
 from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.warehouse import take_session_lock
 
 from conftest import run_cli, start_server
 
@@ -82,14 +85,18 @@ def test_dbt_commands_run_on_the_warehouse_and_builds_take_the_plan(cli_env, db_
     assert "nosuchcommand" in wrong.stdout + wrong.stderr
 
 
-def waiting_for_the_build_turn(db_url: str, command: subprocess.Popen) -> None:
-    """Return once a session on `db_url` waits for an advisory lock (the build's turn, which
-    the caller holds); fail if `command` ends first."""
+def waiting_for_the_build_turn(
+    db_url: str, command: subprocess.Popen, key: int = BUILD_LOCK_KEY
+) -> None:
+    """Return once a session on `db_url` waits for the advisory lock `key` (the build's turn,
+    which the caller holds); fail if `command` ends first."""
     with psycopg.connect(db_url, autocommit=True) as watcher:
         deadline = time.monotonic() + 60
         while not watcher.execute(
             "select count(*) from pg_locks where locktype = 'advisory' and not granted"
             " and database = (select oid from pg_database where datname = current_database())"
+            " and (classid::bigint << 32 | objid::bigint) = %s",
+            [key],
         ).fetchone()[0]:
             assert command.poll() is None, "the command ran without waiting for the build's turn"
             assert time.monotonic() < deadline, "the command never asked for the build's turn"
@@ -121,6 +128,31 @@ def test_a_dbt_command_waits_for_the_build_in_progress_and_says_so(cli_env, db_u
     assert command.returncode == 0, out
     assert shown in out
     assert "waiting for it" in out  # said, so that a wait does not look like a hang
+
+
+def test_paperhouse_build_waits_for_the_features_step_and_the_build_in_progress_and_says_so(
+    cli_env, db_url
+):
+    with psycopg.connect(db_url, autocommit=True) as extraction:
+        take_session_lock(extraction, EXTRACTION_LOCK_KEY)
+        features_key = extraction.execute(
+            sql.SQL("select {}::bigint").format(EXTRACTION_LOCK_KEY)
+        ).fetchone()[0]
+        with build_turn(db_url):
+            command = subprocess.Popen(
+                [str(BIN / "paperhouse"), "build"],
+                env=cli_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            waiting_for_the_build_turn(db_url, command, features_key)
+            extraction.close()  # the features step goes on, then waits for the build's turn
+            waiting_for_the_build_turn(db_url, command)
+    out, _ = command.communicate(timeout=300)
+    assert command.returncode == 0, out
+    assert "another features step is running on this warehouse: waiting for it" in out
+    assert "a build or another dbt command is running on this warehouse: waiting for it" in out
 
 
 @pytest.mark.slow

@@ -65,6 +65,15 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+# A command that waits for a lock says so, or the wait looks like a hang.
+def say_waiting_for_build() -> None:
+    err.print("a build or another dbt command is running on this warehouse: waiting for it ...")
+
+
+def say_waiting_for_features() -> None:
+    err.print("another features step is running on this warehouse: waiting for it ...")
+
+
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")]
 ReportFormatOption = Annotated[ReportFormat, typer.Option("--format", "-f", help="table or json.")]
 

@@ -15,7 +15,16 @@ from rich.text import Text
 
 from orchestration import pipeline
 from orchestration.checks import CheckResult
-from orchestration.cli.app import ReportFormatOption, app, err, friendly_errors, out, settings
+from orchestration.cli.app import (
+    ReportFormatOption,
+    app,
+    err,
+    friendly_errors,
+    out,
+    say_waiting_for_build,
+    say_waiting_for_features,
+    settings,
+)
 from orchestration.cli.recording import record_in_dagster
 from orchestration.ingest.batch import IngestReport
 from orchestration.ingest.inbox import InboxFile, as_text
@@ -177,6 +186,8 @@ def _build_with_progress(
             quiet=quiet,
             on_start=lambda total: progress.update(task, total=total),
             on_batch=lambda done: progress.update(task, advance=done),
+            on_features_wait=say_waiting_for_features,
+            on_build_wait=say_waiting_for_build,
         )
     _print_build_report(report)
     return report

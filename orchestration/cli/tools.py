@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 
 from orchestration import pipeline
-from orchestration.cli.app import app, err, friendly_errors, out, settings
+from orchestration.cli.app import (
+    app,
+    friendly_errors,
+    out,
+    say_waiting_for_build,
+    settings,
+)
 from orchestration.cli.recording import record_in_dagster
 from orchestration.models.plan import build_turn
 from orchestration.models.runner import (
@@ -60,7 +66,7 @@ def dbt(context: typer.Context) -> None:
     config = settings()
     url = prepare(config)
     args = list(context.args)
-    code = pipeline.dbt_command(url, args, on_wait=_say_waiting)
+    code = pipeline.dbt_command(url, args, on_wait=say_waiting_for_build)
     if pipeline.dbt_writes(args):
         command = " ".join(["paperhouse dbt", *args])
         record_in_dagster(command, config, url, dbt=read_run_results(run_results_path(url)))
@@ -77,7 +83,7 @@ def docs(
     """Generate dbt's documentation of the models (with the warehouse's catalog) and serve it."""
     url = prepare(settings())
     # the build's turn while dbt writes the catalog: a build reads the same target folder back
-    with build_turn(url, on_wait=_say_waiting):
+    with build_turn(url, on_wait=say_waiting_for_build):
         code = call_dbt(url, ["--quiet", "docs", "generate"])
     if code:
         raise typer.Exit(code)
@@ -87,10 +93,6 @@ def docs(
     code = serve_until_stopped(serve, dbt_env(url, os.environ), cwd=DBT_PROJECT_DIR)
     if code:
         raise typer.Exit(code)
-
-
-def _say_waiting() -> None:
-    err.print("a build or another dbt command is running on this warehouse: waiting for it ...")
 
 
 @app.command()

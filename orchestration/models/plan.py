@@ -26,7 +26,7 @@ import psycopg
 from orchestration.features import extracted_through
 from orchestration.keywords.vocabulary import load_vocabulary
 from orchestration.models.manifest import MARTS_SCHEMA, marts
-from orchestration.warehouse import connect
+from orchestration.warehouse import connect, take_session_lock
 
 BUILD_LOCK_KEY = 0x7061_7065_7262_6C64  # "paperbld"
 
@@ -81,11 +81,7 @@ def build_turn(url: str, on_wait: Callable[[], None] | None = None) -> Iterator[
     The lock is a session lock: the process dying releases it.
     """
     with connect(url) as conn:
-        free = conn.execute("select pg_try_advisory_lock(%s)", [BUILD_LOCK_KEY]).fetchone()[0]  # type: ignore[index]
-        if not free:
-            if on_wait is not None:
-                on_wait()
-            conn.execute("select pg_advisory_lock(%s)", [BUILD_LOCK_KEY])
+        take_session_lock(conn, BUILD_LOCK_KEY, on_wait)
         yield conn
 
 

@@ -6,9 +6,11 @@ its connection from `database_url()`: there is no second copy of this logic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote, urlencode
 
 import psycopg
+from psycopg import sql
 
 from orchestration.settings import Settings
 from orchestration.warehouse.embedded import EmbeddedServer, EmbeddedServerError
@@ -37,6 +39,20 @@ def connect(url: str, **kwargs: object) -> psycopg.Connection:
         raise WarehouseUnavailable(
             f"cannot connect to the warehouse at {redact(url)}: {first_line(exc)}"
         ) from exc
+
+
+def take_session_lock(
+    conn: psycopg.Connection, key: int | sql.Composable, on_wait: Callable[[], None] | None = None
+) -> None:
+    """Take the session advisory lock `key` (a number, or an SQL expression of one), waiting for
+    another session that holds it; `on_wait()` is called first when there is a wait, so that a
+    command can say why it stands still."""
+    lock = sql.Literal(key) if isinstance(key, int) else key
+    try_lock = sql.SQL("select pg_try_advisory_lock({})").format(lock)
+    if not conn.execute(try_lock).fetchone()[0]:  # type: ignore[index]
+        if on_wait is not None:
+            on_wait()
+        conn.execute(sql.SQL("select pg_advisory_lock({})").format(lock))
 
 
 # Warehouses whose schema this process has brought up to date. Long-lived
@@ -113,4 +129,5 @@ __all__ = [
     "prepare",
     "redact",
     "sqlalchemy_url",
+    "take_session_lock",
 ]

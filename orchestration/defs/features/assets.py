@@ -35,7 +35,12 @@ FEATURES_ASSETS = {
 )
 def extract_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Compute the features of every listing that has none from the current extractor."""
-    summary = pipeline.extract_features(warehouse.url())
+    summary = pipeline.extract_features(
+        warehouse.url(),
+        on_wait=lambda: context.log.info(
+            "another features step is running on this warehouse: waiting for it"
+        ),
+    )
     context.log.info(
         "extracted the features of %s listing(s) in %s file(s)", summary.listings, summary.files
     )

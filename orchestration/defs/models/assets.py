@@ -30,7 +30,14 @@ def paperhouse_dbt_models(
     """dbt build over the selected models, planned as every build is (orchestration/models/plan.py)."""
     url = warehouse.url()
     selection = "a subset chosen in Dagster" if context.is_subset else None
-    with planned_build(url, full_refresh=config.full_refresh, selection=selection) as build:
+    with planned_build(
+        url,
+        full_refresh=config.full_refresh,
+        selection=selection,
+        on_wait=lambda: context.log.info(
+            "a build or another dbt command is running on this warehouse: waiting for it"
+        ),
+    ) as build:
         if build.plan.full_refresh:
             context.log.info("a full refresh: %s", "; ".join(build.plan.full_refresh_because))
         # dagster-dbt adds the selection to the arguments when this is a subset
