@@ -1,12 +1,12 @@
 -- features.listing_keywords and features.listing_search_documents drop their
 -- foreign keys to features.extracted_files, as raw.paper_listings did in 005.
 --
--- The per-row check of a key cost the server about 10 us a row (a COPY of
--- 200k keyphrase rows: 4.7 s with it, 2.7-3.0 s without), and every listing
--- writes a row to both tables: a ninth of the features step's CPU. It guarded
--- nothing the features step does not: a file's extraction row and its
--- listings' features are written in one transaction (orchestration/features.py),
--- and dbt's relationships tests on the two staging models check on each build
+-- PostgreSQL checks a key with a query for every row written, and every
+-- listing writes a row to both tables: the checks are a large share of the
+-- features step's work (docs/benchmarks.md, "Session 17"). They guard nothing
+-- the features step does not: a file's extraction row and its listings'
+-- features are written in one transaction (orchestration/features.py), and
+-- dbt's relationships tests on the two staging models check on each build
 -- that every row has its file's extraction row.
 --
 -- What the keys' ON DELETE CASCADE did, these triggers do, once per statement
