@@ -36,6 +36,8 @@ from orchestration.workers import map_shared
 
 # Serializes extraction runs on one warehouse.
 EXTRACTION_LOCK_KEY = sql.SQL("hashtext('paperhouse.keywords')")
+# What a features step waiting for another tells its user (CLI) or its log (Dagster).
+EXTRACTION_WAIT = "another features step is running on this warehouse: waiting for it"
 # Listings per transaction: big enough that commits cost nothing, small enough
 # that a crash redoes little.
 BATCH_LISTINGS = 5_000

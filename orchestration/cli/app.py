@@ -12,7 +12,9 @@ from rich.console import Console
 from rich.text import Text
 
 from orchestration.bi.superset import SupersetError
+from orchestration.features import EXTRACTION_WAIT
 from orchestration.keywords.calibrate import CalibrationError
+from orchestration.models.plan import BUILD_WAIT
 from orchestration.output import OutputFormat, ReportFormat
 from orchestration.queries import QueryFailed, ReadOnlyViolation
 from orchestration.settings import SettingError, Settings
@@ -67,11 +69,11 @@ def settings() -> Settings:
 
 # A command that waits for a lock says so, or the wait looks like a hang.
 def say_waiting_for_build() -> None:
-    err.print("a build or another dbt command is running on this warehouse: waiting for it ...")
+    err.print(f"{BUILD_WAIT} ...")
 
 
 def say_waiting_for_features() -> None:
-    err.print("another features step is running on this warehouse: waiting for it ...")
+    err.print(f"{EXTRACTION_WAIT} ...")
 
 
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")]

@@ -12,6 +12,7 @@ from orchestration.defs.shared import (
     RAW_LISTINGS,
     WRITERS_POOL,
 )
+from orchestration.features import EXTRACTION_WAIT
 
 FEATURES_ASSETS = {
     EXTRACTED_FILES: "Files whose listings have their features, and the extractor version.",
@@ -37,9 +38,7 @@ def extract_features(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     """Compute the features of every listing that has none from the current extractor."""
     summary = pipeline.extract_features(
         warehouse.url(),
-        on_wait=lambda: context.log.info(
-            "another features step is running on this warehouse: waiting for it"
-        ),
+        on_wait=lambda: context.log.info(EXTRACTION_WAIT),
     )
     context.log.info(
         "extracted the features of %s listing(s) in %s file(s)", summary.listings, summary.files

@@ -8,7 +8,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.models.translator import translator
 from orchestration.defs.resources import WarehouseResource, dbt_project, environment
-from orchestration.models.plan import planned_build
+from orchestration.models.plan import BUILD_WAIT, planned_build
 from orchestration.models.runner import dbt_profile_env, target_path
 
 
@@ -34,9 +34,7 @@ def paperhouse_dbt_models(
         url,
         full_refresh=config.full_refresh,
         selection=selection,
-        on_wait=lambda: context.log.info(
-            "a build or another dbt command is running on this warehouse: waiting for it"
-        ),
+        on_wait=lambda: context.log.info(BUILD_WAIT),
     ) as build:
         if build.plan.full_refresh:
             context.log.info("a full refresh: %s", "; ".join(build.plan.full_refresh_because))
