@@ -12,9 +12,11 @@ BI_STAMP := $(BI_VENV)/.installed-stamp
 CHROMEDRIVER := /usr/bin/chromedriver
 # dagster-dbt reads dbt's manifest when the Dagster definitions load.
 MANIFEST := dbt/target/manifest.json
-# The keyphrase counter compiled beside its source (orchestration/keywords/_phrases.pyx);
-# the file's name carries the interpreter's ABI tag.
-COUNTER := orchestration/keywords/_phrases$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+# The compiled modules (orchestration/compiled.py), each beside its .pyx source; a module's
+# file name carries the interpreter's ABI tag.
+EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+COMPILED_SOURCES := orchestration/keywords/_phrases.pyx orchestration/ingest/_listings.pyx
+COMPILED := $(COMPILED_SOURCES:.pyx=$(EXT_SUFFIX))
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/tests -type f) dbt/dbt_project.yml dbt/profiles.yml
 
 # PostgreSQL 15 on this machine's loopback, for `make test-external`.
@@ -33,11 +35,11 @@ help:
 	@echo "make bench-peers    paperhouse ingest beside dlt, pandas and a bare COPY (docs/benchmarks.md)"
 	@echo "make bench-growth   the benchmark at 100k, 300k and 1M listings, with a log-log plot"
 
-run: $(STAMP) $(COUNTER) $(MANIFEST)
+run: $(STAMP) $(COMPILED) $(MANIFEST)
 	$(BIN)/paperhouse run
 
 # the browser test of the dashboard needs Superset (.venv-bi) and Chromium
-test: lint $(COUNTER) $(MANIFEST) $(BI_STAMP) $(CHROMEDRIVER)
+test: lint $(COMPILED) $(MANIFEST) $(BI_STAMP) $(CHROMEDRIVER)
 	$(BIN)/pytest -n auto --durations=15
 
 # ruff for Python (lint and format), sqlfluff for the SQL (settings in pyproject.toml)
@@ -46,12 +48,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check orchestration tests
 	$(BIN)/sqlfluff lint --disable-progress-bar dbt/models dbt/tests sql
 
-test-external: $(STAMP) $(COUNTER) $(MANIFEST) $(BI_STAMP) $(CHROMEDRIVER)
+test-external: $(STAMP) $(COMPILED) $(MANIFEST) $(BI_STAMP) $(CHROMEDRIVER)
 	PAPERHOUSE_TEST_DATABASE_URL=$(EXTERNAL_TEST_DATABASE_URL) $(BIN)/pytest -n auto --durations=15
 
-bootstrap: $(STAMP) $(COUNTER) $(MANIFEST)
+bootstrap: $(STAMP) $(COMPILED) $(MANIFEST)
 
-bi: $(STAMP) $(COUNTER) $(MANIFEST) $(BI_STAMP)
+bi: $(STAMP) $(COMPILED) $(MANIFEST) $(BI_STAMP)
 	$(BIN)/paperhouse bi
 
 $(BI_STAMP): orchestration/bi/requirements.txt
@@ -68,7 +70,7 @@ BENCH_SIZES := 100000 300000 1000000
 bench-peers: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m orchestration.bench.peers.compare --peers-python $(BENCH_VENV)/bin/python --out docs/bench-peers.json
 
-bench-growth: $(STAMP) $(COUNTER) $(MANIFEST) $(BENCH_STAMP)
+bench-growth: $(STAMP) $(COMPILED) $(MANIFEST) $(BENCH_STAMP)
 	for n in $(BENCH_SIZES); do \
 		$(BIN)/paperhouse bench --listings $$n --format json --out docs/bench-$$n.json >/dev/null || exit 1; \
 	done
@@ -85,8 +87,8 @@ $(CHROMEDRIVER):
 	apt-get install -y -q chromium chromium-driver >/dev/null || \
 		(apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null)
 
-$(COUNTER): orchestration/keywords/_phrases.pyx $(STAMP)
-	$(BIN)/python -m orchestration.keywords.compile_counter
+$(COMPILED) &: $(COMPILED_SOURCES) $(STAMP)
+	$(BIN)/python -m orchestration.compiled
 
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 	$(BIN)/python -m orchestration.models.runner
@@ -100,4 +102,4 @@ $(STAMP): pyproject.toml
 
 clean:
 	-$(BIN)/paperhouse db stop 2>/dev/null
-	rm -rf $(VENV) $(BI_VENV) .pytest_cache .hypothesis dbt/target dbt/logs $(COUNTER)
+	rm -rf $(VENV) $(BI_VENV) .pytest_cache .hypothesis dbt/target dbt/logs $(COMPILED)

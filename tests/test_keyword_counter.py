@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import subprocess
@@ -12,8 +13,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from orchestration.keywords import compile_counter, extract
-from orchestration.keywords.compile_counter import SOURCE
+from orchestration import compiled
+from orchestration.keywords import extract
 from orchestration.keywords.extract import VERB_LED, _phrase_counts_in_python, _tokens, keywords
 from orchestration.keywords.vocabulary import load_vocabulary
 
@@ -113,19 +114,20 @@ def test_a_verb_led_phrase_is_told_as_the_regular_expression_tells_it(phrase):
     assert extract._phrases.verb_led(phrase) == (VERB_LED.match(phrase) is not None)
 
 
-def test_a_build_from_another_version_of_the_source_is_not_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(compile_counter, "SOURCE", tmp_path / "_phrases.pyx")
-    compile_counter.SOURCE.write_bytes(SOURCE.read_bytes())
-    assert compile_counter.compiled_counter() is extract._phrases
-    compile_counter.SOURCE.write_bytes(SOURCE.read_bytes() + b"\n# changed\n")
+def test_a_build_from_another_version_of_the_source_is_not_run(tmp_path):
+    source = compiled.KEYPHRASE_COUNTER.source_path
+    copied = dataclasses.replace(compiled.KEYPHRASE_COUNTER, source=tmp_path / "_phrases.pyx")
+    copied.source_path.write_bytes(source.read_bytes())
+    assert compiled.load(copied) is extract._phrases
+    copied.source_path.write_bytes(source.read_bytes() + b"\n# changed\n")
     with pytest.warns(RuntimeWarning, match="run `make bootstrap` to rebuild it"):
-        assert compile_counter.compiled_counter() is None
+        assert compiled.load(copied) is None
 
 
 def test_a_machine_without_a_c_compiler_is_told_what_to_install(tmp_path):
     # the build fails before it would replace the module the other tests use
     failed = subprocess.run(
-        [sys.executable, "-m", "orchestration.keywords.compile_counter"],
+        [sys.executable, "-m", "orchestration.compiled"],
         env={**os.environ, "CC": str(tmp_path / "no-such-compiler")},
         capture_output=True,
         text=True,

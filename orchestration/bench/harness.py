@@ -43,7 +43,7 @@ from psycopg import sql
 from orchestration import queries
 from orchestration.bench.corpus import big_file_chunks, generate_files
 from orchestration.features import extract_pending
-from orchestration.ingest.load import LISTING_COLUMNS
+from orchestration.ingest.listing_copy import LISTING_COLUMNS
 from orchestration.instance import pending_reports
 from orchestration.keywords import extract
 from orchestration.models.runner import remove_artifacts, run_results_path

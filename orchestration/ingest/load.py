@@ -36,8 +36,9 @@ from orchestration.ingest import ledger
 from orchestration.ingest.decode import UnrecognizedContent, decode_lines
 from orchestration.ingest.inbox import InboxFile, as_text
 from orchestration.ingest.ledger import Findings, LedgerEntry, Original, Outcome
+from orchestration.ingest.listing_copy import ListingCopy, listing_copy
 from orchestration.ingest.notes import Notes
-from orchestration.ingest.parse import PARSER_VERSION, Listing, ListingParser
+from orchestration.ingest.parse import PARSER_VERSION, ListingParser
 from orchestration.warehouse import WarehouseUnavailable, first_line
 
 READ_CHUNK = 1024 * 1024
@@ -46,11 +47,6 @@ WHOLE_FILE_BYTES = 16 * 1024 * 1024
 # A group of many files of one size can grow past batch.GROUP_BYTES; past
 # this much it goes file by file, which holds one file at a time.
 MAX_GROUP_BYTES = 64 * 1024 * 1024
-
-# The columns ingest fills, in the order each row is written: the file, then a Listing's fields.
-LISTING_COLUMNS = ", ".join(("file_id", *Listing._fields))
-COPY_LISTINGS = f"copy raw.paper_listings ({LISTING_COLUMNS}) from stdin (format binary)"
-LISTING_TYPES = ["int8", "int4", "int4", "text", "text", "int4", "text", "text", "date", "int4"]
 
 
 @dataclass(frozen=True)
@@ -116,11 +112,10 @@ def _in_one_go(conn: psycopg.Connection, files: list[InboxFile]) -> list[FileRes
 
     results: dict[int, FileResult] = {}
     findings: list[tuple[int, Findings]] = []
-    with conn.cursor() as cursor, cursor.copy(COPY_LISTINGS) as copy:
-        copy.set_types(LISTING_TYPES)
+    with conn.cursor() as cursor, listing_copy(cursor) as copy:
         for index, file_id in new.items():
             reader = FileReader(files[index])
-            found = reader.copy_listings(io.BytesIO(contents[index]), copy, file_id)
+            found = reader.copy_listings(contents[index], copy, file_id)
             findings.append((file_id, found))
             results[index] = reader.result(file_id, found)
     ledger.record_findings_many(conn, findings)
@@ -274,11 +269,10 @@ def copy_file(
     """
     reader = FileReader(file)
     refused: psycopg.DataError | None = None
-    with _registered_bytes(file, entry, data) as stream:
+    with _registered_bytes(file, entry, data) as source:
         try:
-            with conn.cursor() as cursor, cursor.copy(COPY_LISTINGS) as copy:
-                copy.set_types(LISTING_TYPES)
-                findings = reader.copy_listings(stream, copy, file_id)
+            with conn.cursor() as cursor, listing_copy(cursor) as copy:
+                findings = reader.copy_listings(source, copy, file_id)
         except psycopg.DataError as exc:
             refused = exc
     if refused is not None:  # the server's error aborted the file's savepoint
@@ -297,17 +291,28 @@ class FileReader:
             modified_on=datetime.fromtimestamp(file.mtime).date(), notes=self.notes
         )
 
-    def copy_listings(self, stream: BinaryIO, copy: psycopg.Copy, file_id: int) -> Findings:
-        """Write the file's listings into `copy`; a file that is no listing file writes none."""
-        count = 0
+    def copy_listings(self, source: bytes | BinaryIO, copy: ListingCopy, file_id: int) -> Findings:
+        """Write the file's listings into `copy`; a file that is no listing file writes none.
+
+        `source` is the whole file's bytes, or a stream of them.
+        """
+        if isinstance(source, bytes):
+            clean = copy.write_clean_file(source, file_id, self.parser.modified_on)
+            if clean is not None:
+                return Findings(
+                    status=Outcome.LOADED,
+                    listing_count=clean.listing_count,
+                    error=None,
+                    layout=clean.layout,
+                    encoding="utf-8",
+                    scraped_on=clean.page_date or self.parser.modified_on,
+                )
+            source = io.BytesIO(source)
         try:
-            decoded = decode_lines(stream, self.notes)
-            for listing in self.parser.parse(decoded.batches):
-                copy.write_row((file_id, *listing))
-                count += 1
+            decoded = decode_lines(source, self.notes)
+            # The parser knows a page by its header: it rejects one before its first listing.
+            count = copy.write_listings(file_id, self.parser.parse(decoded.batches))
         except UnrecognizedContent as exc:
-            # Raised before the first listing, if ever: the parser knows a page by its header.
-            assert count == 0, "a file was rejected after some of its listings were written"
             return ledger.rejected(str(exc))
         return self.findings(count, decoded.encoding)
 
@@ -338,12 +343,12 @@ class FileReader:
 @contextmanager
 def _registered_bytes(
     file: InboxFile, entry: LedgerEntry, data: bytes | None
-) -> Iterator[BinaryIO]:
+) -> Iterator[bytes | BinaryIO]:
     """The bytes the ledger entry was registered for: `data`, or the file read again and checked
     against them once read (FileChanged), even when what was read was no listing file.
     """
     if data is not None:
-        yield io.BytesIO(data)
+        yield data
         return
     with open(file.path, "rb") as raw:
         hashing = HashingReader(raw)

@@ -5,7 +5,7 @@ and the token cache's lookups.
 
 The Python functions are the reference; property tests hold the two equal on
 any text. They stay the rule's readable statement, and what runs where this
-module is not built (`make` builds it with compile_counter).
+module is not built (`make` builds it with orchestration.compiled).
 
 What makes this fast is not the compiler alone (the Python, compiled as it
 stands, runs about a tenth faster) but the representation: a gram is the
@@ -20,7 +20,7 @@ from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort
 
 cdef extern from *:
-    const char *PAPERHOUSE_SOURCE_DIGEST  # defined by compile_counter
+    const char *PAPERHOUSE_SOURCE_DIGEST  # defined by orchestration.compiled
 
 # the sha256 of this file when it was compiled (extract runs no stale build)
 SOURCE_DIGEST = PAPERHOUSE_SOURCE_DIGEST.decode()

@@ -24,7 +24,7 @@ millisecond and its result is stored (see orchestration.features).
 
 The Python below states the rule. Its inner loops (counting the candidates,
 ranking them, reading their display forms, the token cache's lookups) also
-run compiled, from _phrases.pyx, where `make` has built it (compile_counter);
+run compiled, from _phrases.pyx, where `make` has built it (orchestration.compiled);
 the tests hold the two to the same results.
 """
 
@@ -37,10 +37,10 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import NamedTuple
 
-from orchestration.keywords.compile_counter import compiled_counter
+from orchestration import compiled
 from orchestration.keywords.vocabulary import Vocabulary
 
-_phrases = compiled_counter()
+_phrases = compiled.load(compiled.KEYPHRASE_COUNTER)
 
 # The weights, tuned on tests/keyword_labels.json (never on the held-out labels).
 TITLE_WEIGHT = 2.0  # an occurrence in the title; one in the abstract weighs 1
