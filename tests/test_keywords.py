@@ -418,6 +418,28 @@ def test_deleting_extractions_deletes_their_features_as_the_foreign_keys_did(db_
     assert extract_pending(db_url).files == 1 + len(others)
 
 
+def analyzed_at(conn: psycopg.Connection, table: str):
+    schema, name = table.split(".")
+    return conn.execute(
+        "select last_analyze from pg_stat_user_tables where schemaname = %s and relname = %s",
+        [schema, name],
+    ).fetchone()[0]
+
+
+def test_the_features_step_analyzes_a_first_load_first_and_not_a_trickle(db_url, conn, inbox):
+    # Planned without statistics, a first load's features step costs about a quarter more.
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+    assert analyzed_at(conn, "raw.paper_listings") is None
+    extract_pending(db_url)
+    analyzed = {table: analyzed_at(conn, table) for table in features.READ_TABLES}
+    assert all(analyzed.values())
+    # a few new listings beside the many the statistics know of: nothing to renew
+    listings = conn.execute("select count(*) from raw.paper_listings").fetchone()[0]
+    assert not features.analyze_if_stale(conn, int(listings * features.STALE_SHARE))
+    assert {table: analyzed_at(conn, table) for table in features.READ_TABLES} == analyzed
+    assert features.analyze_if_stale(conn, int(listings * features.STALE_SHARE) + 1)
+
+
 def test_a_changed_extractor_reextracts_and_rebuilds_in_full(db_url, conn, inbox):
     ingest_paths(db_url, [inbox], settle_seconds=0)
     assert build(db_url, quiet=True).succeeded
