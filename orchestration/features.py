@@ -15,7 +15,7 @@ one batch, the same text's keyphrases are computed once.
 
 Big backlogs (the first load of years of files) are shared between this
 process and worker processes, one process per core: the rule is pure Python
-and CPU-bound.
+and CPU-bound. Before one, the raw tables are analyzed (READ_TABLES says why).
 """
 
 from __future__ import annotations

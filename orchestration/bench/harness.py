@@ -43,6 +43,7 @@ from psycopg import sql
 from orchestration import queries
 from orchestration.bench.corpus import big_file_chunks, generate_files
 from orchestration.features import extract_pending
+from orchestration.ingest import listing_copy
 from orchestration.ingest.listing_copy import LISTING_COLUMNS
 from orchestration.instance import pending_reports
 from orchestration.keywords import extract
@@ -599,4 +600,6 @@ def describe_machine(server_url: str) -> dict[str, str]:
         "postgresql": server.split(" on ")[0],
         # the features step's keyphrase counter: compiled by make, or the Python rule
         "keyphrase counter": "compiled" if extract._phrases is not None else "Python",
+        # ingest's reader of clean files: compiled by make, or the Python parser for every file
+        "listing reader": "compiled" if listing_copy._listings is not None else "Python",
     }
