@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from itertools import islice
+from types import ModuleType
 from typing import NamedTuple
 
 import psycopg
@@ -46,7 +47,7 @@ class CleanFile(NamedTuple):
 class ListingCopy:
     """Writes listings, or whole clean files, into an open COPY of raw.paper_listings."""
 
-    def __init__(self, copy: psycopg.Copy, reader: object | None) -> None:
+    def __init__(self, copy: psycopg.Copy, reader: ModuleType | None) -> None:
         self._copy = copy
         self._reader = reader  # the compiled module, or None: psycopg writes the rows
 
@@ -55,17 +56,12 @@ class ListingCopy:
         it does not (not built, or the file needs the parser), having written nothing."""
         if self._reader is None:
             return None
-        try:
-            if sniff_encoding(data[:SNIFF_BYTES]) != "utf-8":
-                return None
-        except UnrecognizedContent:
-            return None  # the parser rejects it, and says why
-        read = self._reader.listing_rows(data, file_id, modified_on)  # type: ignore[attr-defined]
+        read = read_clean_file(self._reader, data, file_id, modified_on)
         if read is None:
             return None
-        rows, count, layout, page_date = read
+        rows, clean = read
         self._copy.write(rows)
-        return CleanFile(count, layout, page_date)
+        return clean
 
     def write_listings(self, file_id: int, listings: Iterable[Listing]) -> int:
         """Write `listings` (as the parser yields them) as rows of file `file_id`; their count."""
@@ -77,9 +73,26 @@ class ListingCopy:
             return count
         pending = iter(listings)
         while batch := list(islice(pending, ENCODE_BATCH)):
-            self._copy.write(self._reader.encoded_rows(file_id, batch))  # type: ignore[attr-defined]
+            self._copy.write(self._reader.encoded_rows(file_id, batch))
             count += len(batch)
         return count
+
+
+def read_clean_file(
+    reader: ModuleType, data: bytes, file_id: int, modified_on: date
+) -> tuple[bytes, CleanFile] | None:
+    """The COPY rows of `data`, a whole file, and what the reader tells of it; None when the file
+    needs the parser."""
+    try:
+        if sniff_encoding(data[:SNIFF_BYTES]) != "utf-8":
+            return None
+    except UnrecognizedContent:
+        return None  # the parser rejects it, and says why
+    read = reader.listing_rows(data, file_id, modified_on)
+    if read is None:
+        return None
+    rows, count, layout, page_date = read
+    return rows, CleanFile(count, layout, page_date)
 
 
 @contextmanager

@@ -310,9 +310,10 @@ class FileReader:
             source = io.BytesIO(source)
         try:
             decoded = decode_lines(source, self.notes)
-            # The parser knows a page by its header: it rejects one before its first listing.
             count = copy.write_listings(file_id, self.parser.parse(decoded.batches))
         except UnrecognizedContent as exc:
+            # Raised before the first listing, if ever: the parser knows a page by its header.
+            assert self.parser.listings == 0, "a file was rejected after some of its listings"
             return ledger.rejected(str(exc))
         return self.findings(count, decoded.encoding)
 
