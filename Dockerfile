@@ -12,11 +12,12 @@ COPY pyproject.toml README.md ./
 COPY orchestration ./orchestration
 COPY sql ./sql
 COPY dbt ./dbt
-# Editable: paperhouse finds sql/ and dbt/ beside its package. The keyphrase
-# counter is compiled here, its compiler removed again.
+# Editable: paperhouse finds sql/ and dbt/ beside its package. The compiled
+# modules (the keyphrase counter, the listing reader) are built here, the
+# compiler removed again.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install --no-cache-dir -e '.[compile]' \
-    && python -m orchestration.keywords.compile_counter \
+    && python -m orchestration.compiled \
     && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && python -m orchestration.models.runner
 
