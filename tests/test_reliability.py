@@ -8,15 +8,18 @@ what one clean run over the same inbox produces.
 from __future__ import annotations
 
 import os
+import pwd
 import random
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import psycopg
@@ -24,7 +27,7 @@ import pytest
 
 from orchestration.bench.harness import write_corpus
 from orchestration.ingest.parse import PARSER_VERSION
-from orchestration.warehouse.embedded import EmbeddedServer
+from orchestration.warehouse.embedded import EmbeddedServer, _grant_system_user
 from orchestration.warehouse.migrations import apply_migrations
 
 from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, embedded_home, fresh_database, run_cli
@@ -530,3 +533,33 @@ def mangled_papers(conn: psycopg.Connection) -> int:
     return conn.execute(
         "select count(*) from analytics.dim_papers where title like 'Mangled %'"
     ).fetchone()[0]
+
+
+def _grant_together(barrier, folder: str, user: str, owners) -> None:
+    barrier.wait()  # every process at once, as the suite's workers start on a new machine
+    _grant_system_user(Path(folder), user)
+    owners.put(Path(folder).stat().st_uid)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as another user the server needs no system user")
+def test_servers_started_together_on_a_new_machine_agree_on_their_system_user(tmp_path):
+    # As root, the server runs as a system user that the first start adds. Processes adding it
+    # at once each added the name under another id, and initdb then failed in all but one.
+    user = f"ph_test_{uuid.uuid4().hex[:8]}"
+    context = get_context("spawn")
+    barrier, owners = context.Barrier(4), context.Queue()
+    folders = [tmp_path / f"pgdata{number}" for number in range(4)]
+    processes = []
+    try:
+        for folder in folders:
+            folder.mkdir()
+            processes.append(
+                context.Process(target=_grant_together, args=(barrier, str(folder), user, owners))
+            )
+            processes[-1].start()
+        for process in processes:
+            process.join(60)
+        assert [process.exitcode for process in processes] == [0] * 4
+        assert sorted(owners.get(timeout=5) for _ in folders) == [pwd.getpwnam(user).pw_uid] * 4
+    finally:
+        subprocess.run(["userdel", user], check=False, capture_output=True)

