@@ -97,6 +97,28 @@ def log_in(driver, password: str) -> None:
     driver.find_element(By.ID, "password").send_keys(password + "\n")
 
 
+def wait_for_the_dashboard(driver, password: str, timeout: float = 120) -> None:
+    """Wait for the dashboard's page after logging in."""
+    deadline = time.monotonic() + timeout
+    reloaded = False
+    while DASHBOARD_TITLE not in driver.title:
+        assert time.monotonic() < deadline, (  # the message is read only on failure
+            f"no dashboard at {driver.current_url} (title {driver.title!r}); the page says:\n"
+            f"{driver.find_element(By.TAG_NAME, 'body').text[:2000]}"
+        )
+        # Once, in one fresh-clone run, the page after logging in stayed without the
+        # dashboard's title for 60 s (cause not found; Superset's first start in a new
+        # environment, beside the suite's other worker): halfway, the login is tried again
+        # or the page reloaded, once; a real failure fails again.
+        if not reloaded and time.monotonic() > deadline - timeout / 2:
+            if "/login/" in driver.current_url:
+                log_in(driver, password)
+            else:
+                driver.refresh()
+            reloaded = True
+        time.sleep(0.5)
+
+
 def rendered_charts(driver, timeout: float = 180) -> dict[str, dict]:
     """Wait for every chart's data to arrive and be drawn; returns chart title -> its data (the
     response to the chart's /api/v1/chart/data request), read from Chromium's network log."""
@@ -212,11 +234,9 @@ def test_the_dashboard_renders_every_chart_with_the_warehouses_numbers(
         with superset_running(cli_env, tmp_path / "bi.log") as base, chromium() as driver:
             # the address paperhouse bi prints: the login page, then the dashboard
             driver.get(base)
-            log_in(driver, (home / "superset" / "admin_password").read_text().strip())
-            deadline = time.monotonic() + 60
-            while DASHBOARD_TITLE not in driver.title:
-                assert time.monotonic() < deadline, driver.title
-                time.sleep(0.5)
+            password = (home / "superset" / "admin_password").read_text().strip()
+            log_in(driver, password)
+            wait_for_the_dashboard(driver, password)
             charts = rendered_charts(driver)
             assert_charts_equal_the_queries(charts, cli_env)
             if SCREENSHOT:
