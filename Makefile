@@ -87,8 +87,8 @@ $(CHROMEDRIVER):
 	apt-get install -y -q chromium chromium-driver >/dev/null || \
 		(apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null)
 
-$(COMPILED) &: $(COMPILED_SOURCES) $(STAMP)
-	$(BIN)/python -m orchestration.compiled
+%$(EXT_SUFFIX): %.pyx $(STAMP)
+	$(BIN)/python -m orchestration.compiled $<
 
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 	$(BIN)/python -m orchestration.models.runner

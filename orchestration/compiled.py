@@ -1,7 +1,7 @@
 """The compiled modules: build them beside their sources, and load one only if it was built from
 the source beside it.
 
-`make` runs this after installing paperhouse (`python -m orchestration.compiled`).
+`make` runs this after installing paperhouse (`python -m orchestration.compiled [SOURCE.pyx ...]`).
 Each module compiles a hot loop whose Python version stays the rule and runs
 where the module is not built, several times slower:
 
@@ -131,6 +131,13 @@ def build(compiled: CompiledModule) -> Path:
     return target
 
 
-if __name__ == "__main__":
+def main(sources: list[str]) -> None:
+    """Build the modules of `sources` (their .pyx paths, as make names them), or all of them."""
+    wanted = {Path(source).resolve() for source in sources}
     for compiled in MODULES:
-        print(f"compiled {build(compiled)}", file=sys.stderr)
+        if not wanted or compiled.source_path in wanted:
+            print(f"compiled {build(compiled)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
