@@ -26,6 +26,7 @@ from orchestration import compiled
 from orchestration.ingest.decode import SNIFF_BYTES, UnrecognizedContent, sniff_encoding
 from orchestration.ingest.parse import Listing
 
+# The columns ingest fills, in the order each row is written: the file, then a Listing's fields.
 LISTING_COLUMNS = ", ".join(("file_id", *Listing._fields))
 COPY_LISTINGS = f"copy raw.paper_listings ({LISTING_COLUMNS}) from stdin (format binary)"
 LISTING_TYPES = ["int8", "int4", "int4", "text", "text", "int4", "text", "text", "date", "int4"]
