@@ -261,59 +261,60 @@ cdef struct DateLine:
     Py_ssize_t written_end  # the date as written ends here, before the upvotes
 
 
-cdef int page_date(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, DateLine *found) noexcept nogil:
-    """dates.PAGE_DATE: `Sep 3`."""
+cdef int spaced_digits(
+    const unsigned char *s, Py_ssize_t *p, Py_ssize_t b, bint space_needed, Py_ssize_t *start
+) noexcept nogil:
+    """\\s* (or \\s+) then \\d+ at p: YES with the digits' start in `start`, NO, or UNKNOWN."""
+    cdef int step = spaces(s, p, b, space_needed)
+    if step != YES:
+        return step
+    start[0] = p[0]
+    return digits(s, p, b)
+
+
+cdef int month_and_day(
+    const unsigned char *s, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *p, DateLine *found
+) noexcept nogil:
+    """`Sep 3` at the line's start, what both date patterns open with; p is moved past it."""
     cdef int month = month_at(s, a, b)
-    cdef Py_ssize_t p = a + 3
     cdef int step
     if month == 0:
         return NO
-    step = spaces(s, &p, b, True)
+    p[0] = a + 3
+    step = spaced_digits(s, p, b, True, &found.day_start)
     if step != YES:
         return step
     found.month = month
-    found.day_start = p
-    step = digits(s, &p, b)
+    found.day_end = p[0]
+    return YES
+
+
+cdef int page_date(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, DateLine *found) noexcept nogil:
+    """dates.PAGE_DATE: `Sep 3`."""
+    cdef Py_ssize_t p
+    cdef int step = month_and_day(s, a, b, &p, found)
     if step != YES:
         return step
-    found.day_end = p
     return YES if p == b else NO
 
 
 cdef int listing_date(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, DateLine *found) noexcept nogil:
     """dates.LISTING_DATE: `Jul 1, 2021`, `Oct 6 2`, `Oct 21, 2024 3`."""
-    cdef int month = month_at(s, a, b)
-    cdef Py_ssize_t p = a + 3
-    cdef int step
-    if month == 0:
-        return NO
-    step = spaces(s, &p, b, True)
+    cdef Py_ssize_t p
+    cdef int step = month_and_day(s, a, b, &p, found)
     if step != YES:
         return step
-    found.month = month
-    found.day_start = p
-    step = digits(s, &p, b)
-    if step != YES:
-        return step
-    found.day_end = found.year_start = found.year_end = p
+    found.year_start = found.year_end = p
     found.upvotes_start = found.upvotes_end = found.written_end = p
     if p < b and s[p] == 44:  # `,` then the year
         p += 1
-        step = spaces(s, &p, b, False)
-        if step != YES:
-            return step
-        found.year_start = p
-        step = digits(s, &p, b)
+        step = spaced_digits(s, &p, b, False, &found.year_start)
         if step != YES:
             return step
         found.year_end = found.written_end = p
     if p == b:
         return YES
-    step = spaces(s, &p, b, True)
-    if step != YES:
-        return step
-    found.upvotes_start = p
-    step = digits(s, &p, b)
+    step = spaced_digits(s, &p, b, True, &found.upvotes_start)
     if step != YES:
         return step
     found.upvotes_end = p
@@ -327,11 +328,7 @@ cdef int authors_line(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, Py_ssi
     if not starts_with(s, a, b, BULLET):
         return NO
     p = a + PyBytes_GET_SIZE(BULLET)
-    step = spaces(s, &p, b, False)
-    if step != YES:
-        return step
-    count_start[0] = p
-    step = digits(s, &p, b)
+    step = spaced_digits(s, &p, b, False, count_start)
     if step != YES:
         return step
     count_end[0] = p
