@@ -71,6 +71,7 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
     assert report["listings"] == 1200
     assert report["checks"]["listings_loaded"] == 1200
     assert report["checks"]["papers_built"] == report["checks"]["expected_papers"]
+    assert report["checks"]["papers_first_load"] == report["checks"]["expected_papers"]
     assert report["checks"]["papers_exported"] == report["checks"]["papers_at_export"] > 0
     measured = {m["name"]: m for m in report["measurements"]}
     for name in [
@@ -89,7 +90,8 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
         "features step, machine CPU per listing",
         "full dbt build, machine CPU",
         "full dbt build",
-        "first load: ingest, features, full build",
+        "first load: paperhouse run on a fresh warehouse",
+        "stages one after another: ingest, features, full build",
         "search p95",
         "top keywords p95",
         "one paper p95",
