@@ -184,7 +184,7 @@ def build(
     on_build_wait: Callable[[], None] | None = None,
     beside_features_listings: int = BESIDE_FEATURES_LISTINGS,
 ) -> BuildReport:
-    """The features step, then the models: `paperhouse build`, and the second half of a run.
+    """The features step and the models: `paperhouse build`, and the second half of a run.
     Each step waits for its own kind running elsewhere, calling its `on_..._wait()` first.
 
     A backlog of `beside_features_listings` or more builds the models that need no
