@@ -77,7 +77,6 @@ select coalesce(
     0
 )
 """
-LOADED_THROUGH = "select coalesce(max(ingest_seq), 0) from raw.ingested_files"
 # Each listing, with the earlier listing of the same text whose features the
 # current extractor computed, if there is one: a relisted paper's features are
 # copied from it rather than computed again. A title holds no line break, so
@@ -279,19 +278,6 @@ def extracted_through(conn: psycopg.Connection) -> int:
     and wait for the next build.
     """
     return conn.execute(EXTRACTED_THROUGH, {"version": load_vocabulary().version}).fetchone()[0]  # type: ignore[index]
-
-
-def pending_listings(conn: psycopg.Connection) -> int:
-    """How many listings the next features step extracts."""
-    pending = conn.execute(PENDING_FILES, [load_vocabulary().version])
-    return sum(count for _, count, _ in pending)
-
-
-def loaded_through(conn: psycopg.Connection) -> int:
-    """The highest ingest_seq committed: the bound of a build whose features step is still to
-    run (and extracts every loaded file up to it). Files committed later are past it, and wait
-    for the next build."""
-    return conn.execute(LOADED_THROUGH).fetchone()[0]  # type: ignore[index]
 
 
 def _batches(pending: Sequence[tuple[int, int, bool]]) -> Iterator[list[int]]:

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from orchestration import checks
 from orchestration.checks import CheckResult
-from orchestration.features import ExtractionSummary, extract_pending, pending_listings
+from orchestration.features import ExtractionSummary, extract_pending
 from orchestration.ingest.batch import IngestReport, ingest_paths
 from orchestration.ingest.inbox import InboxFile
 from orchestration.ingest.load import FileResult
 from orchestration.models.plan import BuildPlan, build_turn, plan_build, planned_build
-from orchestration.models.runner import BuildSummary, call_dbt, finish_dbt, run_dbt, start_dbt
+from orchestration.models.runner import BuildSummary, call_dbt, run_dbt
 from orchestration.settings import Settings
 from orchestration.warehouse import connect
 
@@ -161,17 +161,6 @@ class BuildReport:
         return self.models.dbt.by_status
 
 
-# dbt's selection of the models (and their tests) that read the features step's tables;
-# the others need only the raw tables.
-READS_FEATURES = "source:features+"
-# From this many pending listings on, the models that need no features build beside the
-# features step rather than after it. The step keeps both cores busy, but the head of a
-# build (fct_paper_listings, then dim_papers) runs one model at a time and leaves a core
-# waiting; beside the step, that core works. Below it, the second dbt invocation this
-# takes (its start-up) costs more than the overlap saves.
-BESIDE_FEATURES_LISTINGS = 100_000
-
-
 def build(
     url: str,
     *,
@@ -182,27 +171,9 @@ def build(
     on_batch: Callable[[int], None] | None = None,
     on_features_wait: Callable[[], None] | None = None,
     on_build_wait: Callable[[], None] | None = None,
-    beside_features_listings: int = BESIDE_FEATURES_LISTINGS,
 ) -> BuildReport:
-    """The features step and the models: `paperhouse build`, and the second half of a run.
-    Each step waits for its own kind running elsewhere, calling its `on_..._wait()` first.
-
-    A backlog of `beside_features_listings` or more builds the models that need no
-    features during the features step, and the rest after it, in one build.
-    """
-    if selection is None:
-        with connect(url) as conn:
-            backlog = pending_listings(conn)
-        if backlog >= beside_features_listings:
-            return _build_beside_features(
-                url,
-                full_refresh=full_refresh,
-                quiet=quiet,
-                on_start=on_start,
-                on_batch=on_batch,
-                on_features_wait=on_features_wait,
-                on_build_wait=on_build_wait,
-            )
+    """The features step, then the models: `paperhouse build`, and the second half of a run.
+    Each step waits for its own kind running elsewhere, calling its `on_..._wait()` first."""
     extraction = extract_features(
         url, on_start=on_start, on_batch=on_batch, on_wait=on_features_wait
     )
@@ -210,44 +181,3 @@ def build(
         url, full_refresh=full_refresh, selection=selection, quiet=quiet, on_wait=on_build_wait
     )
     return BuildReport(extraction, models)
-
-
-def _build_beside_features(
-    url: str,
-    *,
-    full_refresh: bool,
-    quiet: bool,
-    on_start: Callable[[int], None] | None,
-    on_batch: Callable[[int], None] | None,
-    on_features_wait: Callable[[], None] | None,
-    on_build_wait: Callable[[], None] | None,
-) -> BuildReport:
-    """One planned build in two dbt invocations: the models that need no features while the
-    features step runs, then those that read features.
-
-    The build's bound is every file loaded when it is planned, which the
-    features step extracts before the second invocation starts. The first
-    runs quietly, errors only: its output would break into the step's
-    progress bar. If it fails, the second does not run, as dbt skips what
-    lies downstream of a failure; if the features step fails, the first is
-    stopped, and the build is logged as failed either way.
-    """
-    with planned_build(
-        url, full_refresh=full_refresh, beside_features=True, on_wait=on_build_wait
-    ) as build:
-        args, bounds = build.plan.dbt_args, build.plan.dbt_env
-        head = start_dbt(url, [*args, "--exclude", READS_FEATURES], quiet=True, extra_env=bounds)
-        try:
-            extraction = extract_features(
-                url, on_start=on_start, on_batch=on_batch, on_wait=on_features_wait
-            )
-        except BaseException:
-            head.kill()
-            head.wait()
-            raise
-        summary = finish_dbt(url, head)
-        if summary.succeeded:
-            rest = run_dbt(url, [*args, "--select", READS_FEATURES], quiet=quiet, extra_env=bounds)
-            summary = summary.then(rest)
-        build.succeeded = summary.succeeded
-    return BuildReport(extraction, ModelsReport(build.plan, summary))

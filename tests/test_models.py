@@ -6,7 +6,6 @@ import json
 import os
 import re
 import sys
-import time
 import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -31,13 +30,7 @@ from orchestration.models.runner import (
 )
 from orchestration.pipeline import build, build_models
 
-from conftest import (
-    SEED_COUNTS,
-    SEED_DISTINCT_TITLES,
-    SEED_LISTINGS,
-    fresh_database,
-    processes_with,
-)
+from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database
 from keyword_quality import HELD_OUT, LABELS, evaluate
 from warehouse_state import mart_snapshot
 
@@ -504,55 +497,6 @@ def test_a_build_takes_only_the_files_whose_features_are_extracted(db_url, conn,
     assert scalar(conn, "select count(*) from analytics.fct_paper_listings") == SEED_LISTINGS
     built(db_url)
     assert scalar(conn, "select count(*) from analytics.fct_paper_listings") == SEED_LISTINGS + 1
-
-
-def test_a_build_beside_the_features_step_builds_what_one_after_it_does(
-    server_url, template_db, db_url, conn, inbox
-):
-    # A big backlog builds the models that need no features while the features step runs
-    # (threshold 0 here): the same marts, tests and build log as the features step first.
-    ingest(db_url, inbox)
-    beside = built(db_url, beside_features_listings=0)
-    with fresh_database(server_url, template_db) as other_url:
-        ingest(other_url, inbox)
-        after = built(other_url, beside_features_listings=SEED_LISTINGS + 1)
-        assert mart_snapshot(db_url) == mart_snapshot(other_url)
-    assert beside.extraction.listings == after.extraction.listings == SEED_LISTINGS
-    assert beside.models.dbt.by_status == after.models.dbt.by_status
-    assert sorted(node.unique_id for node in beside.models.dbt.nodes) == sorted(
-        node.unique_id for node in after.models.dbt.nodes
-    )
-    logged = conn.execute(
-        "select selection, through_ingest_seq, succeeded from meta.builds"
-    ).fetchall()
-    assert logged == [(None, len(SEED_COUNTS), True)]
-
-
-def test_a_failed_features_step_stops_the_models_building_beside_it(db_url, conn, inbox):
-    ingest(db_url, inbox)
-    # a real failure of the step: every keyphrase row it writes is refused
-    conn.execute(
-        "alter table features.listing_keywords add constraint refuse_all check (false) not valid"
-    )
-    with pytest.raises(psycopg.errors.CheckViolation):
-        build(db_url, quiet=True, beside_features_listings=0)
-    assert conn.execute("select succeeded from meta.builds").fetchall() == [(False,)]
-    # dbt was stopped, not left building: no process of this warehouse's dbt is left, and
-    # its sessions end within the server's check interval
-    dbname = conn.info.dbname
-    assert not processes_with(f"PAPERHOUSE_DBT_DBNAME={dbname}")
-    sessions = (
-        "select count(*) from pg_stat_activity where datname = %s and application_name = 'dbt'"
-    )
-    deadline = time.monotonic() + 30
-    while scalar(conn, sessions, [dbname]) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert scalar(conn, sessions, [dbname]) == 0
-    # and the next build, the step able to write again, builds everything
-    conn.execute("alter table features.listing_keywords drop constraint refuse_all")
-    built(db_url, beside_features_listings=0)
-    assert scalar(conn, "select count(*) from analytics.fct_paper_listings") == SEED_LISTINGS
-    assert scalar(conn, "select count(*) from analytics.dim_papers") == SEED_DISTINCT_TITLES
 
 
 def test_a_mart_with_other_columns_or_types_than_its_model_is_rebuilt_in_full(db_url, conn, inbox):

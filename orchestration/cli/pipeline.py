@@ -169,7 +169,7 @@ def calibrate() -> None:
 def _build_with_progress(
     url: str, *, full_refresh: bool = False, select: str | None = None, quiet: bool = False
 ) -> pipeline.BuildReport:
-    err.print("building the models (features step and dbt build) ...")
+    err.print("building the models (features step, then dbt build) ...")
     with Progress(
         TextColumn("keyphrases and search documents"),
         BarColumn(),

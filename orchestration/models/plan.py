@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from orchestration.features import extracted_through, loaded_through
+from orchestration.features import extracted_through
 from orchestration.keywords.vocabulary import load_vocabulary
 from orchestration.models.manifest import MARTS_SCHEMA, marts
 from orchestration.warehouse import connect, take_session_lock
@@ -93,25 +93,18 @@ def planned_build(
     *,
     full_refresh: bool = False,
     selection: str | None = None,
-    beside_features: bool = False,
     on_wait: Callable[[], None] | None = None,
 ) -> Iterator[Build]:
     """Wait for any other build of this warehouse (calling `on_wait()` first if there is a wait),
     plan this one and log it; the caller runs dbt with `build.plan` and sets `build.succeeded`.
     Other builds wait until the block ends.
-
-    `beside_features`: the caller runs a features step during the build, and the models that
-    read features only after it (orchestration/pipeline.py); the build then takes every file
-    loaded by now, whose features that step extracts.
     """
     with build_turn(url, on_wait) as conn:
         # Holding the lock, any build still marked as running died with its process.
         conn.execute(
             "update meta.builds set finished_at = now(), succeeded = false where finished_at is null"
         )
-        plan = plan_build(
-            conn, full_refresh=full_refresh, selection=selection, beside_features=beside_features
-        )
+        plan = plan_build(conn, full_refresh=full_refresh, selection=selection)
         build_id = conn.execute(
             "insert into meta.builds (full_refresh, selection, through_ingest_seq, extractor_version) "
             "values (%s, %s, %s, %s) returning build_id",
@@ -128,14 +121,9 @@ def planned_build(
 
 
 def plan_build(
-    conn: psycopg.Connection,
-    *,
-    full_refresh: bool = False,
-    selection: str | None = None,
-    beside_features: bool = False,
+    conn: psycopg.Connection, *, full_refresh: bool = False, selection: str | None = None
 ) -> BuildPlan:
-    """The plan of the next build of the warehouse `conn` is connected to (`beside_features`:
-    see planned_build)."""
+    """The plan of the next build of the warehouse `conn` is connected to."""
     watermark = built_watermark(conn)
     version = load_vocabulary().version
     because = [] if not full_refresh else ["asked for"]
@@ -152,7 +140,7 @@ def plan_build(
         if changed := marts_with_changed_columns(conn):
             because.append(f"marts whose columns changed: {', '.join(changed)}")
     return BuildPlan(
-        through_ingest_seq=loaded_through(conn) if beside_features else extracted_through(conn),
+        through_ingest_seq=extracted_through(conn),
         test_since_ingest_seq=0 if because else watermark,
         full_refresh_because=tuple(because),
         extractor_version=version,

@@ -109,15 +109,6 @@ class BuildSummary:
     failures: list[str] = field(default_factory=list)
     nodes: list[NodeResult] = field(default_factory=list)
 
-    def then(self, later: BuildSummary) -> BuildSummary:
-        """This invocation and a `later` one of the same build, as one."""
-        return BuildSummary(
-            succeeded=self.succeeded and later.succeeded,
-            by_status=self.by_status + later.by_status,
-            failures=self.failures + later.failures,
-            nodes=self.nodes + later.nodes,
-        )
-
     def describe(self) -> str:
         parts = [f"{count} {status}" for status, count in sorted(self.by_status.items())]
         return ", ".join(parts) or "nothing ran"
@@ -163,27 +154,12 @@ def run_dbt(
     dbt's output goes to this process's terminal (only errors with `quiet`,
     nothing with `silent`).
     """
-    return finish_dbt(url, start_dbt(url, args, quiet=quiet, silent=silent, extra_env=extra_env))
-
-
-def start_dbt(
-    url: str,
-    args: Sequence[str],
-    *,
-    quiet: bool = False,
-    silent: bool = False,
-    extra_env: Mapping[str, str] | None = None,
-) -> subprocess.Popen:
-    """`dbt ARGS` started as run_dbt runs it, for the caller to do other work meanwhile and
-    then wait for it with finish_dbt."""
-    # what finish_dbt reads is then this invocation's, or nothing if dbt dies before writing it
-    run_results_path(url).unlink(missing_ok=True)
-    return _start(url, [*(["--quiet"] if quiet or silent else []), *args], extra_env, silent)
-
-
-def finish_dbt(url: str, process: subprocess.Popen) -> BuildSummary:
-    """Wait for a dbt invocation start_dbt started; what it did."""
-    returncode = wait_or_kill(process)
+    returncode = call_dbt(
+        url,
+        [*(["--quiet"] if quiet or silent else []), *args],
+        extra_env=extra_env,
+        silent=silent,
+    )
     summary = read_run_results(run_results_path(url))
     if returncode != 0 and summary.succeeded:
         summary.succeeded = False
@@ -199,30 +175,13 @@ def call_dbt(
     silent: bool = False,
 ) -> int:
     """`dbt ARGS` in dbt/ on the warehouse at `url`, output to this terminal; its exit code."""
-    return wait_or_kill(_start(url, args, extra_env, silent))
-
-
-def wait_or_kill(process: subprocess.Popen) -> int:
-    """The exit code of `process`, which is killed if the wait is interrupted (Ctrl-C, a
-    Dagster run stopped), as subprocess.run does: no dbt goes on writing after its caller
-    has given up on it."""
-    try:
-        return process.wait()
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-
-
-def _start(
-    url: str, args: Sequence[str], extra_env: Mapping[str, str] | None, silent: bool
-) -> subprocess.Popen:
-    return subprocess.Popen(
+    return subprocess.run(
         dying_with_parent([dbt_executable(), *args]),
+        check=False,
         cwd=DBT_PROJECT_DIR,
         env={**dbt_env(url, os.environ), **(extra_env or {})},
         stdout=subprocess.DEVNULL if silent else None,
-    )
+    ).returncode
 
 
 def parse_project() -> Path:
