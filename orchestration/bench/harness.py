@@ -11,8 +11,8 @@ PAPERHOUSE_DATABASE_URL, where it creates and drops its own databases):
    synced disks; the medians are reported (one round's ratio moved by 30%);
 2. peak RSS of ingesting one file of 500 MB (memory must not follow file size);
 3. the first load as a user starts it, `paperhouse run` on a fresh warehouse with the inbox
-   (ingest, features step and full build, the models that need no features beside the step),
-   then the features step (keyphrases, search documents) and a full `dbt build` alone;
+   (ingest, features step, full build), then the features step (keyphrases, search
+   documents) and a full `dbt build` each on its own;
 4. `paperhouse run` after one new 200-listing file, on 10k listings and on N;
 5. p50/p95 latency of search, top keywords and a one-paper lookup at N;
 6. peak RSS of exporting the marts to Parquet (memory must not follow the marts' size).
