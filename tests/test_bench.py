@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 
 from orchestration.bench.corpus import LAYOUTS, generate_files, method_name, title_variant
+from orchestration.bench.growth import stage_costs
 
 from conftest import run_cli
 from parsing import parse_bytes
@@ -107,3 +108,15 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
     assert "PostgreSQL" in report["machine"]["postgresql"]
     assert report["machine"]["keyphrase counter"] == "compiled"
     assert report["machine"]["listing reader"] == "compiled"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "first load: paperhouse run on a fresh warehouse",
+        "first load: ingest, features, full build",  # reports before session 19
+    ],
+)
+def test_growth_reads_the_first_load_of_new_and_old_reports(name):
+    report = {"listings": 1000, "measurements": [{"name": name, "value": 5.0}]}
+    assert stage_costs(report) == {"first load": 5.0}
