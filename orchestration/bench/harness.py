@@ -195,7 +195,7 @@ def _run_stages(
     shutil.rmtree(big_inbox)
 
     log("3. first load (paperhouse run on a fresh warehouse), then features step and full build")
-    first = first_load(server_url, urls["bench_first_load"], inbox)
+    first = first_load(server_url, "bench_first_load", inbox)
     report.checks["papers_first_load"] = first["papers"]
     report.add(
         "first load: paperhouse run on a fresh warehouse",
@@ -469,17 +469,18 @@ def slowest_models(url: str, top: int) -> list[tuple[str, float]]:
     return sorted(timed, key=lambda item: -item[1])[:top]
 
 
-def first_load(server_url: str, url: str, inbox: Path) -> dict:
-    """`paperhouse run` of the whole inbox into the fresh warehouse at `url`, as a user's first
+def first_load(server_url: str, name: str, inbox: Path) -> dict:
+    """`paperhouse run` of the whole inbox into the fresh warehouse `name`, as a user's first
     load: its wall time, the machine's busy time over it, the papers built. The warehouse is
     dropped after, to give its disk back."""
+    url = _database_url(server_url, name)
     settle(url)
     busy_before = machine_busy_seconds()
     measured = paperhouse_in_child(url, "run", "--inbox", str(inbox))
     busy = _since(busy_before, machine_busy_seconds())
     with connect(url) as conn:
         papers = conn.execute("select count(*) from analytics.dim_papers").fetchone()[0]  # type: ignore[index]
-    _drop_database(server_url, psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+    _drop_database(server_url, name)
     return {"seconds": measured["seconds"], "machine_cpu_seconds": busy, "papers": papers}
 
 
