@@ -20,7 +20,7 @@ LANDING_PAGE = os.environ.get("PAPERHOUSE_BI_LANDING_PAGE", "/superset/dashboard
 
 
 def FLASK_APP_MUTATOR(app):
-    from flask import redirect, request
+    from flask import Response, redirect, request, session
 
     @app.before_request
     def open_on_the_dashboard():
@@ -28,4 +28,16 @@ def FLASK_APP_MUTATOR(app):
         # to the login page by the dashboard itself, and comes back to it
         if request.path == "/":
             return redirect(LANDING_PAGE)
+        return None
+
+    @app.before_request
+    def drop_logs_sent_before_login():
+        # The login page beacons its events to /superset/log/ as the form is sent. Superset
+        # answers a visitor not logged in with a redirect that writes a new, anonymous session
+        # cookie; on a busy server that answer can arrive after the login's own and overwrite
+        # it, and the user is logged out again on the next page. An anonymous event has
+        # nothing to log: it is answered here without touching the session (the check reads
+        # the cookie only, as Flask-Login's user lookup would modify it).
+        if request.path == "/superset/log/" and "_user_id" not in session:
+            return Response(status=204)
         return None
