@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
+import weakref
 from hashlib import md5
 
 import psycopg
@@ -12,7 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestration import features
-from orchestration.features import COPY_KEYWORDS, extract_pending, keyword_row
+from orchestration.features import (
+    COPY_KEYWORDS,
+    BatchDone,
+    extract_pending,
+    keyword_row,
+    settled,
+)
 from orchestration.ingest.batch import ingest_paths
 from orchestration.keywords.calibrate import calibrate
 from orchestration.keywords.extract import (
@@ -288,6 +296,27 @@ def test_worker_processes_extract_what_one_process_does(db_url, conn, inbox, sam
         expected = [row[2:] for row in keyword_rows(sample)]
     assert [row[2:] for row in keyword_rows(conn)] == expected  # file ids differ, order does not
     assert extract_pending(db_url).files == 0  # nothing left pending
+
+
+def test_a_batch_freezes_what_survives_it_but_not_its_garbage_and_the_step_thaws_it(db_url, inbox):
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.itself = cycle
+    garbage = weakref.ref(cycle)
+    survivor = Node()
+    del cycle
+    try:
+        settled(BatchDone(listings=1, copied=0))
+        assert garbage() is None  # collected before the freeze, not kept for good
+        # frozen: no generation the collector walks holds it
+        assert not any(tracked is survivor for tracked in gc.get_objects())
+    finally:
+        gc.unfreeze()
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+    assert extract_pending(db_url, workers=1).files == 5
+    assert gc.get_freeze_count() == 0  # the caller's heap is collected as usual again
 
 
 def test_a_relisted_text_has_its_features_copied_as_they_would_be_computed(db_url, conn, inbox):
