@@ -134,6 +134,8 @@ def db_commands_scenario(home):
         # The URL works for a client that is not paperhouse, and the server kept running.
         with psycopg.connect(url_text) as conn:
             assert conn.execute("select current_database()").fetchone() == ("paperhouse",)
+            # no page checksums: docs/operations.md, "Configuration"
+            assert conn.execute("show data_checksums").fetchone() == ("off",)
         running = json.loads(run_cli("db", "status", "--format", "json", env=env).stdout)
         assert running["running"] is True and url_text == running["url"]
         assert (home / "server.json").exists()

@@ -219,6 +219,13 @@ class EmbeddedServer:
                     # locales the operating system has installed.
                     "--locale-provider=builtin",
                     "--builtin-locale=C.UTF-8",
+                    # With page checksums, the first reader of a table a build
+                    # has just written (under wal_level minimal, without WAL)
+                    # logs a full image of every page as it sets the rows'
+                    # commit hints: each mart is written twice. PostgreSQL 18
+                    # turned them on by default; a cluster made before keeps
+                    # them (docs/operations.md says how to turn them off).
+                    "--no-data-checksums",
                     "-U",
                     SUPERUSER,
                 ],
