@@ -222,9 +222,9 @@ class EmbeddedServer:
                     # With page checksums, the first reader of a table a build
                     # has just written (under wal_level minimal, without WAL)
                     # logs a full image of every page as it sets the rows'
-                    # commit hints: each mart is written twice. PostgreSQL 18
-                    # turned them on by default; a cluster made before keeps
-                    # them (docs/operations.md says how to turn them off).
+                    # commit hints: each mart is written twice. PostgreSQL 18's
+                    # initdb turns them on by default; a cluster that has them
+                    # keeps them (docs/operations.md says how to turn them off).
                     "--no-data-checksums",
                     "-U",
                     SUPERUSER,
