@@ -22,6 +22,7 @@ from orchestration.ingest.batch import ingest_paths
 from orchestration.models.manifest import marts
 from orchestration.models.runner import (
     DBT_LOG_FILE_BYTES,
+    MANIFEST,
     dbt_env,
     parse_project,
     read_run_results,
@@ -124,6 +125,27 @@ def test_marts_live_in_the_analytics_schema_without_a_prefix(sample):
         "dim_keywords",
         "fct_keyword_monthly",
     }
+
+
+def test_every_mart_has_its_contracts_not_null_columns_however_its_table_was_made(sample):
+    # fct_paper_listings is made by CREATE TABLE AS (macro create_table_as), the others with
+    # their constraints by dbt-postgres: both must end with the contract's NOT NULLs
+    nodes = json.loads(MANIFEST.read_text())["nodes"].values()
+    contracted = {
+        (node["name"], column["name"])
+        for node in nodes
+        if node["resource_type"] == "model" and node["schema"] == "analytics"
+        for column in node["columns"].values()
+        if any(c["type"] == "not_null" for c in column.get("constraints", []))
+    }
+    not_null = set(
+        sample.execute(
+            "select table_name, column_name from information_schema.columns "
+            "where table_schema = 'analytics' and is_nullable = 'NO'"
+        ).fetchall()
+    )
+    assert ("fct_paper_listings", "paper_id") in contracted
+    assert not_null == contracted
 
 
 def write_page(path, records, page_date="Dec 11", abstract=ABSTRACT):

@@ -8,6 +8,7 @@
 {{
     config(
         unique_key='file_id',
+        meta={'computed_in_parallel': true},
         indexes=[
             {'columns': ['file_id', 'position'], 'unique': true},
             {'columns': ['paper_id']},
