@@ -12,7 +12,7 @@
     The contract still holds: dbt checks the query's column names and types
     against it first (get_assert_columns_equivalent), so the table has the
     contract's types, and the marts' post-hook adds its NOT NULL constraints
-    (not_null_constraints below) in the same transaction. That is a statement
+    (macro not_null_constraints) in the same transaction. That is a statement
     of its own, after this one, so that dbt still reports the rows this one
     wrote.
 
@@ -21,45 +21,19 @@
     queries add work.
 #}
 {% macro postgres__create_table_as(temporary, relation, sql) -%}
-    {%- if temporary or not _computed_in_parallel() -%}
+    {%- if temporary or not computed_in_parallel() -%}
         {{ return(dbt.postgres__create_table_as(temporary, relation, sql)) }}
     {%- endif -%}
+    {%- set sql_header = config.get('sql_header', none) %}
+
+    {{ sql_header if sql_header is not none }}
+
     {{ get_assert_columns_equivalent(sql) }}
 
     set local parallel_setup_cost = 10;
     set local parallel_tuple_cost = 0.001;
-    create table {{ relation }} as (
+    create {% if config.get('unlogged', default=false) %}unlogged {% endif -%}
+    table {{ relation }} as (
         {{ get_select_subquery(sql) }}
     );
-{%- endmacro %}
-
-
-{#
-    The NOT NULL constraints of the model's contract, added to a table that
-    create_table_as made (nothing for any other): one ALTER TABLE, which
-    checks them all in one scan.
-#}
-{% macro not_null_constraints(relation) -%}
-    {%- if _computed_in_parallel() -%}
-        {%- set not_null = [] -%}
-        {%- for column in model['columns'].values() -%}
-            {%- if column.get('constraints', []) | selectattr('type', 'equalto', 'not_null') | list -%}
-                {%- do not_null.append(column['name']) -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- if not_null -%}
-            alter table {{ relation }}
-            {%- for name in not_null %}
-                alter column {{ adapter.quote(name) }} set not null{{ "," if not loop.last }}
-            {%- endfor %}
-        {%- endif -%}
-    {%- endif -%}
-{%- endmacro %}
-
-
-{% macro _computed_in_parallel() -%}
-    {{ return(
-        config.get('contract').enforced
-        and config.get('meta', {}).get('computed_in_parallel', false)
-    ) }}
 {%- endmacro %}
