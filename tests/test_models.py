@@ -19,7 +19,7 @@ from psycopg.conninfo import make_conninfo
 
 from orchestration.features import extract_pending
 from orchestration.ingest.batch import ingest_paths
-from orchestration.models.manifest import marts
+from orchestration.models.manifest import MARTS_SCHEMA, marts
 from orchestration.models.runner import (
     DBT_LOG_FILE_BYTES,
     MANIFEST,
@@ -134,14 +134,15 @@ def test_every_mart_has_its_contracts_not_null_columns_however_its_table_was_mad
     contracted = {
         (node["name"], column["name"])
         for node in nodes
-        if node["resource_type"] == "model" and node["schema"] == "analytics"
+        if node["resource_type"] == "model" and node["schema"] == MARTS_SCHEMA
         for column in node["columns"].values()
         if any(c["type"] == "not_null" for c in column.get("constraints", []))
     }
     not_null = set(
         sample.execute(
             "select table_name, column_name from information_schema.columns "
-            "where table_schema = 'analytics' and is_nullable = 'NO'"
+            "where table_schema = %s and is_nullable = 'NO'",
+            [MARTS_SCHEMA],
         ).fetchall()
     )
     assert ("fct_paper_listings", "paper_id") in contracted
