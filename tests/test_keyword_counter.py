@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 
 from orchestration import compiled
 from orchestration.keywords import extract
-from orchestration.keywords.extract import VERB_LED, _phrase_counts_in_python, _tokens, keywords
+from orchestration.keywords.extract import (
+    VERB_LED,
+    _break_phrases,
+    _phrase_counts_in_python,
+    _split_at_spaces,
+    _tokens,
+    keywords,
+)
 from orchestration.keywords.vocabulary import load_vocabulary
 
 from conftest import PROJECT_ROOT, SEEDS
@@ -35,6 +42,17 @@ WORDS = st.sampled_from(
     ]
 )  # fmt: skip
 TEXT = st.lists(WORDS, max_size=60).map(" ".join)
+
+
+# Every character the tokenizer tells apart: each breaking character, the period,
+# the three dashes, white space of one and more bytes (U+2028 and U+001C are white
+# space to Python, U+200B is not), letters of each of str's widths, and `|`.
+TOKENIZER_CHARACTERS = st.sampled_from(
+    [
+        *',;:!?()[]{}"“”‘’«»|<>=*#@~^&%$/\\', ".", "-", "–", "—",
+        " ", "\t", "\n", "\u00a0", "\u2028", "\x1c", "\u200b", "a", "é", "Ж", "𝔸",
+    ]
+)  # fmt: skip
 
 
 def compiled_and_python(title: str, abstract: str) -> tuple[dict, dict]:
@@ -104,6 +122,27 @@ def test_the_compiled_ranking_ranks_the_sample_listings_as_the_python_rule():
     for title, abstract in sample_texts():
         compiled, python = keywords_compiled_and_python(title, abstract)
         assert compiled == python, title[:60]
+
+
+@settings(max_examples=5000, deadline=None)
+@given(st.text(alphabet=TOKENIZER_CHARACTERS, max_size=40))
+@example("end. - next")
+@example(" -- - x.")
+@example("")
+def test_the_compiled_tokenizer_cuts_a_text_as_the_python_rule(text):
+    assert extract._phrases.pieces(text) == _split_at_spaces(_break_phrases(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=400))
+def test_the_compiled_tokenizer_cuts_any_text_as_the_python_rule(text):
+    assert extract._phrases.pieces(text) == _split_at_spaces(_break_phrases(text))
+
+
+def test_the_compiled_tokenizer_cuts_the_sample_listings_as_the_python_rule():
+    for title, abstract in sample_texts():
+        for text in (title, abstract):
+            assert extract._phrases.pieces(text) == _split_at_spaces(_break_phrases(text))
 
 
 @settings(max_examples=3000, deadline=None)

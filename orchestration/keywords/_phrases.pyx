@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """The keyphrase rule's inner loops compiled: extract._phrase_counts (counting the
 candidates), extract._ranked_in_python (scoring and ranking them), extract.display_form
-and the token cache's lookups.
+and the tokenizing: breaking a text into words and looking each up in the token cache.
 
 The Python functions are the reference; property tests hold the two equal on
 any text. They stay the rule's readable statement, and what runs where this
@@ -16,6 +16,13 @@ or so gram occurrences a listing has.
 
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.object cimport PyObject
+from cpython.unicode cimport (
+    Py_UNICODE_ISSPACE,
+    PyUnicode_DATA,
+    PyUnicode_KIND,
+    PyUnicode_READ,
+    PyUnicode_Substring,
+)
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort
 
@@ -579,15 +586,91 @@ cdef bint _capitalized(str part):
     return part[:1].isupper() and (len(part) == 1 or part[1:].islower())
 
 
-def cached_tokens(list pieces, dict cache, object make, object vocabulary):
-    """extract._tokens' last step: each piece's token from `cache`, or `make(piece,
-    vocabulary)` (which caches it) for a piece not seen before."""
-    cdef Py_ssize_t i, count = len(pieces)
-    cdef list tokens = [None] * count
+# what ends a word in _pieces: white space, or one of extract.BREAKERS' matches
+cdef enum:
+    WHITE_SPACE = 1
+    BREAK = 2
+
+
+cdef inline bint _breaks(Py_UCS4 c) noexcept:
+    # extract.BREAK_CHARACTERS
+    return c in u',;:!?()[]{}"“”‘’«»|<>=*#@~^&%$/\\–—'
+
+
+cdef inline bint _is_dash(Py_UCS4 c) noexcept:
+    return c == u"-" or c == u"–" or c == u"—"
+
+
+cdef list _pieces(str text):
+    """extract._split_at_spaces(extract._break_phrases(text)): the words and breaks (`|`) of
+    a text, in one pass over its characters rather than three passes of regular expressions
+    and a split, each of which copies the text.
+
+    It reads the text as extract.BREAKERS.sub does, left to right, a match consuming
+    what it matched: a breaking character, a period before white space or the end (and
+    that white space), white space, dashes and white space (all three). So in
+    `end. - next` the period takes the space the dash would need, and the dash stands
+    as a word. Any white space, and a break, ends a word; the text's first and last
+    pieces are empty where it opens or ends with either, as re.split's are.
+    """
+    cdef Py_ssize_t n = len(text), i = 0, j, start = 0, width
+    # the characters read in place, as str's own methods read them
+    cdef unsigned int text_kind = PyUnicode_KIND(text)
+    cdef void *characters = PyUnicode_DATA(text)
+    cdef list pieces = []
+    cdef Py_UCS4 c
+    cdef int kind
+    cdef bint in_word = False
+    if n == 0:
+        return [u""]
+    while i < n:
+        c = PyUnicode_READ(text_kind, characters, i)
+        if _breaks(c):
+            kind, width = BREAK, 1
+        elif c == u"." and (
+            i + 1 == n or Py_UNICODE_ISSPACE(PyUnicode_READ(text_kind, characters, i + 1))
+        ):
+            kind, width = BREAK, (1 if i + 1 == n else 2)
+        elif Py_UNICODE_ISSPACE(c):
+            j = i + 1
+            while j < n and _is_dash(PyUnicode_READ(text_kind, characters, j)):
+                j += 1
+            if j > i + 1 and j < n and Py_UNICODE_ISSPACE(PyUnicode_READ(text_kind, characters, j)):
+                kind, width = BREAK, j + 1 - i
+            else:
+                kind, width = WHITE_SPACE, 1
+        else:
+            if not in_word:
+                start = i
+                in_word = True
+            i += 1
+            continue
+        if in_word:
+            pieces.append(PyUnicode_Substring(text, start, i))
+            in_word = False
+        elif i == 0:
+            pieces.append(u"")
+        if kind == BREAK:
+            pieces.append(u"|")
+        i += width
+    pieces.append(PyUnicode_Substring(text, start, n) if in_word else u"")
+    return pieces
+
+
+def pieces(str text):
+    """_pieces, for the tests that hold it to the Python it replaces."""
+    return _pieces(text)
+
+
+def tokens(str text, dict cache, object make, object vocabulary):
+    """extract._tokens after folding: each piece's token (_pieces) from `cache`, or
+    `make(piece, vocabulary)` (which caches it) for a piece not seen before."""
+    cdef list found = _pieces(text)
+    cdef Py_ssize_t i, count = len(found)
     cdef PyObject *known
     cdef object piece
     for i in range(count):
-        piece = pieces[i]
+        piece = found[i]
         known = PyDict_GetItem(cache, piece)
-        tokens[i] = make(piece, vocabulary) if known == NULL else <object>known
-    return tokens
+        found[i] = make(piece, vocabulary) if known == NULL else <object>known
+    return found

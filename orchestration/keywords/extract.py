@@ -22,9 +22,9 @@ version cut every abstract into one row per word and cost about 4 ms per
 paper in PostgreSQL, an hour per million papers; here it is a fraction of a
 millisecond and its result is stored (see orchestration.features).
 
-The Python below states the rule. Its inner loops (counting the candidates,
-ranking them, reading their display forms, the token cache's lookups) also
-run compiled, from _phrases.pyx, where `make` has built it (orchestration.compiled);
+The Python below states the rule. Its inner loops (cutting a text into words
+and looking them up in the token cache, counting the candidates, ranking them,
+reading their display forms) also run compiled, from _phrases.pyx, where `make` has built it (orchestration.compiled);
 the tests hold the two to the same results.
 """
 
@@ -329,16 +329,18 @@ TOKEN_CACHE_LIMIT = 1_000_000
 
 
 def _tokens(text: str, vocabulary: Vocabulary) -> list[_Token]:
-    text = _break_phrases(URL.sub(" | ", fold(text)))
+    text = URL.sub(" | ", fold(text))
     cache = vocabulary.token_cache
     if len(cache) > TOKEN_CACHE_LIMIT:
         cache.clear()
-    pieces = _split_at_spaces(text)
     if _phrases is not None:
-        return _phrases.cached_tokens(pieces, cache, _cached_token, vocabulary)
+        return _phrases.tokens(text, cache, _cached_token, vocabulary)
     known = cache.get
     # `or`: a _Token is always true, so only a word not seen before is made (and cached)
-    return [known(raw) or _cached_token(raw, vocabulary) for raw in pieces]
+    return [
+        known(raw) or _cached_token(raw, vocabulary)
+        for raw in _split_at_spaces(_break_phrases(text))
+    ]
 
 
 def _cached_token(raw: str, vocabulary: Vocabulary) -> _Token:
