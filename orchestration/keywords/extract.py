@@ -24,8 +24,8 @@ millisecond and its result is stored (see orchestration.features).
 
 The Python below states the rule. Its inner loops (cutting a text into words
 and looking them up in the token cache, counting the candidates, ranking them,
-reading their display forms) also run compiled, from _phrases.pyx, where `make` has built it (orchestration.compiled);
-the tests hold the two to the same results.
+reading their display forms) also run compiled, from _phrases.pyx, where `make`
+has built it (orchestration.compiled); the tests hold the two to the same results.
 """
 
 from __future__ import annotations
