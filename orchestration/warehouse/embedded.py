@@ -40,9 +40,15 @@ SUPERUSER = "postgres"
 SYSTEM_USER = "embedded_postgres"
 START_TIMEOUT_SECONDS = 60
 # PostgreSQL's defaults suit a small OLTP server; these suit a warehouse of
-# a few GB on a workstation: sorts, hashes and index builds in memory
-# (4MB of work_mem spills a million-row GROUP BY to disk), the marts' hot
-# pages cached, and bulk loads without a checkpoint every GB of WAL.
+# a few GB on a workstation: a query's sorts and hashes in memory (4MB of
+# work_mem spills a million-row GROUP BY to disk), the marts' hot pages
+# cached, and bulk loads without a checkpoint every GB of WAL.
+#
+# maintenance_work_mem stays at PostgreSQL's default, set here so that it
+# stays put: an index build sorts its input in runs of this size and merges
+# them, and runs that fit the CPU's caches cost less than one sort of the
+# whole input in memory; with more, a full build's B-tree and GIN indexes
+# take longer (docs/benchmarks.md, session 24).
 #
 # wal_level minimal: a table created and filled in one transaction (every
 # model a dbt build materializes, with its indexes) is synced to disk at
@@ -53,7 +59,7 @@ START_TIMEOUT_SECONDS = 60
 SERVER_SETTINGS = {
     "shared_buffers": "512MB",
     "work_mem": "64MB",
-    "maintenance_work_mem": "512MB",
+    "maintenance_work_mem": "64MB",
     "effective_cache_size": "4GB",
     "max_wal_size": "8GB",
     "wal_level": "minimal",
