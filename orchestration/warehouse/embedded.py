@@ -45,10 +45,9 @@ START_TIMEOUT_SECONDS = 60
 # cached, and bulk loads without a checkpoint every GB of WAL.
 #
 # maintenance_work_mem stays at PostgreSQL's default, set here so that it
-# stays put: an index build sorts its input in runs of this size and merges
-# them, and runs that fit the CPU's caches cost less than one sort of the
-# whole input in memory; with more, a full build's B-tree and GIN indexes
-# take longer (docs/benchmarks.md, session 24).
+# stays put: an index build sorts runs of this size and merges them, and
+# runs nearer the CPU's caches sort faster; with more, a full build's B-tree
+# and GIN indexes take longer (docs/benchmarks.md, session 24).
 #
 # wal_level minimal: a table created and filled in one transaction (every
 # model a dbt build materializes, with its indexes) is synced to disk at
