@@ -5,7 +5,8 @@ the source beside it.
 Each module compiles a hot loop whose Python version stays the rule and runs
 where the module is not built, several times slower:
 
-- `orchestration.keywords._phrases`: the keyphrase rule's counting and ranking (keywords/extract.py);
+- `orchestration.keywords._phrases`: the keyphrase rule's counting and ranking (keywords/extract.py),
+  and the features table's arrays of its result (keywords/copy_format.py);
 - `orchestration.ingest._listings`: clean listing files read straight into COPY rows (ingest/load.py).
 
 By hand rather than through the package's build backend: hatchling builds

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -30,7 +29,7 @@ from typing import NamedTuple
 import psycopg
 from psycopg import sql
 
-from orchestration.keywords.extract import Keyword, keywords
+from orchestration.keywords.copy_format import keyword_arrays
 from orchestration.keywords.vocabulary import Vocabulary, load_vocabulary
 from orchestration.warehouse import connect, take_session_lock
 from orchestration.workers import map_shared
@@ -317,15 +316,15 @@ def extract_batch(
     relisted listing, kept until the COPY ends and the writer can copy them. The
     reader sees the features committed before the batch began, which is where the
     copied ones come from. A text listed twice in the batch itself has its
-    keyphrases computed once: the texts and keyphrases of up to BATCH_LISTINGS
-    computed listings stay in memory until the batch ends.
+    keyphrases computed once: the texts and keyphrase arrays of up to
+    BATCH_LISTINGS computed listings stay in memory until the batch ends.
     """
     batch = {"version": vocabulary.version, "file_ids": file_ids}
     # (file_id, position, source's file_id, source's position) of each listing copied
     copies: list[tuple[int, int, int, int]] = []
-    # keyphrases by text, of listings computed in this batch (its files list a
-    # paper again on another day's page)
-    computed: dict[tuple[str, str], list[Keyword]] = {}
+    # keyphrase arrays (keyword_row's) by text, of listings computed in this batch
+    # (its files list a paper again on another day's page)
+    computed: dict[tuple[str, str], str] = {}
     reused = 0
     with writer.transaction(), reader.transaction():
         writer.execute("delete from features.extracted_files where file_id = any(%s)", [file_ids])
@@ -344,14 +343,14 @@ def extract_batch(
                     if source[0] is not None:
                         copies.append((file_id, position, *source))
                         continue
-                    found = computed.get((title, abstract))
-                    if found is None:
-                        found = keywords(title, abstract, vocabulary)
+                    arrays = computed.get((title, abstract))
+                    if arrays is None:
+                        arrays = keyword_arrays(title, abstract, vocabulary)
                         if len(computed) < BATCH_LISTINGS:
-                            computed[title, abstract] = found
+                            computed[title, abstract] = arrays
                     else:
                         reused += 1
-                    lines.append(keyword_row(file_id, position, found, digest))
+                    lines.append(keyword_row(file_id, position, arrays, digest))
                     if len(lines) == COPY_BLOCK_LINES:
                         copy.write("".join(lines))
                         lines.clear()
@@ -384,51 +383,11 @@ def _copy_features(writer: psycopg.Connection, copies: list[tuple[int, int, int,
         )
 
 
-def keyword_row(file_id: int, position: int, found: list[Keyword], digest: str) -> str:
-    """One line of COPY's text format for features.listing_keywords; `digest` is the text's
-    md5 in hexadecimal, as PostgreSQL's md5() gives it.
-
-    Written by hand because psycopg dumps arrays element by element in
-    Python, which costs several times the five joins of their text form.
-    Every element is quoted, so array_in reads any text as one element;
-    a quote or backslash in one is escaped, then what COPY's text format
-    must escape.
-    """
-    return (
-        "\t".join(
-            (
-                str(file_id),
-                str(position),
-                _text_array([k.keyword for k in found]),
-                _array([repr(k.score) for k in found]),
-                _array(["t" if k.in_title else "f" for k in found]),
-                _array([str(k.occurrences) for k in found]),
-                _text_array([k.display for k in found]),
-                digest,
-            )
-        )
-        + "\n"
-    )
-
-
-# What an array element or a COPY text field must escape: array_in's quote and
-# backslash, then COPY's backslash (doubled again) and line and field breaks.
-NEEDS_ESCAPE = re.compile(r'["\\\t\n\r]')
-COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _array(items: list[str]) -> str:
-    return "{" + ",".join(items) + "}"
-
-
-def _text_array(items: list[str]) -> str:
-    if not items:
-        return "{}"
-    # the items alone, not the joined text: its separators are quotes
-    if NEEDS_ESCAPE.search("".join(items)) is None:
-        return '{"' + '","'.join(items) + '"}'
-    quoted = [item.replace("\\", "\\\\").replace('"', '\\"') for item in items]
-    return ('{"' + '","'.join(quoted) + '"}').translate(COPY_TEXT_ESCAPES)
+def keyword_row(file_id: int, position: int, arrays: str, digest: str) -> str:
+    """One line of COPY's text format for features.listing_keywords: `arrays` as
+    keywords.copy_format writes them; `digest` the text's md5 in hexadecimal, as PostgreSQL's
+    md5() gives it."""
+    return f"{file_id}\t{position}\t{arrays}\t{digest}\n"
 
 
 def _extract_batch_in_worker(job: tuple[str, list[int]]) -> BatchDone:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from orchestration.models.runner import remove_artifacts
@@ -40,6 +41,8 @@ SEED_COUNTS = {
 }
 SEED_LISTINGS = 632
 SEED_DISTINCT_TITLES = 558
+# PostgreSQL's text holds any character but NUL; lone surrogates are no text at all.
+ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
 # Run-specific names, so that concurrent runs against one external server never collide.
 RUN_ID = uuid.uuid4().hex[:8]
 

@@ -23,6 +23,7 @@ from orchestration.features import (
 )
 from orchestration.ingest.batch import ingest_paths
 from orchestration.keywords.calibrate import calibrate
+from orchestration.keywords.copy_format import arrays_of, keyword_arrays
 from orchestration.keywords.extract import (
     BREAKERS,
     KEYWORDS_PER_PAPER,
@@ -40,7 +41,7 @@ from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE, load_voca
 from orchestration.pipeline import build
 from orchestration.settings import DBT_PROJECT_DIR
 
-from conftest import SEED_DISTINCT_TITLES
+from conftest import ANY_TEXT, SEED_DISTINCT_TITLES
 
 VOCABULARY = load_vocabulary()
 
@@ -237,8 +238,6 @@ def test_calibrating_on_the_samples_reproduces_the_committed_reference(sample_db
     assert written.read_text().splitlines()[1].endswith(f",{SEED_DISTINCT_TITLES}")
 
 
-# PostgreSQL's text holds any character but NUL; lone surrogates are no text at all.
-ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
 KEYWORD = st.builds(
     Keyword,
     keyword=ANY_TEXT,
@@ -263,7 +262,8 @@ def test_keyword_rows_reach_the_table_as_they_were(conn, papers):
     conn.execute("truncate listing_keywords")
     with conn.cursor().copy(COPY_KEYWORDS.replace("features.", "")) as copy:
         for position, found in enumerate(papers, start=1):
-            copy.write(keyword_row(7, position, found, md5(b"%d" % position).hexdigest()))
+            digest = md5(b"%d" % position).hexdigest()
+            copy.write(keyword_row(7, position, arrays_of(found), digest))
     stored = conn.execute(
         "select position, keywords, scores, in_title, occurrences, display_keywords,"
         " text_digest = md5(position::text)::uuid from listing_keywords order by position"
@@ -394,9 +394,9 @@ def test_a_source_deleted_while_its_copy_is_made_rolls_the_batch_back(
     def keywords_while_the_first_day_is_deleted(*args, **kwargs):
         # after the listings (and their sources) were read, before the copies are made
         conn.execute("delete from raw.ingested_files where file_id = any(%s)", [first_day_ids])
-        return keywords(*args, **kwargs)
+        return keyword_arrays(*args, **kwargs)
 
-    monkeypatch.setattr(features, "keywords", keywords_while_the_first_day_is_deleted)
+    monkeypatch.setattr(features, "keyword_arrays", keywords_while_the_first_day_is_deleted)
     with pytest.raises(RuntimeError, match="lost the earlier listing of the same text"):
         extract_pending(db_url)
     monkeypatch.undo()

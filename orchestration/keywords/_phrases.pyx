@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """The keyphrase rule's inner loops compiled: extract._phrase_counts (counting the
 candidates), extract._ranked_in_python (scoring and ranking them), extract.display_form
-and the tokenizing: breaking a text into words and looking each up in the token cache.
+and the tokenizing: breaking a text into words and looking each up in the token cache;
+and the ranked keyphrases written as the features table stores them (copy_format).
 
 The Python functions are the reference; property tests hold the two equal on
 any text. They stay the rule's readable statement, and what runs where this
@@ -521,6 +522,66 @@ def keywords_of(
             )
         )
     return found
+
+
+def keyword_arrays(
+    list best, list title_tokens, list abstract_tokens, object name, object singular
+):
+    """copy_format.arrays_of(keywords_of(best, ...)): the five arrays of `best` (ranked) in
+    COPY's text format, made without the Keyword tuples in between."""
+    cdef Py_ssize_t rank, count = len(best)
+    cdef list keys = [], scores = [], in_titles = [], occurrences = [], displays = []
+    cdef tuple chosen
+    for rank in range(count):
+        chosen = <tuple>best[rank]
+        negative_score, phrase, in_title, in_abstract, shown_at = chosen
+        keys.append(phrase)
+        scores.append(repr(-negative_score))
+        in_titles.append(u"t" if in_title > 0 else u"f")
+        occurrences.append(str(in_title + in_abstract))
+        displays.append(
+            _display_form(phrase, shown_at, title_tokens, abstract_tokens, name, singular)
+        )
+    return u"\t".join(
+        (
+            _text_array(keys),
+            u"{" + u",".join(scores) + u"}",
+            u"{" + u",".join(in_titles) + u"}",
+            u"{" + u",".join(occurrences) + u"}",
+            _text_array(displays),
+        )
+    )
+
+
+cdef str _text_array(list items):
+    # copy_format._text_array
+    cdef Py_ssize_t k, count = len(items)
+    if count == 0:
+        return u"{}"
+    for k in range(count):
+        if _needs_escape(<str>items[k]):
+            break
+    else:
+        return u'{"' + u'","'.join(items) + u'"}'
+    cdef list quoted = [
+        (<str>item).replace(u"\\", u"\\\\").replace(u'"', u'\\"') for item in items
+    ]
+    return (
+        (u'{"' + u'","'.join(quoted) + u'"}')
+        .replace(u"\\", u"\\\\")
+        .replace(u"\t", u"\\t")
+        .replace(u"\n", u"\\n")
+        .replace(u"\r", u"\\r")
+    )
+
+
+cdef inline bint _needs_escape(str item):
+    # copy_format.NEEDS_ESCAPE
+    cdef Py_UCS4 c
+    for c in item:
+        if c == u'"' or c == u'\\' or c == u'\t' or c == u'\n' or c == u'\r':
+            return True
+    return False
 
 
 cdef str _display_form(

@@ -621,25 +621,46 @@ def form_weight(phrase: str, word_count: int, is_named: bool) -> float:
     return 1.0
 
 
+class Ranked(NamedTuple):
+    """A paper's best candidates and what their display forms are read from."""
+
+    # best first, each (-score, phrase, title occurrences, abstract occurrences, where to
+    # read its written form: see _phrase_counts)
+    best: list[tuple[float, str, int, int, tuple[int, int, int]]]
+    tokens: tuple[list[_Token], list[_Token]]  # the title's and the abstract's
+    name: str | None  # title_name(title)
+
+
+def ranked(
+    title: str, abstract: str | None, vocabulary: Vocabulary, limit: int = KEYWORDS_PER_PAPER
+) -> Ranked:
+    """The `limit` best candidates of a paper, best first (ties: alphabetical): compiled where it
+    is built, else in Python."""
+    tokens = (_tokens(title, vocabulary), _tokens(abstract or "", vocabulary))
+    name = title_name(title)
+    counts = _phrase_counts(title, abstract, vocabulary, tokens)
+    if _phrases is None:
+        return Ranked(_ranked_in_python(counts, name, vocabulary, limit), tokens, name)
+    best = _phrases.ranked(
+        counts,
+        name,
+        vocabulary.idf_by_phrase,
+        vocabulary.unseen_idf,
+        vocabulary.document_frequency,
+        vocabulary.generic_words,
+        ADJECTIVE_ENDINGS,
+        SCORE_WEIGHTS,
+        limit,
+    )
+    return Ranked(best, tokens, name)
+
+
 def keywords(
     title: str, abstract: str | None, vocabulary: Vocabulary, limit: int = KEYWORDS_PER_PAPER
 ) -> list[Keyword]:
     """The `limit` best keyphrases of a paper, best first (ties: alphabetical)."""
-    tokens = (_tokens(title, vocabulary), _tokens(abstract or "", vocabulary))
-    name = title_name(title)
-    counts = _phrase_counts(title, abstract, vocabulary, tokens)
+    best, tokens, name = ranked(title, abstract, vocabulary, limit)
     if _phrases is not None:
-        best = _phrases.ranked(
-            counts,
-            name,
-            vocabulary.idf_by_phrase,
-            vocabulary.unseen_idf,
-            vocabulary.document_frequency,
-            vocabulary.generic_words,
-            ADJECTIVE_ENDINGS,
-            SCORE_WEIGHTS,
-            limit,
-        )
         return _phrases.keywords_of(best, *tokens, name, singular, Keyword)
     return [
         Keyword(
@@ -651,7 +672,7 @@ def keywords(
             display_form(phrase, shown_at, tokens, name),
         )
         for rank, (negative_score, phrase, in_title, in_abstract, shown_at) in enumerate(
-            _ranked_in_python(counts, name, vocabulary, limit), start=1
+            best, start=1
         )
     ]
 

@@ -1,0 +1,64 @@
+"""A paper's keyphrases as features.listing_keywords stores them: five parallel arrays (keywords,
+scores, in title, occurrences, display forms) in COPY's text format, tab-separated.
+
+Written by hand because psycopg dumps arrays element by element in Python,
+which costs several times the joins of their text form. Every text element is
+quoted, so array_in reads any text as one element; a quote or backslash in
+one is escaped, then what COPY's text format must escape.
+
+The features step writes one such row per listing it computes, so the
+arrays are made straight from the ranked candidates where the keyphrase rule
+is compiled (_phrases.keyword_arrays): making ten Keyword tuples only to
+take them apart again costs more than the formatting itself. `arrays_of`
+states the format, and the tests hold the compiled arrays to it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from orchestration import compiled
+from orchestration.keywords.extract import Keyword, keywords, ranked, singular
+from orchestration.keywords.vocabulary import Vocabulary
+
+_phrases = compiled.load(compiled.KEYPHRASE_COUNTER)
+
+# What an array element or a COPY text field must escape: array_in's quote and
+# backslash, then COPY's backslash (doubled again) and line and field breaks.
+NEEDS_ESCAPE = re.compile(r'["\\\t\n\r]')
+COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def keyword_arrays(title: str, abstract: str | None, vocabulary: Vocabulary) -> str:
+    """The arrays of the paper's keyphrases (extract.keywords), as `arrays_of` writes them."""
+    if _phrases is None:
+        return arrays_of(keywords(title, abstract, vocabulary))
+    best, tokens, name = ranked(title, abstract, vocabulary)
+    return _phrases.keyword_arrays(best, *tokens, name, singular)
+
+
+def arrays_of(found: list[Keyword]) -> str:
+    """The five arrays of `found`, tab-separated: the format's statement."""
+    return "\t".join(
+        (
+            _text_array([k.keyword for k in found]),
+            _array([repr(k.score) for k in found]),
+            _array(["t" if k.in_title else "f" for k in found]),
+            _array([str(k.occurrences) for k in found]),
+            _text_array([k.display for k in found]),
+        )
+    )
+
+
+def _array(items: list[str]) -> str:
+    return "{" + ",".join(items) + "}"
+
+
+def _text_array(items: list[str]) -> str:
+    if not items:
+        return "{}"
+    # the items alone, not the joined text: its separators are quotes
+    if NEEDS_ESCAPE.search("".join(items)) is None:
+        return '{"' + '","'.join(items) + '"}'
+    quoted = [item.replace("\\", "\\\\").replace('"', '\\"') for item in items]
+    return ('{"' + '","'.join(quoted) + '"}').translate(COPY_TEXT_ESCAPES)
