@@ -144,12 +144,12 @@ def test_the_compiled_ranking_ranks_the_sample_listings_as_the_python_rule():
 @settings(max_examples=500, deadline=None)
 @given(TEXT, TEXT)
 @example("LoRA: Low-Rank Adaptation", "Mixture of Experts. The mixture of experts models.")
-def test_the_compiled_arrays_are_the_python_rule_s(title, abstract):
+def test_the_compiled_arrays_are_those_of_the_python_rule(title, abstract):
     compiled, python = arrays_compiled_and_python(title, abstract)
     assert compiled == python
 
 
-def test_the_compiled_arrays_of_the_sample_listings_are_the_python_rule_s():
+def test_the_compiled_arrays_of_the_sample_listings_are_those_of_the_python_rule():
     for title, abstract in sample_texts():
         compiled, python = arrays_compiled_and_python(title, abstract)
         assert compiled == python, title[:60]

@@ -391,12 +391,12 @@ def test_a_source_deleted_while_its_copy_is_made_rolls_the_batch_back(
     ingest_paths(db_url, [inbox], settle_seconds=0)
     first_day_ids = [row[0] for row in conn.execute("select file_id from features.extracted_files")]
 
-    def keywords_while_the_first_day_is_deleted(*args, **kwargs):
+    def arrays_while_the_first_day_is_deleted(*args, **kwargs):
         # after the listings (and their sources) were read, before the copies are made
         conn.execute("delete from raw.ingested_files where file_id = any(%s)", [first_day_ids])
         return keyword_arrays(*args, **kwargs)
 
-    monkeypatch.setattr(features, "keyword_arrays", keywords_while_the_first_day_is_deleted)
+    monkeypatch.setattr(features, "keyword_arrays", arrays_while_the_first_day_is_deleted)
     with pytest.raises(RuntimeError, match="lost the earlier listing of the same text"):
         extract_pending(db_url)
     monkeypatch.undo()

@@ -6,11 +6,11 @@ which costs several times the joins of their text form. Every text element is
 quoted, so array_in reads any text as one element; a quote or backslash in
 one is escaped, then what COPY's text format must escape.
 
-The features step writes one such row per listing it computes, so the
-arrays are made straight from the ranked candidates where the keyphrase rule
-is compiled (_phrases.keyword_arrays): making ten Keyword tuples only to
-take them apart again costs more than the formatting itself. `arrays_of`
-states the format, and the tests hold the compiled arrays to it.
+The features step writes one such row per listing it computes, so where the
+keyphrase rule is compiled the arrays are made straight from its ranked
+candidates (_phrases.keyword_arrays), rather than from ten Keyword tuples made
+only to be taken apart again. `arrays_of` states the format, and the tests
+hold the compiled arrays to it.
 """
 
 from __future__ import annotations
