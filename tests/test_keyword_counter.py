@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,29 +70,37 @@ def pieces_compiled_and_python(text: str) -> tuple[list[str], list[str]]:
     return extract._phrases.pieces(text), _split_at_spaces(_break_phrases(text))
 
 
-def keywords_compiled_and_python(title: str, abstract: str) -> tuple[list, list]:
-    compiled = keywords(title, abstract, VOCABULARY)
+@contextlib.contextmanager
+def python_rule() -> Iterator[None]:
+    """The keyphrase rule in Python, not compiled, within the block."""
     phrases, extract._phrases = extract._phrases, None
     try:
-        return compiled, keywords(title, abstract, VOCABULARY)
+        yield
     finally:
         extract._phrases = phrases
+
+
+def keywords_compiled_and_python(title: str, abstract: str) -> tuple[list, list]:
+    compiled = keywords(title, abstract, VOCABULARY)
+    with python_rule():
+        return compiled, keywords(title, abstract, VOCABULARY)
 
 
 def arrays_compiled_and_python(title: str, abstract: str) -> tuple[str, str]:
     compiled = copy_format.keyword_arrays(title, abstract, VOCABULARY)
-    phrases, extract._phrases = extract._phrases, None
-    try:
-        return compiled, copy_format.arrays_of(keywords(title, abstract, VOCABULARY))
-    finally:
-        extract._phrases = phrases
+    with python_rule():
+        return compiled, copy_format.keyword_arrays(title, abstract, VOCABULARY)
+
+
+# What the compiled rule gives beside what the Python rule gives: a paper's keyphrases
+# (keywords()), and the features table's arrays of them (copy_format.keyword_arrays).
+RESULTS_COMPILED_AND_PYTHON = [keywords_compiled_and_python, arrays_compiled_and_python]
 
 
 def test_the_counter_is_compiled_where_the_suite_runs():
     # make builds it before the suite; were it missing, every test below would
     # compare the Python rule with itself
     assert extract._phrases is not None, "run `make bootstrap`: the counter is not compiled"
-    assert copy_format._phrases is not None
 
 
 @settings(max_examples=1500, deadline=None)
@@ -125,33 +135,26 @@ def test_the_compiled_counter_counts_the_sample_listings_as_the_python_rule():
         assert compiled == python, title[:60]
 
 
+@pytest.mark.parametrize("compiled_and_python_results", RESULTS_COMPILED_AND_PYTHON)
 @settings(max_examples=1000, deadline=None)
 @given(TEXT, TEXT)
 @example(
     "LoRA: Low-Rank Adaptation", "Unlocking latent reasoning. A causal model of causal models."
 )
-def test_the_compiled_ranking_ranks_as_the_python_rule(title, abstract):
-    compiled, python = keywords_compiled_and_python(title, abstract)
-    assert compiled == python
-
-
-def test_the_compiled_ranking_ranks_the_sample_listings_as_the_python_rule():
-    for title, abstract in sample_texts():
-        compiled, python = keywords_compiled_and_python(title, abstract)
-        assert compiled == python, title[:60]
-
-
-@settings(max_examples=500, deadline=None)
-@given(TEXT, TEXT)
 @example("LoRA: Low-Rank Adaptation", "Mixture of Experts. The mixture of experts models.")
-def test_the_compiled_arrays_are_those_of_the_python_rule(title, abstract):
-    compiled, python = arrays_compiled_and_python(title, abstract)
+def test_the_compiled_ranking_and_arrays_match_the_python_rule(
+    compiled_and_python_results, title, abstract
+):
+    compiled, python = compiled_and_python_results(title, abstract)
     assert compiled == python
 
 
-def test_the_compiled_arrays_of_the_sample_listings_are_those_of_the_python_rule():
+@pytest.mark.parametrize("compiled_and_python_results", RESULTS_COMPILED_AND_PYTHON)
+def test_the_compiled_ranking_and_arrays_of_the_sample_listings_match_the_python_rule(
+    compiled_and_python_results,
+):
     for title, abstract in sample_texts():
-        compiled, python = arrays_compiled_and_python(title, abstract)
+        compiled, python = compiled_and_python_results(title, abstract)
         assert compiled == python, title[:60]
 
 

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import re
 
-from orchestration import compiled
+from orchestration.keywords import extract
 from orchestration.keywords.extract import Keyword, keywords, ranked, singular
 from orchestration.keywords.vocabulary import Vocabulary
-
-_phrases = compiled.load(compiled.KEYPHRASE_COUNTER)
 
 # What an array element or a COPY text field must escape: array_in's quote and
 # backslash, then COPY's backslash (doubled again) and line and field breaks.
@@ -31,10 +29,12 @@ COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r":
 
 def keyword_arrays(title: str, abstract: str | None, vocabulary: Vocabulary) -> str:
     """The arrays of the paper's keyphrases (extract.keywords), as `arrays_of` writes them."""
-    if _phrases is None:
+    # the module extract loaded, if it was built: one rule, compiled or not, for both
+    compiled_rule = extract._phrases
+    if compiled_rule is None:
         return arrays_of(keywords(title, abstract, vocabulary))
     best, tokens, name = ranked(title, abstract, vocabulary)
-    return _phrases.keyword_arrays(best, *tokens, name, singular)
+    return compiled_rule.keyword_arrays(best, *tokens, name, singular)
 
 
 def arrays_of(found: list[Keyword]) -> str:
