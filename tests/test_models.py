@@ -264,6 +264,43 @@ def test_display_title_ties_go_to_the_form_scraped_first_and_upvotes_to_the_newe
     assert row == ("Sparse Attention, Revisited", 4, 9, 3, 3, date(2025, 10, 6), date(2026, 10, 7))
 
 
+def test_a_paper_twice_on_one_page_counts_one_file_and_shows_its_longest_abstract(
+    db_url, conn, tmp_path
+):
+    # another paper between its two listings on the first page
+    write_page(
+        tmp_path / "a.txt",
+        [
+            ("Quiet Gradients", "Oct 6 1"),
+            ("Loud Gradients", "Oct 6 1"),
+            ("Quiet gradients", "Oct 6 1"),
+        ],
+        page_date="Oct 7",
+    )
+    write_page(tmp_path / "b.txt", [("Quiet Gradients", "Oct 6 1")], page_date="Oct 8")
+    ingest(db_url, tmp_path / "a.txt", tmp_path / "b.txt")
+    built(db_url)
+    paper = (
+        "select p.listing_count, p.file_count, f.file_name, p.abstract_position = ("
+        "  select min(l.position) from analytics.fct_paper_listings l"
+        "  where l.paper_id = p.paper_id and l.file_id = p.abstract_file_id"
+        ") from analytics.dim_papers p join raw.ingested_files f on f.file_id = p.abstract_file_id "
+        "where p.title = 'Quiet Gradients'"
+    )
+    # abstracts of one length: the first listing scraped
+    assert conn.execute(paper).fetchone() == (3, 2, "a.txt", True)
+
+    write_page(
+        tmp_path / "c.txt",
+        [("Quiet Gradients", "Oct 6 1")],
+        page_date="Oct 9",
+        abstract=ABSTRACT + " A longer abstract wins.",
+    )
+    ingest(db_url, tmp_path / "c.txt")
+    built(db_url)
+    assert conn.execute(paper).fetchone() == (4, 3, "c.txt", True)
+
+
 def test_same_day_pages_are_ordered_by_name_whatever_the_ingest_order(db_url, conn, tmp_path):
     write_page(tmp_path / "2.txt", [("Dense Retrieval at Scale", "Oct 6 4")])
     write_page(tmp_path / "1.txt", [("Dense retrieval at scale", "Oct 6 9")])

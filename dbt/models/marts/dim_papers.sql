@@ -59,7 +59,13 @@ listings as (
         facts.ingested_at,
         row_number() over (
             partition by facts.paper_id order by file_order.file_rank, facts.position
-        ) as seen_order
+        ) as seen_order,
+        -- A paper's listings of one file are neighbours in this order, so
+        -- counting the first of each counts its files, in the same pass (one
+        -- window) rather than by count(distinct), which sorts per paper.
+        coalesce(lag(facts.file_id) over (
+            partition by facts.paper_id order by file_order.file_rank, facts.position
+        ) <> facts.file_id, true) as first_of_its_file
 
     from {{ ref('fct_paper_listings') }} as facts
     inner join file_order on file_order.file_id = facts.file_id
@@ -82,14 +88,32 @@ title_forms as (
 
 ),
 
+-- The title and the abstract are picked by DISTINCT ON, one sort of all the
+-- rows, rather than by array_agg(... order by ...)[1] in paper_facts: the
+-- planner sorts an aggregate's input for one order (the metadata's, newest
+-- first), and an aggregate ordered otherwise sorts each paper's rows on its
+-- own, a sort set up and torn down per paper.
+
 display_titles as (
 
     -- the form seen most often; ties go to the one scraped first
-    select
+    select distinct on (paper_id)
         paper_id,
-        (array_agg(title order by listing_count desc, first_seen_order asc))[1] as title
+        title
     from title_forms
-    group by paper_id
+    order by paper_id asc, listing_count desc, first_seen_order asc
+
+),
+
+abstract_choices as (
+
+    -- the listing with the longest abstract (ties: the first scraped)
+    select distinct on (paper_id)
+        paper_id,
+        file_id as abstract_file_id,
+        position as abstract_position
+    from listings
+    order by paper_id asc, abstract_length desc, seen_order asc
 
 ),
 
@@ -97,10 +121,6 @@ paper_facts as (
 
     select
         paper_id,
-
-        ---------- text: the listing with the longest abstract (ties: the first scraped)
-        (array_agg(file_id order by abstract_length desc, seen_order asc))[1] as abstract_file_id,
-        (array_agg(position order by abstract_length desc, seen_order asc))[1] as abstract_position,
 
         ---------- metadata: from the most recently scraped listing that has it
         (array_agg(authors_count order by seen_order desc) filter (where authors_count is not null))[1] as authors_count,
@@ -114,7 +134,7 @@ paper_facts as (
         max(ingested_at) as last_seen_at,
         min(scraped_on) as first_scraped_on,
         count(*)::integer as listing_count,
-        count(distinct file_id)::integer as file_count,
+        (count(*) filter (where first_of_its_file))::integer as file_count,
         max(ingest_seq) as last_ingest_seq
 
     from listings
@@ -129,8 +149,8 @@ select
     ---------- text
     display_titles.title,
     abstract_listings.abstract,
-    paper_facts.abstract_file_id,
-    paper_facts.abstract_position,
+    abstract_choices.abstract_file_id,
+    abstract_choices.abstract_position,
 
     ---------- metadata
     paper_facts.authors_count,
@@ -149,6 +169,7 @@ select
 
 from paper_facts
 inner join display_titles on display_titles.paper_id = paper_facts.paper_id
+inner join abstract_choices on abstract_choices.paper_id = paper_facts.paper_id
 inner join {{ ref('stg_raw__paper_listings') }} as abstract_listings
-    on abstract_listings.file_id = paper_facts.abstract_file_id
-    and abstract_listings.position = paper_facts.abstract_position
+    on abstract_listings.file_id = abstract_choices.abstract_file_id
+    and abstract_listings.position = abstract_choices.abstract_position
