@@ -6,6 +6,8 @@ and rows), which orchestration/output.py renders as a table, CSV or JSON.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -33,9 +35,22 @@ class Rows:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
+@dataclass
+class RowStream:
+    """A result read as it arrives: its column names, then its rows, once."""
+
+    columns: list[str]
+    rows: Iterator[tuple[Any, ...]]
+
+
 # What `paperhouse sql` runs: queries. COPY (which can run programs on the
 # server), DO, CALL, SET, LOCK, CHECKPOINT, LISTEN and the rest are refused.
 QUERY_KEYWORDS = ("select", "with", "values", "table", "explain", "show")
+# The queries a cursor (DECLARE) takes, whose rows are streamed.
+CURSOR_KEYWORDS = frozenset(["select", "with", "values", "table"])
+# Rows a fetch of a streamed result: a few MB at most for a wide row, and few
+# enough round trips that they cost nothing beside the rows themselves.
+STREAM_ROWS = 5_000
 # The words PostgreSQL's other statements start with (its "SQL Commands"): a
 # statement starting with one is refused; any other first word is a typo,
 # reported as the syntax error it is.
@@ -104,7 +119,7 @@ def leading_keyword(statement: str) -> str:
     """The first word of a SQL statement, past white space, comments and opening parentheses.
 
     Written by hand: only the first token matters (the server's own parser
-    holds the statement to one, see run_read_only), and comments nest in
+    holds the statement to one, see read_only_query), and comments nest in
     PostgreSQL, which a regular expression cannot follow.
     """
     i, n = 0, len(statement)
@@ -131,24 +146,32 @@ def leading_keyword(statement: str) -> str:
     return statement[i:end].lower()
 
 
-def run_read_only(
+@contextmanager
+def read_only_query(
     conn: psycopg.Connection, query: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
-) -> Rows:
-    """Run one query in a READ ONLY transaction, with read-only privileges and a statement timeout.
+) -> Iterator[RowStream]:
+    """Run one query in a READ ONLY transaction, with read-only privileges and a statement
+    timeout; its rows come as the caller reads them.
 
     Three guards, each enough for most mistakes:
-    - only queries (QUERY_KEYWORDS) are run, and the statement is prepared,
-      so it is exactly one: `select 1; commit; drop ...` is refused;
+    - only queries (QUERY_KEYWORDS) are run, and the statement goes through
+      the extended protocol, which takes exactly one: `select 1; commit;
+      drop ...` is refused;
     - the transaction is READ ONLY: writes, DDL and functions that write
       (nextval, a PL/pgSQL function that inserts) fail however deep in a CTE
       or function call they hide;
     - when the login may (superusers, the embedded server's), the query
       runs as pg_read_all_data, so functions with other side effects
       (pg_terminate_backend, lo_export, pg_read_file) are refused too;
-    and the transaction is always rolled back, and refused if it wrote at all.
+    and the transaction is always rolled back, and refused if it wrote at
+    all: then after the caller has read the rows, which are not to be kept.
     It guards against mistakes, not against someone who holds a superuser
     login (set_config can restore the role): give people who should only
     read a login of their own (`paperhouse db create-reader`).
+
+    A select is read through a server-side cursor, STREAM_ROWS rows a fetch,
+    so a result of any size takes bounded memory here; the timeout then
+    bounds the server's time for each fetch, not the whole read.
     """
     keyword = leading_keyword(query)
     if keyword and keyword not in QUERY_KEYWORDS and keyword not in STATEMENT_KEYWORDS:
@@ -169,17 +192,14 @@ def run_read_only(
                 "select set_config('statement_timeout', %s, true)",
                 [f"{int(timeout_seconds * 1000)}ms"],
             )
+            # a cursor's plan favours its first rows unless told that all of them are read
+            conn.execute("set local cursor_tuple_fraction = 1")
             if conn.execute(CAN_BECOME_READER, {"role": READ_ALL_DATA_ROLE}).fetchone()[0]:  # type: ignore[index]
                 conn.execute(
                     sql.SQL("set local role {}").format(sql.Identifier(READ_ALL_DATA_ROLE))
                 )
-            cursor = conn.cursor()
             # a trailing `;` is how people end statements, not a second one
-            cursor.execute(query.strip().rstrip(";"), prepare=True)  # type: ignore[call-overload]
-            rows = Rows(
-                [column.name for column in cursor.description or []],
-                cursor.fetchall() if cursor.description else [],
-            )
+            yield _open_result(conn, query.strip().rstrip(";"), keyword)
             # A write that READ ONLY let through (PostgreSQL 15 lets lo_from_bytea
             # create a large object) took a transaction id: refuse the result.
             if conn.execute("select pg_current_xact_id_if_assigned() is not null").fetchone()[0]:  # type: ignore[index]
@@ -187,7 +207,6 @@ def run_read_only(
                     "refused: paperhouse sql only reads, and this statement wrote to the database; "
                     "what it wrote was rolled back"
                 )
-            return rows
     except (
         psycopg.errors.ReadOnlySqlTransaction,  # a write
         psycopg.errors.InsufficientPrivilege,  # a side effect pg_read_all_data may not have
@@ -212,6 +231,26 @@ def run_read_only(
                 "refused: paperhouse sql takes one statement at a time"
             ) from exc
         raise QueryFailed(first_line(exc)) from exc
+
+
+def _open_result(conn: psycopg.Connection, statement: str, keyword: str) -> RowStream:
+    if keyword in CURSOR_KEYWORDS:
+        cursor = conn.cursor(name="paperhouse_sql")
+        cursor.itersize = STREAM_ROWS
+        try:
+            # a savepoint: DECLARE refuses a WITH that writes, and the plain
+            # query below then fails as the read-only transaction refuses it
+            with conn.transaction():
+                cursor.execute(statement)
+            return RowStream([column.name for column in cursor.description or []], iter(cursor))
+        except psycopg.errors.FeatureNotSupported:
+            pass
+    # EXPLAIN and SHOW, which no cursor takes: a few rows
+    plain = conn.cursor()
+    plain.execute(statement, prepare=True)  # type: ignore[call-overload]
+    if plain.description is None:
+        return RowStream([], iter(()))
+    return RowStream([column.name for column in plain.description], iter(plain.fetchall()))
 
 
 # Ranking costs a read of every matching paper's search document: fine for a

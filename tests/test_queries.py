@@ -7,14 +7,17 @@ import io
 import itertools
 import json
 import os
+import sys
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from orchestration import queries
+from orchestration.bench.harness import in_child
 from orchestration.ingest.batch import ingest_paths
 from orchestration.pipeline import build
-from orchestration.queries import leading_keyword, run_read_only
+from orchestration.queries import leading_keyword, read_only_query
 from orchestration.settings import PROJECT_ROOT
 
 from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, run_cli
@@ -46,6 +49,104 @@ def test_sql_reads_and_prints_valid_json(sample_env):
         env=sample_env,
     )
     assert done.returncode == 0 and next(csv.reader(done.stdout.splitlines())) == ["title"]
+
+
+@pytest.mark.parametrize(("format", "lines_around_rows"), [("csv", 1), ("json", 2)])
+def test_sql_writes_a_result_of_any_size_in_bounded_memory(
+    sample_env, tmp_path, format, lines_around_rows
+):
+    # 400,000 rows of 256 characters: about 100 MB as text, several times that as Python rows
+    rows = 400_000
+    query = f"select g, repeat(md5(g::text), 8) as filler from generate_series(1, {rows}) g"
+    written = tmp_path / "lines"
+    paperhouse = Path(sys.executable).parent / "paperhouse"
+    measured = in_child(
+        ["sh", "-c", f'"{paperhouse}" sql "{query}" -f {format} | wc -l > "{written}"'],
+        sample_env,
+    )
+    assert measured["returncode"] == 0, measured["stderr"]
+    assert int(written.read_text()) == rows + lines_around_rows
+    assert measured["max_rss_mb"] < 100
+
+
+def test_a_table_shows_its_first_thousand_rows_and_says_so(sample_env):
+    for rows, left_out in ((1_000, False), (1_001, True)):
+        done = run_cli("sql", f"select g from generate_series(1, {rows}) g", env=sample_env)
+        assert done.returncode == 0, done.stderr
+        shown = [line.strip("│ ") for line in done.stdout.splitlines() if line.startswith("│")]
+        assert shown == [str(g) for g in range(1, 1_001)]
+        assert ("the first 1,000 rows" in done.stderr) == left_out
+
+
+def test_json_and_csv_hold_every_value_a_query_can_return(sample_env):
+    query = (
+        "select 'NaN'::float8 as nan, 'Infinity'::numeric as inf, '-Infinity'::float8 as neg, "
+        "1.5::numeric as num, null::text as nothing, array['a', 'b \"c\"'] as words, "
+        """'{"x": [1, null, "y"]}'::jsonb as doc, date '2026-12-05' as day"""
+    )
+
+    def no_constants(name):
+        raise AssertionError(f"{name} is not JSON")
+
+    done = run_cli("sql", query, "-f", "json", env=sample_env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout, parse_constant=no_constants) == [
+        {
+            "nan": "NaN",
+            "inf": "Infinity",
+            "neg": "-Infinity",
+            "num": 1.5,
+            "nothing": None,
+            "words": ["a", 'b "c"'],
+            "doc": {"x": [1, None, "y"]},
+            "day": "2026-12-05",
+        }
+    ]
+    done = run_cli("sql", query, "-f", "csv", env=sample_env)
+    assert done.returncode == 0, done.stderr
+    header, row = csv.reader(io.StringIO(done.stdout))
+    assert dict(zip(header, row, strict=True)) == {
+        "nan": "NaN",
+        "inf": "Infinity",
+        "neg": "-Infinity",
+        "num": "1.5",
+        "nothing": "",
+        "words": '["a", "b \\"c\\""]',
+        "doc": '{"x": [1, null, "y"]}',
+        "day": "2026-12-05",
+    }
+
+
+def test_json_keeps_a_repeated_column_name_under_a_number(sample_env):
+    rows = cli_json("sql", "select 1 as a, 2 as a, 3 as a_1", env=sample_env)
+    assert rows == [{"a": 1, "a_2": 2, "a_1": 3}]
+
+
+def test_an_empty_result_is_an_empty_array_or_a_header(sample_env):
+    query = "select 1 as a, 2 as b where false"
+    assert cli_json("sql", query, env=sample_env) == []
+    done = run_cli("sql", query, "-f", "csv", env=sample_env)
+    assert done.returncode == 0 and done.stdout.splitlines() == ["a,b"]
+
+
+@pytest.mark.parametrize("format", ["csv", "json"])
+def test_a_query_that_fails_writes_nothing_before_its_first_row_and_says_so_after(
+    sample_env, format
+):
+    done = run_cli("sql", "select 'infinity'::date", "-f", format, env=sample_env)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    # row 7,000 is in the second fetch: the first 5,000 rows are out before it fails
+    done = run_cli(
+        "sql",
+        "select 1 / (7000 - g) from generate_series(1, 10000) g",
+        "-f",
+        format,
+        env=sample_env,
+    )
+    assert done.returncode == 1
+    assert "division by zero" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stdout.splitlines()) >= queries.STREAM_ROWS
 
 
 @pytest.mark.parametrize(
@@ -149,9 +250,10 @@ def test_leading_keyword_skips_white_space_comments_and_parentheses(statement, k
 def test_sql_times_out(sample_db):
     with (
         psycopg.connect(sample_db, autocommit=True) as conn,
-        pytest.raises(Exception, match=r"longer than 0\.2s"),
+        pytest.raises(queries.QueryFailed, match=r"longer than 0\.2s"),
+        read_only_query(conn, "select pg_sleep(5)", timeout_seconds=0.2) as result,
     ):
-        run_read_only(conn, "select pg_sleep(5)", timeout_seconds=0.2)
+        list(result.rows)
 
 
 # ---------- search, paper, keywords
@@ -356,9 +458,12 @@ def test_export_writes_every_mart(sample_env, sample_db, tmp_path, format):
 
 @pytest.mark.parametrize("query", QUERIES, ids=[path.stem for path in QUERIES])
 def test_every_example_query_runs_on_the_sample_warehouse(sample_db, query):
-    with psycopg.connect(sample_db, autocommit=True) as conn:
-        rows = run_read_only(conn, query.read_text().strip().rstrip(";"))
-    assert rows.columns
+    with (
+        psycopg.connect(sample_db, autocommit=True) as conn,
+        read_only_query(conn, query.read_text()) as result,
+    ):
+        assert result.columns
+        list(result.rows)  # read through: a query may fail at any row
     assert query.read_text().startswith("-- "), "every example explains itself"
 
 

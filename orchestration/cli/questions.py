@@ -13,7 +13,14 @@ import typer
 from rich.text import Text
 
 from orchestration.cli.app import FormatOption, app, err, friendly_errors, out, settings
-from orchestration.output import OutputFormat, as_record, as_table, show
+from orchestration.output import (
+    TABLE_ROWS,
+    OutputFormat,
+    as_record,
+    as_table,
+    show,
+    show_stream,
+)
 from orchestration.warehouse import connect, prepare
 
 
@@ -28,10 +35,20 @@ def sql(
         typer.Option("--file", help="Read the statement from this file (- for stdin)."),
     ] = None,
     format: FormatOption = OutputFormat.table,
-    timeout: Annotated[float, typer.Option(help="Statement timeout in seconds.")] = 30.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            help="Statement timeout in seconds: how long the server may take over the first "
+            "rows, and over each batch of rows after them."
+        ),
+    ] = 30.0,
 ) -> None:
-    """Run one read-only SQL statement (writes and DDL are refused) and show its rows."""
-    from orchestration.queries import run_read_only
+    """Run one read-only SQL statement (writes and DDL are refused) and show its rows.
+
+    csv and json write every row as it arrives, in bounded memory; a table
+    shows the first 1,000.
+    """
+    from orchestration.queries import read_only_query
 
     if file is not None:
         try:
@@ -46,9 +63,12 @@ def sql(
         err.print("error: give a statement, or --file FILE")
         raise typer.Exit(2)
     url = prepare(settings())
-    with connect(url) as conn:
-        rows = run_read_only(conn, query, timeout)
-    show(rows, format, out)
+    with connect(url) as conn, read_only_query(conn, query, timeout) as result:
+        rows_left_out = show_stream(result, format, out)
+    if rows_left_out:
+        err.print(
+            f"(the first {TABLE_ROWS:,} rows: --format csv or json writes them all, or add a LIMIT)"
+        )
 
 
 @app.command()
@@ -86,7 +106,7 @@ def paper(
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """One paper: its facts, keywords, title variants and every file and position it was seen in."""
-    from orchestration.output import as_json
+    from orchestration.output import records
     from orchestration.queries import paper as find_paper
 
     with connect(prepare(settings())) as conn:
@@ -107,7 +127,7 @@ def paper(
         "seen_in": report.sightings,
     }
     if format is OutputFormat.json:
-        data = {name: json.loads(as_json(rows)) for name, rows in sections.items()}
+        data = {name: list(records(rows.columns, rows.rows)) for name, rows in sections.items()}
         data["paper"] = data["paper"][0]
         print(json.dumps(data, indent=2))
     elif format is OutputFormat.csv:
