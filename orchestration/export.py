@@ -8,6 +8,7 @@ import psycopg
 from psycopg import sql
 
 from orchestration.models.manifest import marts
+from orchestration.queries import MartsNotBuilt
 from orchestration.warehouse import connect
 
 # Parquet is written a row group at a time: rows are fetched a few thousand
@@ -26,7 +27,7 @@ def export_marts(url: str, format: str, out_dir: Path) -> list[Path]:
         for mart in (mart.name for mart in marts() if mart.exported):
             columns = _columns(conn, mart)
             if not columns:
-                continue  # not built yet
+                continue  # not built yet: a first build that failed part way
             query = sql.SQL("select {} from analytics.{}").format(
                 sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns),
                 sql.Identifier(mart),
@@ -37,6 +38,8 @@ def export_marts(url: str, format: str, out_dir: Path) -> list[Path]:
             else:
                 _write_parquet(conn, query, columns, path)
             written.append(path)
+    if not written:
+        raise MartsNotBuilt("no mart to export")
     return written
 
 

@@ -6,11 +6,13 @@ and rows), which orchestration/output.py renders as a table, CSV or JSON.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -20,6 +22,9 @@ from orchestration.warehouse import first_line
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 class ReadOnlyViolation(RuntimeError):
     """A statement tried to change the warehouse; the message says what to do instead."""
@@ -27,6 +32,30 @@ class ReadOnlyViolation(RuntimeError):
 
 class QueryFailed(RuntimeError):
     """The warehouse refused or could not run a query; the message is PostgreSQL's."""
+
+
+class MartsNotBuilt(QueryFailed):
+    """A question of a warehouse whose marts its first build has not made yet."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"the marts are not built yet ({detail}): `paperhouse build` builds them, "
+            "`paperhouse run` ingests the inbox and builds them"
+        )
+
+
+def asks_the_marts(question: Callable[P, R]) -> Callable[P, R]:
+    """`question` reads the marts: on a warehouse without them, MartsNotBuilt rather than
+    PostgreSQL's missing relation."""
+
+    @wraps(question)
+    def asking(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return question(*args, **kwargs)
+        except psycopg.errors.UndefinedTable as exc:
+            raise MartsNotBuilt(first_line(exc)) from exc
+
+    return asking
 
 
 @dataclass
@@ -190,7 +219,8 @@ def read_only_query(
             conn.execute("set transaction read only")
             conn.execute(
                 "select set_config('statement_timeout', %s, true)",
-                [f"{int(timeout_seconds * 1000)}ms"],
+                # rounded up: 0 would turn the timeout off
+                [f"{math.ceil(timeout_seconds * 1000)}ms"],
             )
             # a cursor's plan favours its first rows unless told that all of them are read
             conn.execute("set local cursor_tuple_fraction = 1")
@@ -268,6 +298,7 @@ RECENT_CANDIDATES = 200
 RECENT_WINDOW = 5_000
 
 
+@asks_the_marts
 def search(conn: psycopg.Connection, text: str, limit: int = 20) -> Rows:
     """Papers matching `text` (web-search syntax: quotes, or, -word), best first; the title weighs more.
 
@@ -447,6 +478,7 @@ def resolve_paper_id(
     return found[0][0] if found else None
 
 
+@asks_the_marts
 def paper(conn: psycopg.Connection, given_id: str) -> PaperReport | None:
     """One paper with its keywords, title variants and every file and position it was seen in.
 
@@ -500,6 +532,7 @@ def paper(conn: psycopg.Connection, given_id: str) -> PaperReport | None:
     )
 
 
+@asks_the_marts
 def top_keywords(conn: psycopg.Connection, top: int = 20, month: date | None = None) -> Rows:
     """The keywords most papers carry, overall or in one month, as their papers write them."""
     if month is None:
@@ -520,6 +553,7 @@ def top_keywords(conn: psycopg.Connection, top: int = 20, month: date | None = N
     return _rows(cursor)
 
 
+@asks_the_marts
 def trending_keywords(conn: psycopg.Connection, top: int = 20) -> Rows:
     """Keywords rising fastest from the month before to the latest month with papers."""
     cursor = conn.execute(

@@ -247,13 +247,54 @@ def test_leading_keyword_skips_white_space_comments_and_parentheses(statement, k
     assert leading_keyword(statement) == keyword
 
 
-def test_sql_times_out(sample_db):
+@pytest.mark.parametrize("seconds", [0.2, 0.0001])
+def test_sql_times_out(sample_db, seconds):
+    # a timeout under a millisecond is one millisecond, never 0, which would turn it off
     with (
         psycopg.connect(sample_db, autocommit=True) as conn,
-        pytest.raises(queries.QueryFailed, match=r"longer than 0\.2s"),
-        read_only_query(conn, "select pg_sleep(5)", timeout_seconds=0.2) as result,
+        pytest.raises(queries.QueryFailed, match=rf"longer than {seconds:g}s"),
+        read_only_query(conn, "select pg_sleep(5)", timeout_seconds=seconds) as result,
     ):
         list(result.rows)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "x", "--limit", "99999999999999999999"],
+        ["keywords", "--top", "100001"],
+        ["keywords", "trending", "--top", "0"],
+        ["sql", "select 1", "--timeout", "nan"],
+        ["sql", "select 1", "--timeout", "inf"],
+        ["sql", "select 1", "--timeout", "-1"],
+        ["docs", "--port", "99999"],
+        ["ui", "--port", "0"],
+        ["bench", "--listings", "10000001"],
+    ],
+    ids=lambda args: "-".join(args[:1] + args[-2:]),
+)
+def test_a_number_out_of_range_is_a_usage_error(cli_env, args):
+    done = run_cli(*args, env=cli_env, timeout=30)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Invalid value" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "learning"],
+        ["paper", "abcd1234"],
+        ["keywords"],
+        ["keywords", "trending"],
+        ["export", "--out", "{tmp}"],
+    ],
+    ids=lambda args: "-".join(args[:2]),
+)
+def test_a_question_before_the_first_build_says_to_build(cli_env, tmp_path, args):
+    done = run_cli(*(arg.format(tmp=tmp_path) for arg in args), env=cli_env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: the marts are not built yet"), done.stderr
+    assert "paperhouse build" in done.stderr and "Traceback" not in done.stderr
 
 
 # ---------- search, paper, keywords

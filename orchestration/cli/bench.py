@@ -16,6 +16,11 @@ from rich.text import Text
 from orchestration.bench.harness import BenchReport, run_bench
 from orchestration.cli.app import app, err, friendly_errors, out
 
+# Bounds on what the harness writes to disk: ten million listings are about 10 GB of inbox
+# and 30 GB of warehouse.
+MOST_LISTINGS = 10_000_000
+MOST_BIG_FILE_MB = 10_000
+
 
 class BenchFormat(StrEnum):
     table = "table"
@@ -26,7 +31,15 @@ class BenchFormat(StrEnum):
 @friendly_errors
 def bench(
     listings: Annotated[
-        int, typer.Option("--listings", "-n", min=1, help="Listings in the synthetic inbox.")
+        int,
+        typer.Option(
+            "--listings",
+            "-n",
+            min=1,
+            max=MOST_LISTINGS,
+            help="Listings in the synthetic inbox (about 1 KB of inbox each, and three times "
+            "that in the warehouse).",
+        ),
     ] = 100_000,
     format: Annotated[
         BenchFormat, typer.Option("--format", "-f", help="table or json.")
@@ -36,7 +49,11 @@ def bench(
     ] = None,
     big_file_mb: Annotated[
         int,
-        typer.Option(help="Size of the single big file whose ingest memory is measured.", min=1),
+        typer.Option(
+            help="Size of the single big file whose ingest memory is measured.",
+            min=1,
+            max=MOST_BIG_FILE_MB,
+        ),
     ] = 500,
     workdir: Annotated[
         Path | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -23,6 +24,17 @@ from orchestration.output import (
 )
 from orchestration.warehouse import connect, prepare
 
+# The most rows --limit and --top ask for: more is an export (`paperhouse sql -f csv`, `export`).
+MOST_ROWS = 100_000
+# A day: the server's own limit is about 24 days, and a query that long is no one's question.
+MOST_TIMEOUT_SECONDS = 86_400
+
+
+def _a_number(value: float) -> float:
+    if math.isnan(value):  # a float range lets NaN through: it compares false with both ends
+        raise typer.BadParameter("nan is not a number of seconds")
+    return value
+
 
 @app.command()
 @friendly_errors
@@ -39,7 +51,10 @@ def sql(
         float,
         typer.Option(
             help="Statement timeout in seconds: how long the server may take over the first "
-            "rows, and over each batch of rows after them."
+            "rows, and over each batch of rows after them (0: no limit).",
+            min=0,
+            max=MOST_TIMEOUT_SECONDS,
+            callback=_a_number,
         ),
     ] = 30.0,
 ) -> None:
@@ -75,7 +90,9 @@ def sql(
 @friendly_errors
 def search(
     text: Annotated[str, typer.Argument(help='Words to find; "quoted phrases", or, -excluded.')],
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many papers.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=MOST_ROWS, help="How many papers.")
+    ] = 20,
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """Full-text search over titles and abstracts (a title match ranks higher).
@@ -157,7 +174,9 @@ def _month(value: str | None) -> date | None:
 @friendly_errors
 def keywords(
     ctx: typer.Context,
-    top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many keywords.")] = 20,
+    top: Annotated[
+        int, typer.Option("--top", "-n", min=1, max=MOST_ROWS, help="How many keywords.")
+    ] = 20,
     month: Annotated[str | None, typer.Option(help="Only papers of this month, YYYY-MM.")] = None,
     format: FormatOption = OutputFormat.table,
 ) -> None:
@@ -181,7 +200,9 @@ def keywords(
 @keywords_app.command("trending")
 @friendly_errors
 def keywords_trending(
-    top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many keywords.")] = 20,
+    top: Annotated[
+        int, typer.Option("--top", "-n", min=1, max=MOST_ROWS, help="How many keywords.")
+    ] = 20,
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """Keywords rising fastest from the month before to the latest month."""

@@ -33,7 +33,7 @@ from orchestration.workers import serve_until_stopped
 @app.command()
 @friendly_errors
 def ui(
-    port: Annotated[int, typer.Option(help="The webserver's port.")] = 3000,
+    port: Annotated[int, typer.Option(help="The webserver's port.", min=1, max=65535)] = 3000,
     host: Annotated[str, typer.Option(help="The address the webserver listens on.")] = "127.0.0.1",
 ) -> None:
     """Start the Dagster UI and daemon (dagster dev) over the warehouse: schedules and the sensor run."""
@@ -77,7 +77,7 @@ def dbt(context: typer.Context) -> None:
 @app.command()
 @friendly_errors
 def docs(
-    port: Annotated[int, typer.Option(help="The docs server's port.")] = 8080,
+    port: Annotated[int, typer.Option(help="The docs server's port.", min=1, max=65535)] = 8080,
     host: Annotated[str, typer.Option(help="The address it listens on.")] = "127.0.0.1",
 ) -> None:
     """Generate dbt's documentation of the models (with the warehouse's catalog) and serve it."""
@@ -98,7 +98,7 @@ def docs(
 @app.command()
 @friendly_errors
 def bi(
-    port: Annotated[int, typer.Option(help="Superset's port.")] = 8088,
+    port: Annotated[int, typer.Option(help="Superset's port.", min=1, max=65535)] = 8088,
     host: Annotated[str, typer.Option(help="The address it listens on.")] = "127.0.0.1",
 ) -> None:
     """Start Apache Superset on the marts, opening on paperhouse's dashboard (install it first
