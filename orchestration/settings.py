@@ -95,34 +95,58 @@ class Settings:
             home=Path(raw["home"]).expanduser().resolve() if raw["home"] else home,
             inbox=Path(raw["inbox"]).expanduser().resolve() if raw["inbox"] else inbox,
             database_url=raw["database_url"],
-            settle_seconds=_number(raw, "settle_seconds", float, defaults.settle_seconds),
+            settle_seconds=_number(
+                raw, "settle_seconds", float, defaults.settle_seconds, within=(0, DAY_SECONDS)
+            ),
             dagster_database_url=raw["dagster_database_url"],
             sensor_interval_seconds=_number(
-                raw, "sensor_interval_seconds", int, defaults.sensor_interval_seconds
+                raw,
+                "sensor_interval_seconds",
+                int,
+                defaults.sensor_interval_seconds,
+                within=(1, DAY_SECONDS),
             ),
             schedule_cron=raw["schedule_cron"] or defaults.schedule_cron,
             rebuild_cron=raw["rebuild_cron"] or defaults.rebuild_cron,
-            freshness_hours=_number(raw, "freshness_hours", float, defaults.freshness_hours),
+            freshness_hours=_number(
+                raw, "freshness_hours", float, defaults.freshness_hours, within=(0.01, YEAR_HOURS)
+            ),
             reader_password=raw["reader_password"],
             dagster_history=_yes_or_no(raw, "dagster_history", defaults.dagster_history),
             bi_database_url=raw["bi_database_url"],
         )
 
 
+# The bounds of the numeric settings: past them a value is a mistake, and NaN or infinity
+# would leave a check or a scan that never fires.
+DAY_SECONDS = 24 * 60 * 60
+YEAR_HOURS = 366 * 24
+
+
 class SettingError(ValueError):
     """An environment variable holds what its setting cannot take; the message names it."""
 
 
-def _number(raw: dict[str, str | None], name: str, kind: type, default: float) -> float:
+def _number(
+    raw: dict[str, str | None],
+    name: str,
+    kind: type,
+    default: float,
+    within: tuple[float, float],
+) -> float:
     value = raw[name]
     if value is None:
         return default
+    variable = f"{ENVIRONMENT_VARIABLES[name]}={value!r}"
     try:
-        return kind(value)
+        number = kind(value)
     except ValueError:
-        raise SettingError(
-            f"{ENVIRONMENT_VARIABLES[name]}={value!r} is not a {'whole ' if kind is int else ''}number"
-        ) from None
+        raise SettingError(f"{variable} is not a {'whole ' if kind is int else ''}number") from None
+    low, high = within
+    # `not low <= number <= high` rather than the two comparisons: it also refuses NaN
+    if not low <= number <= high:
+        raise SettingError(f"{variable} is not between {low:g} and {high:g}")
+    return number
 
 
 def _yes_or_no(raw: dict[str, str | None], name: str, default: bool) -> bool:

@@ -57,3 +57,36 @@ def test_a_yes_or_no_setting_takes_the_usual_spellings_and_names_a_wrong_one():
     assert Settings.from_env({}).dagster_history is True
     with pytest.raises(SettingError, match="PAPERHOUSE_DAGSTER_HISTORY='maybe' is neither"):
         Settings.from_env({"PAPERHOUSE_DAGSTER_HISTORY": "maybe"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PAPERHOUSE_SETTLE_SECONDS", "nan"),
+        ("PAPERHOUSE_SETTLE_SECONDS", "inf"),
+        ("PAPERHOUSE_SETTLE_SECONDS", "-1"),
+        ("PAPERHOUSE_SENSOR_INTERVAL", "0"),
+        ("PAPERHOUSE_SENSOR_INTERVAL", "99999999999999999999"),
+        ("PAPERHOUSE_FRESHNESS_HOURS", "nan"),
+        ("PAPERHOUSE_FRESHNESS_HOURS", "0"),
+        ("PAPERHOUSE_FRESHNESS_HOURS", "1e400"),
+    ],
+)
+def test_a_number_setting_out_of_its_range_is_named(variable, value):
+    with pytest.raises(SettingError, match=rf"{variable}='{value}' is not between"):
+        Settings.from_env({variable: value})
+
+
+def test_a_number_setting_within_its_range_is_taken():
+    config = Settings.from_env(
+        {
+            "PAPERHOUSE_SETTLE_SECONDS": "0",
+            "PAPERHOUSE_SENSOR_INTERVAL": "86400",
+            "PAPERHOUSE_FRESHNESS_HOURS": "0.5",
+        }
+    )
+    assert (config.settle_seconds, config.sensor_interval_seconds, config.freshness_hours) == (
+        0,
+        86_400,
+        0.5,
+    )
