@@ -90,3 +90,16 @@ def test_a_number_setting_within_its_range_is_taken():
         86_400,
         0.5,
     )
+
+
+def test_a_schedule_that_is_no_cron_expression_names_its_variable(cli_env):
+    env = {**cli_env, "PAPERHOUSE_REBUILD_CRON": "30 3 31 2 *"}  # the 31st of February
+    done = subprocess.run(
+        [sys.executable, "-c", "import orchestration.defs.pipeline.schedules"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "PAPERHOUSE_REBUILD_CRON='30 3 31 2 *' is not a cron expression" in done.stderr

@@ -1,24 +1,39 @@
 """When the jobs run unattended: hourly, and a full rebuild every night."""
 
+from typing import Any
+
 import dagster as dg
 
 from orchestration.defs.pipeline.jobs import FULL_REBUILD, INGEST_AND_BUILD
-from orchestration.settings import Settings
+from orchestration.settings import ENVIRONMENT_VARIABLES, SettingError, Settings
 
 _settings = Settings.from_env()
 
-ingest_schedule = dg.ScheduleDefinition(
-    name="ingest_schedule",
+
+def _schedule(name: str, setting: str, **definition: Any) -> dg.ScheduleDefinition:
+    cron = getattr(_settings, setting)
+    try:
+        return dg.ScheduleDefinition(name=name, cron_schedule=cron, **definition)
+    except dg.DagsterInvalidDefinitionError as exc:
+        # Dagster names the schedule; the user set a variable
+        raise SettingError(
+            f"{ENVIRONMENT_VARIABLES[setting]}={cron!r} is not a cron expression of five fields "
+            "(minute hour day month weekday, e.g. '0 * * * *')"
+        ) from exc
+
+
+ingest_schedule = _schedule(
+    "ingest_schedule",
+    "schedule_cron",
     job_name=INGEST_AND_BUILD,
-    cron_schedule=_settings.schedule_cron,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Ingest and build even when the sensor is off (PAPERHOUSE_SCHEDULE_CRON, default hourly).",
 )
 
-nightly_full_rebuild = dg.ScheduleDefinition(
-    name="nightly_full_rebuild",
+nightly_full_rebuild = _schedule(
+    "nightly_full_rebuild",
+    "rebuild_cron",
     job_name=FULL_REBUILD,
-    cron_schedule=_settings.rebuild_cron,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="A full refresh every night (PAPERHOUSE_REBUILD_CRON, default 03:30).",
 )
