@@ -153,6 +153,24 @@ def test_create_reader_refuses_roles_it_did_not_make_and_says_updated_for_its_ow
                 admin.execute(f'drop role "{role}"')
 
 
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("public", "PostgreSQL keeps for itself"),
+        ("none", "PostgreSQL keeps for itself"),
+        ("pg_reader", "PostgreSQL keeps for itself"),
+        ("9lives", "starting with a letter"),
+        ("Reader", "lower-case"),
+        ("a" * 64, "up to 63"),
+    ],
+)
+def test_a_name_no_login_can_have_is_one_clear_line(sample_env, name, says):
+    env = {**sample_env, "PAPERHOUSE_READER_PASSWORD": "first-Passw0rd"}
+    done = run_cli("db", "create-reader", name, env=env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and says in " ".join(done.stderr.split())
+
+
 def test_a_reader_cannot_connect_to_the_embedded_clusters_other_databases():
     with embedded_home() as home:
         server = EmbeddedServer(home)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from psycopg import sql
+from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 
 from orchestration.warehouse import connect
@@ -47,7 +47,10 @@ class Reader:
 def create_reader(url: str, name: str, password: str) -> Reader:
     """Create login `name` in the reader group, or set the password of a reader made here before."""
     if not LOGIN_NAME.fullmatch(name):
-        raise ReaderError(f"{name!r}: a login name is lower-case letters, digits and _")
+        raise ReaderError(
+            f"{name!r}: a login name is up to 63 lower-case letters, digits and _, "
+            "starting with a letter or _"
+        )
     if not password:
         raise ReaderError("a reader needs a password")
     with connect(url) as conn, conn.transaction():
@@ -70,17 +73,23 @@ def create_reader(url: str, name: str, password: str) -> Reader:
                     "it is left as it is: choose another name"
                 )
         role = sql.Identifier(name)
-        conn.execute(
-            sql.SQL(
-                "{} role {} login password {} nosuperuser nocreatedb nocreaterole noreplication "
-                "nobypassrls inherit connection limit {}"
-            ).format(
-                sql.SQL("alter" if existing else "create"),
-                role,
-                sql.Literal(password),
-                sql.Literal(READER_CONNECTION_LIMIT),
+        try:
+            conn.execute(
+                sql.SQL(
+                    "{} role {} login password {} nosuperuser nocreatedb nocreaterole "
+                    "noreplication nobypassrls inherit connection limit {}"
+                ).format(
+                    sql.SQL("alter" if existing else "create"),
+                    role,
+                    sql.Literal(password),
+                    sql.Literal(READER_CONNECTION_LIMIT),
+                )
             )
-        )
+        except errors.ReservedName:
+            raise ReaderError(
+                f"{name} is a name PostgreSQL keeps for itself (public, none, pg_...): "
+                "choose another name"
+            ) from None
         conn.execute(sql.SQL("comment on role {} is {}").format(role, sql.Literal(READER_COMMENT)))
         conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(READER_GROUP), role))
         for setting, value in READER_SETTINGS.items():
