@@ -44,9 +44,14 @@ class MartsNotBuilt(QueryFailed):
         )
 
 
+# SQLSTATE class 54, program limit exceeded: a statement too complex, too many columns or arguments.
+PROGRAM_LIMIT_EXCEEDED = "54"
+
+
 def asks_the_marts(question: Callable[P, R]) -> Callable[P, R]:
-    """`question` reads the marts: on a warehouse without them, MartsNotBuilt rather than
-    PostgreSQL's missing relation."""
+    """`question` reads the marts: on a warehouse without them, MartsNotBuilt, and asked with
+    more than the server takes (twenty thousand search words), QueryFailed, rather than
+    PostgreSQL's errors."""
 
     @wraps(question)
     def asking(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -54,6 +59,10 @@ def asks_the_marts(question: Callable[P, R]) -> Callable[P, R]:
             return question(*args, **kwargs)
         except psycopg.errors.UndefinedTable as exc:
             raise MartsNotBuilt(first_line(exc)) from exc
+        except psycopg.OperationalError as exc:
+            if not (exc.sqlstate or "").startswith(PROGRAM_LIMIT_EXCEEDED):
+                raise
+            raise QueryFailed(f"too much to ask at once: {first_line(exc)}") from exc
 
     return asking
 

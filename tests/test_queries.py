@@ -279,6 +279,14 @@ def test_a_number_out_of_range_is_a_usage_error(cli_env, args):
     assert "Invalid value" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_search_too_big_or_empty_is_one_clear_line(sample_env):
+    done = run_cli("search", "word " * 20_000, env=sample_env)
+    assert done.returncode == 1 and done.stderr.startswith("error: too much to ask at once")
+    assert "Traceback" not in done.stderr
+    done = run_cli("search", "  ", env=sample_env)
+    assert done.returncode == 2 and "give words to search for" in done.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [

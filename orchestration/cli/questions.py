@@ -100,6 +100,8 @@ def search(
     The table shows each paper by a short id that `paperhouse paper` takes;
     csv and json give the full paper_id.
     """
+    if not text.strip():
+        raise typer.BadParameter("give words to search for", param_hint="TEXT")
     from orchestration.queries import search as search_papers
     from orchestration.queries import with_short_ids
 
