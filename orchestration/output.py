@@ -174,13 +174,13 @@ def show(rows: Rows, format: OutputFormat, console: Console, title: str | None =
         console.print(as_table(rows, title))
 
 
-def show_stream(result: RowStream, format: OutputFormat, console: Console) -> bool:
-    """A result of any size, written as it is read; a table shows its first TABLE_ROWS rows.
-    True when the table left rows out."""
-    if format is OutputFormat.table:
-        first = list(islice(result.rows, TABLE_ROWS + 1))
-        console.print(as_table(Rows(result.columns, first[:TABLE_ROWS])))
-        return len(first) > TABLE_ROWS
+def first_rows(result: RowStream) -> tuple[Rows, bool]:
+    """The first TABLE_ROWS rows of `result`, for a table, and whether it has more."""
+    first = list(islice(result.rows, TABLE_ROWS + 1))
+    return Rows(result.columns, first[:TABLE_ROWS]), len(first) > TABLE_ROWS
+
+
+def write_rows(result: RowStream, format: OutputFormat, file: TextIO) -> None:
+    """Every row of `result`, as CSV or JSON, written as it is read."""
     write = write_json if format is OutputFormat.json else write_csv
-    write(result.columns, result.rows, console.file)
-    return False
+    write(result.columns, result.rows, file)

@@ -7,7 +7,9 @@ import io
 import itertools
 import json
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -130,23 +132,44 @@ def test_an_empty_result_is_an_empty_array_or_a_header(sample_env):
 
 
 @pytest.mark.parametrize("format", ["csv", "json"])
-def test_a_query_that_fails_writes_nothing_before_its_first_row_and_says_so_after(
-    sample_env, format
-):
-    done = run_cli("sql", "select 'infinity'::date", "-f", format, env=sample_env)
-    assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
-    # row 7,000 is in the second fetch: the first 5,000 rows are out before it fails
-    done = run_cli(
-        "sql",
+def test_a_query_that_fails_at_any_row_writes_nothing(sample_env, format):
+    # the first row's value, and row 7,000, in the second fetch, after 5,000 rows came
+    for query in (
+        "select 'infinity'::date",
         "select 1 / (7000 - g) from generate_series(1, 10000) g",
-        "-f",
-        format,
+    ):
+        done = run_cli("sql", query, "-f", format, env=sample_env)
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+
+
+def test_a_reader_who_stops_reading_holds_no_lock_on_the_marts(sample_env, sample_db):
+    # megabytes of CSV: the pipe holds 64 KB, so the reader waits on it until it is read
+    query = "select papers.*, copies.n from analytics.dim_papers as papers, generate_series(1, 50) as copies (n)"
+    paperhouse = Path(sys.executable).parent / "paperhouse"
+    reader = subprocess.Popen(
+        [str(paperhouse), "sql", query, "-f", "csv"],
         env=sample_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    assert done.returncode == 1
-    assert "division by zero" in done.stderr and "Traceback" not in done.stderr
-    assert len(done.stdout.splitlines()) >= queries.STREAM_ROWS
+    try:
+        deadline = time.monotonic() + 60
+        with psycopg.connect(sample_db) as conn:
+            while True:  # what a build's swap of the table takes
+                try:
+                    with conn.transaction():
+                        conn.execute("set local lock_timeout = '100ms'")
+                        conn.execute("lock table analytics.dim_papers in access exclusive mode")
+                    break
+                except psycopg.errors.LockNotAvailable:
+                    assert time.monotonic() < deadline, "the reader holds its lock while it waits"
+        assert reader.poll() is None, "the reader was done: nothing was tested"
+        out, _ = reader.communicate(timeout=60)
+    finally:
+        reader.kill()
+    assert reader.returncode == 0
+    assert len(list(csv.reader(io.StringIO(out.decode())))) == 50 * SEED_DISTINCT_TITLES + 1
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
+import tempfile
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -19,11 +21,16 @@ from orchestration.output import (
     OutputFormat,
     as_record,
     as_table,
+    first_rows,
     show,
-    show_stream,
+    write_rows,
 )
 from orchestration.warehouse import connect, prepare
 
+# A result of `paperhouse sql` is held here, on disk past this size, and printed when its
+# transaction is over: a reader paging through it holds no lock that a build waits for (and
+# every query after the build behind it), and a query that fails or writes shows no rows.
+SPOOL_MEMORY_BYTES = 16 * 1024 * 1024
 # The most rows --limit and --top ask for: more is an export (`paperhouse sql -f csv`, `export`).
 MOST_ROWS = 100_000
 # A day: the server's own limit is about 24 days, and a query that long is no one's question.
@@ -60,8 +67,8 @@ def sql(
 ) -> None:
     """Run one read-only SQL statement (writes and DDL are refused) and show its rows.
 
-    csv and json write every row as it arrives, in bounded memory; a table
-    shows the first 1,000.
+    csv and json give every row, in bounded memory (a result is held in a
+    temporary file until its query is over); a table shows the first 1,000.
     """
     from orchestration.queries import read_only_query
 
@@ -78,12 +85,32 @@ def sql(
         err.print("error: give a statement, or --file FILE")
         raise typer.Exit(2)
     url = prepare(settings())
-    with connect(url) as conn, read_only_query(conn, query, timeout) as result:
-        rows_left_out = show_stream(result, format, out)
-    if rows_left_out:
-        err.print(
-            f"(the first {TABLE_ROWS:,} rows: --format csv or json writes them all, or add a LIMIT)"
-        )
+    with tempfile.SpooledTemporaryFile(
+        SPOOL_MEMORY_BYTES, mode="w+", encoding="utf-8", newline=""
+    ) as spool:
+        with connect(url) as conn, read_only_query(conn, query, timeout) as result:
+            if format is OutputFormat.table:
+                shown, rows_left_out = first_rows(result)
+            else:
+                try:
+                    write_rows(result, format, spool)
+                except OSError as exc:
+                    err.print(
+                        Text(f"error: no room for the result in {tempfile.gettempdir()}: {exc}"),
+                        highlight=False,
+                    )
+                    raise typer.Exit(1) from None
+        # the query's transaction is over: printing waits on no reader of stdout
+        if format is OutputFormat.table:
+            out.print(as_table(shown))
+            if rows_left_out:
+                err.print(
+                    f"(the first {TABLE_ROWS:,} rows: --format csv or json writes them all, "
+                    "or add a LIMIT)"
+                )
+        else:
+            spool.seek(0)
+            shutil.copyfileobj(spool, out.file)
 
 
 @app.command()
