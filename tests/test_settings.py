@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,24 @@ def test_a_schedule_that_is_no_cron_expression_names_its_variable(cli_env):
     )
     assert done.returncode != 0
     assert "PAPERHOUSE_REBUILD_CRON='30 3 31 2 *' is not a cron expression" in done.stderr
+
+
+def test_a_home_that_cannot_be_a_folder_is_one_clear_line(cli_env, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    env = {key: value for key, value in cli_env.items() if key != "PAPERHOUSE_DATABASE_URL"}
+    for home, says in (
+        (str(a_file), "cannot be a folder"),
+        (str(a_file / "below"), "cannot be a folder"),
+        (os.fsdecode(bytes(tmp_path) + b"/h\xff"), "is not a UTF-8 path"),
+    ):
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "paperhouse"), "status"],
+            env={**env, "PAPERHOUSE_HOME": home},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert done.stderr.startswith("error: the warehouse's home") and says in done.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]

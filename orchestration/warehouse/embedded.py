@@ -178,8 +178,22 @@ class EmbeddedServer:
     def _exclusive(self) -> Iterator[None]:
         # Several paperhouse processes may start at once (four ingesters, the
         # Dagster daemon and a CLI): only one of them may run initdb or pg_ctl.
-        self.home.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_file, "w") as lock:
+        shown = os.fsencode(self.home).decode("utf-8", "backslashreplace")
+        try:
+            str(self.home).encode("utf-8")  # the server's tools take text paths
+            self.home.mkdir(parents=True, exist_ok=True)
+            lock = open(self._lock_file, "w")  # noqa: SIM115 (closed below, after the flock)
+        except UnicodeEncodeError:
+            raise EmbeddedServerError(
+                f"the warehouse's home (PAPERHOUSE_HOME) {shown} is not a UTF-8 path: "
+                "choose a folder whose name is"
+            ) from None
+        except OSError as exc:
+            raise EmbeddedServerError(
+                f"the warehouse's home (PAPERHOUSE_HOME) {shown} cannot be a folder: "
+                f"{exc.strerror or exc}"
+            ) from None
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
