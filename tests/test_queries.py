@@ -525,6 +525,15 @@ def test_export_writes_every_mart(sample_env, sample_db, tmp_path, format):
         assert str(table.schema.field("position").type) == "int32"
 
 
+def test_export_to_a_place_that_cannot_be_a_folder_is_one_clear_line(sample_env, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for out in (a_file, a_file / "below"):
+        done = run_cli("export", "--out", str(out), env=sample_env)
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert done.stderr.startswith(f"error: cannot write {out}")
+
+
 # ---------- example analyses
 
 

@@ -268,5 +268,11 @@ def export(
     """Write every mart to a file (one per table) for pandas, spreadsheets and notebooks."""
     from orchestration.export import export_marts
 
-    for path in export_marts(prepare(settings()), format.value, out_dir):
+    try:
+        written = export_marts(prepare(settings()), format.value, out_dir)
+    except OSError as exc:  # the folder cannot be made, or the disk is full
+        where = exc.filename or out_dir
+        err.print(Text(f"error: cannot write {where}: {exc.strerror or exc}"), highlight=False)
+        raise typer.Exit(1) from None
+    for path in written:
         out.print(Text(f"wrote {path} ({path.stat().st_size:,} bytes)"))
