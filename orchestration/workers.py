@@ -13,8 +13,10 @@ A program started through `dying_with_parent` is killed by the kernel itself.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -135,6 +137,26 @@ def dying_with_parent(command: Sequence[str], *, default_sigint: bool = False) -
         "1" if default_sigint else "0",
         *command,
     ]
+
+
+class PortTaken(RuntimeError):
+    """The address a server was to listen on is taken, or is none of this machine's."""
+
+
+def check_port(host: str, port: int, server: str) -> None:
+    """Refuse a taken port before `server` starts, in one line, rather than after its start in
+    its own traceback or retries (a program that takes the port meanwhile still meets those)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            hint = (
+                f"is {server} already running? Choose another port with --port"
+                if exc.errno == errno.EADDRINUSE
+                else "choose another address with --host"
+            )
+            raise PortTaken(f"cannot listen on {host}:{port} ({exc.strerror}): {hint}") from None
 
 
 def serve_until_stopped(

@@ -302,13 +302,15 @@ def test_without_superset_installed_bi_says_how_to_install_it(tmp_path):
         site(Settings.from_env({"PAPERHOUSE_HOME": str(tmp_path)}), "postgresql://x@y/z", tmp_path)
 
 
-def test_a_taken_port_is_one_clear_line_before_any_set_up(cli_env):
+@pytest.mark.parametrize("command", ["bi", "ui", "docs"])
+def test_a_taken_port_is_one_clear_line_before_any_set_up(cli_env, command):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = run_cli("bi", "--port", str(port), env=cli_env)
+        done = run_cli(command, "--port", str(port), env=cli_env)
     assert done.returncode == 1
     assert done.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}"), done.stderr
     assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert done.stdout == ""  # nothing started: no address announced
     assert not (Path(cli_env["PAPERHOUSE_HOME"]) / "superset").exists()

@@ -16,7 +16,6 @@ import fcntl
 import json
 import os
 import secrets
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -198,20 +197,6 @@ def _has_admin(where: Site) -> bool:
 
 def landing_page() -> str:
     return f"/superset/dashboard/{DASHBOARD_SLUG}/"
-
-
-def check_port(host: str, port: int) -> None:
-    """Refuse a taken port before the set-up, in one line, rather than after it in gunicorn's
-    ten lines of retries (a server that takes it meanwhile still meets gunicorn's)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise SupersetError(
-                f"cannot listen on {host}:{port} ({exc.strerror}): is Superset already running? "
-                "Choose another port with --port"
-            ) from None
 
 
 def server_command(where: Site, host: str, port: int) -> list[str]:

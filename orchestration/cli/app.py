@@ -22,6 +22,7 @@ from orchestration.warehouse import WarehouseUnavailable
 from orchestration.warehouse.embedded import EmbeddedServerError
 from orchestration.warehouse.migrations import MigrationError
 from orchestration.warehouse.readers import ReaderError
+from orchestration.workers import PortTaken
 
 app = typer.Typer(
     name="paperhouse",
@@ -56,6 +57,7 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
             ReaderError,
             SettingError,
             SupersetError,
+            PortTaken,
         ) as exc:
             err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
             raise typer.Exit(1) from None

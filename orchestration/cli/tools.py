@@ -27,7 +27,7 @@ from orchestration.models.runner import (
 )
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.warehouse import prepare
-from orchestration.workers import serve_until_stopped
+from orchestration.workers import check_port, serve_until_stopped
 
 
 @app.command()
@@ -39,6 +39,7 @@ def ui(
     """Start the Dagster UI and daemon (dagster dev) over the warehouse: schedules and the sensor run."""
     from orchestration.ui import STOP_GRACE_SECONDS, dagster_dev_command, ui_environment
 
+    check_port(host, port, "the Dagster UI")
     env = ui_environment(settings())
     out.print(
         f"Dagster UI on http://{host}:{port} (Ctrl-C stops it); DAGSTER_HOME={env['DAGSTER_HOME']}"
@@ -81,6 +82,7 @@ def docs(
     host: Annotated[str, typer.Option(help="The address it listens on.")] = "127.0.0.1",
 ) -> None:
     """Generate dbt's documentation of the models (with the warehouse's catalog) and serve it."""
+    check_port(host, port, "dbt docs")
     url = prepare(settings())
     # the build's turn while dbt writes the catalog: a build reads the same target folder back
     with build_turn(url, on_wait=say_waiting_for_build):
@@ -105,7 +107,7 @@ def bi(
     with `make bi`). It reads through a reader login; its own tables live beside the warehouse."""
     from orchestration.bi import superset
 
-    superset.check_port(host, port)
+    check_port(host, port, "Superset")
     config = settings()
     url = prepare(config)
     where = superset.site(config, url)
