@@ -1,6 +1,6 @@
 """Child processes that never outlive their parent: the CPU-bound steps' workers (ingest,
-features) and the programs paperhouse runs (dbt); and work shared between this process and its
-workers.
+features) and the programs paperhouse runs (dbt, and the servers of ui, docs and bi); and work
+shared between this process and its workers.
 
 A ProcessPoolExecutor's workers wait for work on a pipe that each of them
 also holds open for writing, so when the parent dies without closing the
