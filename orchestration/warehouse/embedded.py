@@ -186,7 +186,7 @@ class EmbeddedServer:
         except UnicodeEncodeError:
             raise EmbeddedServerError(
                 f"the warehouse's home (PAPERHOUSE_HOME) {shown} is not a UTF-8 path: "
-                "choose a folder whose name is"
+                "choose a folder whose path is UTF-8 text"
             ) from None
         except OSError as exc:
             raise EmbeddedServerError(
