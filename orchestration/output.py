@@ -166,12 +166,10 @@ def as_record(rows: Rows, title: str | None = None) -> Table:
 
 
 def show(rows: Rows, format: OutputFormat, console: Console, title: str | None = None) -> None:
-    if format is OutputFormat.json:
-        write_json(rows.columns, rows.rows, console.file)
-    elif format is OutputFormat.csv:
-        write_csv(rows.columns, rows.rows, console.file)
-    else:
+    if format is OutputFormat.table:
         console.print(as_table(rows, title))
+    else:
+        write_rows(RowStream(rows.columns, iter(rows.rows)), format, console.file)
 
 
 def first_rows(result: RowStream) -> tuple[Rows, bool]:
