@@ -114,7 +114,8 @@ def test_a_connection_lost_mid_file_fails_clearly_and_the_rerun_completes(cli_en
 
 def test_db_commands_manage_the_embedded_server():
     with embedded_home() as home:
-        db_commands_scenario(home)
+        # a folder name that reads as rich markup: the commands print it verbatim
+        db_commands_scenario(home / "[bold]odd[/bold]")
 
 
 def db_commands_scenario(home):
@@ -146,7 +147,7 @@ def db_commands_scenario(home):
         assert run_cli("db", "start", env=env).stdout.strip() == url_text  # idempotent
     finally:
         stopped = run_cli("db", "stop", env=env)
-    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert stopped.returncode == 0 and f"stopped the embedded server in {home / 'pgdata'}" in stopped.stdout
     after = json.loads(run_cli("db", "status", "--format", "json", env=env).stdout)
     assert after["running"] is False
     again = run_cli("db", "stop", env=env)

@@ -33,7 +33,7 @@ def db_start() -> None:
     """Start the embedded server (if it is the warehouse) and print its URL."""
     config = settings()
     if config.database_url:
-        out.print(f"PAPERHOUSE_DATABASE_URL is set: the warehouse is {redact(config.database_url)}")
+        out.print(Text(f"PAPERHOUSE_DATABASE_URL is set: the warehouse is {redact(config.database_url)}"))
         return
     print(EmbeddedServer(config.home).start())
 
@@ -45,7 +45,7 @@ def db_stop() -> None:
     config = settings()
     server = EmbeddedServer(config.home)
     if server.stop():
-        out.print(f"stopped the embedded server in {server.pgdata}")
+        out.print(Text(f"stopped the embedded server in {server.pgdata}"))
     else:
         out.print("the embedded server is not running")
 

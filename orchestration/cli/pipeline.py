@@ -153,7 +153,7 @@ def calibrate() -> None:
     config = settings()
     url = prepare(config)
     phrases = calibrate_keywords(url)
-    out.print(f"wrote {phrases:,} phrases to {DOCUMENT_FREQUENCY_FILE}")
+    out.print(Text(f"wrote {phrases:,} phrases to {DOCUMENT_FREQUENCY_FILE}"))
     summary = _build_with_progress(url, quiet=True)
     record_in_dagster(
         "paperhouse calibrate",
