@@ -92,6 +92,7 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
         "full dbt build, machine CPU",
         "full dbt build",
         "first load: paperhouse run on a fresh warehouse",
+        "  round 3: first load",
         "stages one after another: ingest, features, full build",
         "search p95",
         "top keywords p95",

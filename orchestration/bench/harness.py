@@ -68,6 +68,9 @@ DATABASES = (
     "bench_first_load",
 )
 INGEST_ROUNDS = 3
+# First loads, each on a fresh warehouse: the median is the figure, as for every target
+# (issue 18), because one load's wall time moves with the machine's hour by more than a tenth.
+FIRST_LOAD_ROUNDS = 3
 # The corpus of a few large files: the same bytes as the inbox in this many files.
 BIG_FILES = 4
 # An hour old: the inbox's settle time never holds the corpus back.
@@ -194,20 +197,28 @@ def _run_stages(
     report.add("one-file size", (big_inbox / "big.txt").stat().st_size / 2**20, "MB")
     shutil.rmtree(big_inbox)
 
-    log("3. first load (paperhouse run on a fresh warehouse), then features step and full build")
-    first = first_load(server_url, "bench_first_load", inbox)
-    report.checks["papers_first_load"] = first["papers"]
+    log(
+        f"3. first load (paperhouse run on a fresh warehouse, {FIRST_LOAD_ROUNDS} rounds), "
+        "then features step and full build"
+    )
+    loads = [first_load(server_url, "bench_first_load", inbox) for _ in range(FIRST_LOAD_ROUNDS)]
+    papers = {load["papers"] for load in loads}
+    # every round builds the same papers, or the check fails
+    report.checks["papers_first_load"] = papers.pop() if len(papers) == 1 else -1
+    median = sorted(loads, key=lambda load: load["seconds"])[len(loads) // 2]
     report.add(
         "first load: paperhouse run on a fresh warehouse",
-        first["seconds"],
+        median["seconds"],
         "s",
         "< 180",
-        first["seconds"] < 180,
+        median["seconds"] < 180,
     )
+    for number, load in enumerate(loads, 1):
+        report.add(f"  round {number}: first load", load["seconds"], "s")
     cores = os.cpu_count() or 1
-    if first["machine_cpu_seconds"] is not None:
+    if median["machine_cpu_seconds"] is not None:
         report.add(
-            f"first load, machine CPU / {cores} cores", first["machine_cpu_seconds"] / cores, "s"
+            f"first load, machine CPU / {cores} cores", median["machine_cpu_seconds"] / cores, "s"
         )
     settle(main)
     cpu_before = _python_cpu_seconds()
@@ -472,8 +483,9 @@ def slowest_models(url: str, top: int) -> list[tuple[str, float]]:
 def first_load(server_url: str, name: str, inbox: Path) -> dict:
     """`paperhouse run` of the whole inbox into the fresh warehouse `name`, as a user's first
     load: its wall time, the machine's busy time over it, the papers built. The warehouse is
-    dropped after, to give its disk back."""
-    url = _database_url(server_url, name)
+    made again first (its schema migrated, as every bench warehouse is) and dropped after, to
+    give its disk back."""
+    url = _fresh_database(server_url, name)
     settle(url)
     busy_before = machine_busy_seconds()
     measured = paperhouse_in_child(url, "run", "--inbox", str(inbox))
