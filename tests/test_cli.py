@@ -147,7 +147,10 @@ def db_commands_scenario(home):
         assert run_cli("db", "start", env=env).stdout.strip() == url_text  # idempotent
     finally:
         stopped = run_cli("db", "stop", env=env)
-    assert stopped.returncode == 0 and f"stopped the embedded server in {home / 'pgdata'}" in stopped.stdout
+    assert (
+        stopped.returncode == 0
+        and f"stopped the embedded server in {home / 'pgdata'}" in stopped.stdout
+    )
     after = json.loads(run_cli("db", "status", "--format", "json", env=env).stdout)
     assert after["running"] is False
     again = run_cli("db", "stop", env=env)

@@ -33,7 +33,9 @@ def db_start() -> None:
     """Start the embedded server (if it is the warehouse) and print its URL."""
     config = settings()
     if config.database_url:
-        out.print(Text(f"PAPERHOUSE_DATABASE_URL is set: the warehouse is {redact(config.database_url)}"))
+        out.print(
+            Text(f"PAPERHOUSE_DATABASE_URL is set: the warehouse is {redact(config.database_url)}")
+        )
         return
     print(EmbeddedServer(config.home).start())
 
