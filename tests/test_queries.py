@@ -71,6 +71,33 @@ def test_sql_writes_a_result_of_any_size_in_bounded_memory(
     assert measured["max_rss_mb"] < 100
 
 
+def test_a_result_with_no_room_to_spool_is_one_clear_line(sample_env, tmp_path):
+    """A result bigger than the spool's memory goes to a temporary file; a file the system will
+    not let grow (here a file size limit, as a full disk would) ends the command with one line
+    naming the folder, and prints no row."""
+    import resource
+
+    def small_files():
+        # Python ignores SIGXFSZ, so a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+    paperhouse = Path(sys.executable).parent / "paperhouse"
+    query = "select g, repeat(md5(g::text), 8) from generate_series(1, 200000) g"
+    done = subprocess.run(
+        [str(paperhouse), "sql", query, "-f", "csv"],
+        # no COLUMNS: the message is longer than the 80 columns rich assumes off a terminal
+        env={k: v for k, v in sample_env.items() if k != "COLUMNS"} | {"TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_files,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"error: no room for the result in {tmp_path}: ")
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+
+
 def test_a_table_shows_its_first_thousand_rows_and_says_so(sample_env):
     for rows, left_out in ((1_000, False), (1_001, True)):
         done = run_cli("sql", f"select g from generate_series(1, {rows}) g", env=sample_env)

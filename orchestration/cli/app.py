@@ -33,8 +33,10 @@ app = typer.Typer(
 db_app = typer.Typer(help="The warehouse database: start, stop, connect.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
+# Neither wraps what it prints: a line broken by the program breaks the paths and URLs in it
+# for whoever copies or greps them; a terminal wraps long lines itself.
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
