@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
 import re
+import signal
+import subprocess
+import sys
+import time
 import unicodedata
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from orchestration.bench.corpus import LAYOUTS, generate_files, method_name, title_variant
 from orchestration.bench.growth import stage_costs
 
-from conftest import run_cli
+from conftest import embedded_home, processes_with, run_cli
 from parsing import parse_bytes
 
 
@@ -121,3 +128,70 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
 def test_growth_reads_the_first_load_of_new_and_old_reports(name):
     report = {"listings": 1000, "measurements": [{"name": name, "value": 5.0}]}
     assert stage_costs(report) == {"first load": 5.0}
+
+
+def test_a_bench_stopped_by_sigterm_leaves_no_server_nor_folder_behind(cli_env):
+    """Stopped mid-run, the bench stops its embedded server and the commands it timed, and
+    removes its temporary folder (gigabytes at a million listings)."""
+    with embedded_home() as scratch:  # where the embedded server's own user may read
+        stopped_bench_scenario(cli_env, scratch)
+
+
+def stopped_bench_scenario(cli_env: dict[str, str], scratch: Path) -> None:
+    # every process the bench starts inherits this variable: what is left running shows it
+    mark = f"PAPERHOUSE_TEST_BENCH={scratch.name}"
+    env = {k: v for k, v in cli_env.items() if k != "PAPERHOUSE_DATABASE_URL"}
+    env.update(TMPDIR=str(scratch), PAPERHOUSE_TEST_BENCH=scratch.name)
+    bench = subprocess.Popen(
+        [str(Path(sys.executable).parent / "paperhouse"), "bench", "-n", "1200"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert bench.stderr is not None
+        for line in bench.stderr:  # its server is up and its first timed ingest has started
+            if line.startswith("1. "):
+                break
+        time.sleep(1)
+        assert bench.poll() is None, "the bench ended before it could be stopped"
+        assert processes_with(mark), "the bench started no process of its own"
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=60) != 0
+    finally:
+        bench.kill()
+    gone_by = time.monotonic() + 10
+    while processes_with(mark) and time.monotonic() < gone_by:
+        time.sleep(0.1)
+    left = processes_with(mark)
+    for pid in left:  # not to outlive the test where it fails
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, "a stopped bench left a process running"
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_timed_command_dies_with_its_launcher():
+    """The benchmark kills the launcher that times a command when it is stopped: the command
+    must not live on as an orphan."""
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.bench.child", "sleep", "300"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        sleeper = []
+        while not sleeper and time.monotonic() < deadline:
+            children = Path(f"/proc/{launcher.pid}/task/{launcher.pid}/children")
+            sleeper = [int(pid) for pid in children.read_text().split()]
+            time.sleep(0.05)
+        assert sleeper, "the launcher started no command"
+        launcher.kill()
+        launcher.wait(timeout=10)
+        gone_by = time.monotonic() + 5
+        while Path(f"/proc/{sleeper[0]}").exists() and time.monotonic() < gone_by:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{sleeper[0]}").exists(), "the command outlived its launcher"
+    finally:
+        launcher.kill()
