@@ -138,29 +138,64 @@ def test_a_bench_stopped_by_sigterm_leaves_no_server_nor_folder_behind(cli_env):
 
 
 def stopped_bench_scenario(cli_env: dict[str, str], scratch: Path) -> None:
-    # every process the bench starts inherits this variable: what is left running shows it
-    mark = f"PAPERHOUSE_TEST_BENCH={scratch.name}"
-    env = {k: v for k, v in cli_env.items() if k != "PAPERHOUSE_DATABASE_URL"}
-    env.update(TMPDIR=str(scratch), PAPERHOUSE_TEST_BENCH=scratch.name)
-    bench = subprocess.Popen(
-        [str(Path(sys.executable).parent / "paperhouse"), "bench", "-n", "1200"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env, mark = bench_env(cli_env, scratch)
+    bench = start_bench(env)
     try:
-        assert bench.stderr is not None
-        for line in bench.stderr:  # its server is up and its first timed ingest has started
-            if line.startswith("1. "):
-                break
-        time.sleep(1)
-        assert bench.poll() is None, "the bench ended before it could be stopped"
         assert processes_with(mark), "the bench started no process of its own"
         bench.send_signal(signal.SIGTERM)
         assert bench.wait(timeout=60) != 0
     finally:
         bench.kill()
+    assert_none_left(mark)
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_second_bench_on_the_same_server_is_refused_and_the_first_goes_on(cli_env):
+    with embedded_home() as scratch:
+        env, mark = bench_env(cli_env, scratch)
+        workdir = str(scratch / "work")  # one embedded server for both
+        first = start_bench(env, "--workdir", workdir)
+        try:
+            second = run_cli("bench", "-n", "1200", "--workdir", workdir, env=env)
+            assert second.returncode == 1
+            assert second.stderr.startswith("error: another paperhouse bench is running on ")
+            assert "Traceback" not in second.stderr
+            assert first.poll() is None, "the refused bench stopped the first one"
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(timeout=60) != 0
+        finally:
+            first.kill()
+        assert_none_left(mark)
+
+
+def bench_env(cli_env: dict[str, str], scratch: Path) -> tuple[dict[str, str], str]:
+    """An environment for `paperhouse bench` on an embedded server with its temporary folders
+    in `scratch`, and the variable every process it starts inherits, which shows what is left
+    running."""
+    env = {k: v for k, v in cli_env.items() if k != "PAPERHOUSE_DATABASE_URL"}
+    env.update(TMPDIR=str(scratch), PAPERHOUSE_TEST_BENCH=scratch.name)
+    return env, f"PAPERHOUSE_TEST_BENCH={scratch.name}"
+
+
+def start_bench(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """`paperhouse bench -n 1200 ARGS`, once its server is up and its first timed ingest runs."""
+    bench = subprocess.Popen(
+        [str(Path(sys.executable).parent / "paperhouse"), "bench", "-n", "1200", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert bench.stderr is not None
+    for line in bench.stderr:
+        if line.startswith("1. "):
+            break
+    time.sleep(1)
+    assert bench.poll() is None, "the bench ended before the test could stop it"
+    return bench
+
+
+def assert_none_left(mark: str) -> None:
     gone_by = time.monotonic() + 10
     while processes_with(mark) and time.monotonic() < gone_by:
         time.sleep(0.1)
@@ -169,7 +204,6 @@ def stopped_bench_scenario(cli_env: dict[str, str], scratch: Path) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     assert not left, "a stopped bench left a process running"
-    assert list(scratch.iterdir()) == []
 
 
 def test_a_timed_command_dies_with_its_launcher():

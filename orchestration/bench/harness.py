@@ -52,7 +52,7 @@ from orchestration.keywords import extract
 from orchestration.models.runner import remove_artifacts, run_results_path
 from orchestration.pipeline import build_models
 from orchestration.settings import ENVIRONMENT_VARIABLES, Settings
-from orchestration.warehouse import connect
+from orchestration.warehouse import connect, redact
 from orchestration.warehouse.embedded import EmbeddedServer, psql_executable
 from orchestration.warehouse.migrations import apply_migrations
 
@@ -68,6 +68,8 @@ DATABASES = (
     "bench_first_load",
 )
 INGEST_ROUNDS = 3
+# Taken for a bench's whole run, on its connection to the server (see _only_bench).
+BENCH_LOCK = "select pg_try_advisory_lock(hashtext('paperhouse.bench'))"
 # First loads, each on a fresh warehouse: the median is the figure, as for every target
 # (issue 18), because one load's wall time moves with the machine's hour by more than a tenth.
 FIRST_LOAD_ROUNDS = 3
@@ -582,18 +584,46 @@ def _workdir(workdir: Path | None) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+class BenchBusy(RuntimeError):
+    """Another bench runs on the server this one would use."""
+
+
 @contextmanager
 def bench_server(home: Path) -> Iterator[str]:
-    """A server URL: PAPERHOUSE_DATABASE_URL's server if set, else a fresh embedded server."""
+    """A server URL: PAPERHOUSE_DATABASE_URL's server if set, else a fresh embedded server in
+    `home`, stopped at the end. Raises BenchBusy while another bench runs on that server."""
     external = os.environ.get(ENVIRONMENT_VARIABLES["database_url"])
     if external:
-        yield external
+        with _only_bench(external):
+            yield external
         return
     server = EmbeddedServer(home)
+    url = server.start()
+    ours = False
     try:
-        yield server.start()
+        with _only_bench(url):
+            ours = True
+            yield url
     finally:
-        server.stop()
+        # a busy server belongs to the bench that started it in the same --workdir
+        if ours:
+            server.stop()
+
+
+@contextmanager
+def _only_bench(server_url: str) -> Iterator[None]:
+    """Hold the bench's advisory lock on the server for the block. Two benches on one server (the
+    same PAPERHOUSE_DATABASE_URL, or one embedded server in the same --workdir) would drop and
+    make again each other's bench_* databases mid-measurement. An advisory lock belongs to one
+    database: two URLs naming two databases of one server still share the bench_* names."""
+    with connect(server_url) as conn:
+        conn.autocommit = True
+        if not conn.execute(BENCH_LOCK).fetchone()[0]:  # type: ignore[index]
+            raise BenchBusy(
+                f"another paperhouse bench is running on {redact(server_url)}: wait for it to "
+                "end, or give this one a --workdir of its own (and no PAPERHOUSE_DATABASE_URL)"
+            )
+        yield
 
 
 def _database_url(server_url: str, name: str) -> str:
