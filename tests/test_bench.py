@@ -224,8 +224,18 @@ def test_a_timed_command_dies_with_its_launcher():
         launcher.kill()
         launcher.wait(timeout=10)
         gone_by = time.monotonic() + 5
-        while Path(f"/proc/{sleeper[0]}").exists() and time.monotonic() < gone_by:
+        while running(sleeper[0]) and time.monotonic() < gone_by:
             time.sleep(0.05)
-        assert not Path(f"/proc/{sleeper[0]}").exists(), "the command outlived its launcher"
+        assert not running(sleeper[0]), "the command outlived its launcher"
     finally:
         launcher.kill()
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` runs: a process killed but not yet reaped by its new parent (a zombie) has
+    ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
