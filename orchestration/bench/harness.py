@@ -43,6 +43,7 @@ import psycopg
 from psycopg import sql
 
 from orchestration import queries
+from orchestration.bench import BenchBusy
 from orchestration.bench.corpus import big_file_chunks, generate_files
 from orchestration.features import extract_pending
 from orchestration.ingest import listing_copy
@@ -582,10 +583,6 @@ def _workdir(workdir: Path | None) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-class BenchBusy(RuntimeError):
-    """Another bench runs on the server this one would use."""
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from orchestration.bench import BenchBusy
 from orchestration.bi.superset import SupersetError
 from orchestration.features import EXTRACTION_WAIT
 from orchestration.keywords.calibrate import CalibrationError
@@ -60,6 +61,7 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
             SettingError,
             SupersetError,
             PortTaken,
+            BenchBusy,
         ) as exc:
             err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
             raise typer.Exit(1) from None

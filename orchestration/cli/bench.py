@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from orchestration.bench.harness import BenchBusy, BenchReport, run_bench
+from orchestration.bench.harness import BenchReport, run_bench
 from orchestration.cli.app import app, err, friendly_errors, out
 
 # Bounds on what the harness writes to disk: ten million listings are about 10 GB of inbox
@@ -71,17 +71,13 @@ def bench(
     # gigabytes at a million listings, which a process killed outright leaves behind.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
-    try:
-        report = run_bench(
-            listings,
-            big_file_bytes=big_file_mb * 1024 * 1024,
-            small_listings=min(10_000, listings),
-            workdir=workdir,
-            log=lambda message: err.print(Text(message, style="dim")),
-        )
-    except BenchBusy as exc:
-        err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
-        raise typer.Exit(1) from None
+    report = run_bench(
+        listings,
+        big_file_bytes=big_file_mb * 1024 * 1024,
+        small_listings=min(10_000, listings),
+        workdir=workdir,
+        log=lambda message: err.print(Text(message, style="dim")),
+    )
     if format is BenchFormat.json:
         rendered = json.dumps(report.as_json(), indent=2)
         print(rendered)
