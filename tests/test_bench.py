@@ -168,6 +168,32 @@ def test_a_second_bench_on_the_same_server_is_refused_and_the_first_goes_on(cli_
         assert_none_left(mark)
 
 
+@pytest.mark.parametrize(
+    ("option", "where", "code", "says"),
+    [
+        ("--out", "folder", 2, "is a folder: give the report a file name"),
+        ("--out", "missing/report.json", 2, "does not exist"),
+        ("--workdir", "file", 1, "error: cannot use "),
+        ("--workdir", "file/inside", 1, "error: cannot use "),
+    ],
+)
+def test_a_bench_refuses_paths_it_cannot_use_before_it_starts(
+    cli_env, tmp_path, option, where, code, says
+):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("not a folder")
+    with embedded_home() as scratch:
+        env, mark = bench_env(cli_env, scratch)
+        result = run_cli("bench", "-n", "1200", option, str(tmp_path / where), env=env)
+        assert result.returncode == code, result.stderr
+        assert says in result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stdout == ""
+        assert not processes_with(mark), "a refused bench started something"
+        assert list(scratch.iterdir()) == []
+    assert (tmp_path / "file").read_text() == "not a folder"
+
+
 def bench_env(cli_env: dict[str, str], scratch: Path) -> tuple[dict[str, str], str]:
     """An environment for `paperhouse bench` on an embedded server with its temporary folders
     in `scratch`, and the variable every process it starts inherits, which shows what is left

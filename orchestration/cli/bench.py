@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import signal
 from enum import StrEnum
 from pathlib import Path
@@ -46,7 +47,8 @@ def bench(
         BenchFormat, typer.Option("--format", "-f", help="table or json.")
     ] = BenchFormat.table,
     output: Annotated[
-        Path | None, typer.Option("--out", help="Also write the report to this file.")
+        Path | None,
+        typer.Option("--out", help="Also write the report to this file.", callback=_report_path),
     ] = None,
     big_file_mb: Annotated[
         int,
@@ -71,6 +73,8 @@ def bench(
     # gigabytes at a million listings, which a process killed outright leaves behind.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
+    if workdir is not None:
+        _make_workdir(workdir)
     report = run_bench(
         listings,
         big_file_bytes=big_file_mb * 1024 * 1024,
@@ -88,7 +92,41 @@ def bench(
         recorder.print(table)
         rendered = recorder.export_text()
     if output is not None:
-        output.write_text(rendered + "\n", encoding="utf-8")
+        try:
+            output.write_text(rendered + "\n", encoding="utf-8")
+        except OSError as exc:  # the folder went away or the disk filled up during the run
+            err.print(
+                Text(
+                    f"error: cannot write the report to {output}: {exc.strerror or exc} "
+                    "(it is printed above)"
+                ),
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+
+
+def _report_path(path: Path | None) -> Path | None:
+    """--out, checked before a run of up to half an hour rather than after it."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder: give the report a file name")
+    if not path.parent.is_dir():
+        raise typer.BadParameter(f"the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise typer.BadParameter(f"the folder {path.parent} is not writable")
+    return path
+
+
+def _make_workdir(workdir: Path) -> None:
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name, or a parent that cannot hold a folder
+        err.print(
+            Text(f"error: cannot use {workdir} as the bench's folder: {exc.strerror or exc}"),
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
 
 
 def _interrupt(signum: int, frame: object) -> None:
