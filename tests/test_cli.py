@@ -6,6 +6,7 @@ import json
 import os
 
 import psycopg
+import pytest
 import sqlalchemy
 
 from conftest import SEED_LISTINGS, embedded_home, run_cli
@@ -72,6 +73,19 @@ def test_rejected_files_still_exit_zero_and_are_explained(cli_env, tmp_path):
     assert "ZIP archive" in done.stdout
     assert "[bold]{0}%s.txt" in done.stdout
     assert "not a listing page" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["search", "diffusion \udcff"], ["sql", "select '\udcff'"], ["build", "--select", "x\udcff"]],
+)
+def test_text_arguments_that_are_not_utf8_are_refused_in_one_line(cli_env, command):
+    # os.fsdecode(b"\xff") is "\udcff": the process receives the byte 0xff itself
+    done = run_cli(*command, env=cli_env)
+    assert done.returncode == 2
+    assert "not UTF-8 text: byte 0xff at character" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
 
 
 def test_an_unreachable_warehouse_is_a_clear_error_not_a_traceback(cli_env, inbox):

@@ -69,6 +69,23 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def utf8_text(value: str | None) -> str | None:
+    """A command-line text the warehouse is sent, refused unless it is UTF-8 (a typer callback).
+
+    The shell hands a program bytes; Python keeps those that are not UTF-8 as
+    lone surrogates, which no query can carry.
+    """
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            byte = ord(value[exc.start]) - 0xDC00  # surrogateescape's code for the raw byte
+            raise typer.BadParameter(
+                f"not UTF-8 text: byte 0x{byte:02x} at character {exc.start + 1}"
+            ) from None
+    return value
+
+
 def settings() -> Settings:
     return Settings.from_env()
 

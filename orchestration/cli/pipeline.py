@@ -24,6 +24,7 @@ from orchestration.cli.app import (
     say_waiting_for_build,
     say_waiting_for_features,
     settings,
+    utf8_text,
 )
 from orchestration.cli.recording import record_in_dagster
 from orchestration.ingest.batch import IngestReport
@@ -128,7 +129,8 @@ def build(
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
     ] = False,
     select: Annotated[
-        str | None, typer.Option("--select", "-s", help="dbt node selection.")
+        str | None,
+        typer.Option("--select", "-s", help="dbt node selection.", callback=utf8_text),
     ] = None,
 ) -> None:
     """Compute the features of new listings (keyphrases, search documents), then build the dbt models and run their tests."""

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from orchestration.cli.app import FormatOption, app, err, friendly_errors, out, settings
+from orchestration.cli.app import FormatOption, app, err, friendly_errors, out, settings, utf8_text
 from orchestration.output import (
     TABLE_ROWS,
     OutputFormat,
@@ -47,7 +47,8 @@ def _a_number(value: float) -> float:
 @friendly_errors
 def sql(
     query: Annotated[
-        str | None, typer.Argument(help="One SQL statement; it runs read-only.")
+        str | None,
+        typer.Argument(help="One SQL statement; it runs read-only.", callback=utf8_text),
     ] = None,
     file: Annotated[
         Path | None,
@@ -116,7 +117,10 @@ def sql(
 @app.command()
 @friendly_errors
 def search(
-    text: Annotated[str, typer.Argument(help='Words to find; "quoted phrases", or, -excluded.')],
+    text: Annotated[
+        str,
+        typer.Argument(help='Words to find; "quoted phrases", or, -excluded.', callback=utf8_text),
+    ],
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, max=MOST_ROWS, help="How many papers.")
     ] = 20,
