@@ -53,8 +53,10 @@ def plain(value: Any) -> Any:
     """A value as JSON can hold it."""
     if type(value) in _AS_IS:  # most values of most rows: the one test they need
         return value
-    if isinstance(value, float | Decimal):
-        return float(value) if math.isfinite(value) else _NON_FINITE[str(float(value))]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _NON_FINITE[str(value)]
+    if isinstance(value, Decimal):
+        return _exact_number(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, UUID):
@@ -68,8 +70,23 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
+def _exact_number(value: Decimal) -> int | float | str:
+    """A numeric as JSON holds it without losing a digit: a whole number as an integer of any
+    size, a fraction as a float where the float reads back as the same number, any other as
+    its digits in a string; NaN and the infinities as PostgreSQL spells them."""
+    if not value.is_finite():
+        return _NON_FINITE[str(float(value))]
+    if value == value.to_integral_value():
+        return int(value)
+    as_float = float(value)
+    return as_float if Decimal(repr(as_float)) == value else str(value)
+
+
 def csv_cell(value: Any) -> Any:
-    """A value as a CSV cell: empty for NULL, and an array or a json value as JSON text."""
+    """A value as a CSV cell: empty for NULL, a numeric with the digits and scale PostgreSQL
+    prints, and an array or a json value as JSON text."""
+    if isinstance(value, Decimal):
+        return str(value)  # NaN, Infinity and -Infinity spelled as PostgreSQL spells them
     value = plain(value)
     if value is None:
         return ""
@@ -138,6 +155,8 @@ _CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20) if chr(code) no
 
 def visible(value: Any) -> str:
     """A value as text to show: verbatim, but with control characters as their pictures."""
+    if isinstance(value, Decimal):
+        return str(value)  # as csv_cell: every digit, and the scale
     return "" if value is None else str(plain(value)).translate(_CONTROL_PICTURES)
 
 

@@ -111,7 +111,10 @@ def test_json_and_csv_hold_every_value_a_query_can_return(sample_env):
     query = (
         "select 'NaN'::float8 as nan, 'Infinity'::numeric as inf, '-Infinity'::float8 as neg, "
         "1.5::numeric as num, null::text as nothing, array['a', 'b \"c\"'] as words, "
-        """'{"x": [1, null, "y"]}'::jsonb as doc, date '2026-12-05' as day"""
+        """'{"x": [1, null, "y"]}'::jsonb as doc, date '2026-12-05' as day, """
+        # numerics past a double's 17 digits: whole, and a fraction
+        "12345678901234567890123::numeric as big, 0.12345678901234567890::numeric as fine, "
+        "2.50::numeric as scaled"
     )
 
     def no_constants(name):
@@ -129,6 +132,9 @@ def test_json_and_csv_hold_every_value_a_query_can_return(sample_env):
             "words": ["a", 'b "c"'],
             "doc": {"x": [1, None, "y"]},
             "day": "2026-12-05",
+            "big": 12345678901234567890123,
+            "fine": "0.12345678901234567890",
+            "scaled": 2.5,
         }
     ]
     done = run_cli("sql", query, "-f", "csv", env=sample_env)
@@ -143,7 +149,13 @@ def test_json_and_csv_hold_every_value_a_query_can_return(sample_env):
         "words": '["a", "b \\"c\\""]',
         "doc": '{"x": [1, null, "y"]}',
         "day": "2026-12-05",
+        "big": "12345678901234567890123",
+        "fine": "0.12345678901234567890",
+        "scaled": "2.50",
     }
+    done = run_cli("sql", query, env=sample_env)
+    assert done.returncode == 0, done.stderr
+    assert "12345678901234567890123" in done.stdout and "2.50" in done.stdout
 
 
 def test_json_keeps_a_repeated_column_name_under_a_number(sample_env):
