@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+
 # The code's own files (migrations, the dbt project) live beside the package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
@@ -94,11 +96,11 @@ class Settings:
             # a relative value is taken from where the command runs, as typed
             home=Path(raw["home"]).expanduser().resolve() if raw["home"] else home,
             inbox=Path(raw["inbox"]).expanduser().resolve() if raw["inbox"] else inbox,
-            database_url=raw["database_url"],
+            database_url=_connection_url(raw, "database_url"),
             settle_seconds=_number(
                 raw, "settle_seconds", float, defaults.settle_seconds, within=(0, DAY_SECONDS)
             ),
-            dagster_database_url=raw["dagster_database_url"],
+            dagster_database_url=_connection_url(raw, "dagster_database_url"),
             sensor_interval_seconds=_number(
                 raw,
                 "sensor_interval_seconds",
@@ -113,7 +115,7 @@ class Settings:
             ),
             reader_password=raw["reader_password"],
             dagster_history=_yes_or_no(raw, "dagster_history", defaults.dagster_history),
-            bi_database_url=raw["bi_database_url"],
+            bi_database_url=_connection_url(raw, "bi_database_url"),
         )
 
 
@@ -147,6 +149,28 @@ def _number(
     if not low <= number <= high:
         raise SettingError(f"{variable} is not between {low:g} and {high:g}")
     return number
+
+
+def _connection_url(raw: dict[str, str | None], name: str) -> str | None:
+    """A database URL (or key=value string) libpq can read, checked when the settings are read:
+    libpq's own complaint quotes the whole URL, password and all, and comes as a traceback from
+    whichever command connects first."""
+    value = raw[name]
+    if value is None:
+        return None
+    variable = ENVIRONMENT_VARIABLES[name]
+    try:
+        value.encode("utf-8")  # a variable's bytes that are not UTF-8 arrive as lone surrogates
+    except UnicodeEncodeError:
+        raise SettingError(f"{variable} is not UTF-8 text") from None
+    try:
+        psycopg.conninfo.conninfo_to_dict(value)
+    except psycopg.ProgrammingError:
+        raise SettingError(
+            f"{variable} is not a connection URL libpq can read (postgresql://user@host:port/"
+            "database): check its brackets, percent-escapes and parameters"
+        ) from None
+    return value
 
 
 def _yes_or_no(raw: dict[str, str | None], name: str, default: bool) -> bool:

@@ -125,3 +125,37 @@ def test_a_home_that_cannot_be_a_folder_is_one_clear_line(cli_env, tmp_path):
         assert done.returncode == 1 and "Traceback" not in done.stderr
         assert done.stderr.startswith("error: the warehouse's home") and says in done.stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["PAPERHOUSE_DATABASE_URL", "PAPERHOUSE_DAGSTER_DATABASE_URL", "PAPERHOUSE_BI_DATABASE_URL"],
+)
+def test_a_database_url_libpq_cannot_read_is_named_without_its_password(variable):
+    for url, says in (
+        ("postgresql://me:hunter2@[::1/warehouse", "is not a connection URL libpq can read"),
+        ("postgresql://me:hunter2@host/warehouse?bogus=1", "is not a connection URL libpq"),
+        ("postgresql://me:hunter2%zz@host/warehouse", "is not a connection URL libpq"),
+        (os.fsdecode(b"postgresql://me:hunter2@h\xff/warehouse"), "is not UTF-8 text"),
+    ):
+        with pytest.raises(SettingError) as raised:
+            Settings.from_env({variable: url})
+        assert str(raised.value).startswith(f"{variable} {says}")
+        assert "hunter2" not in str(raised.value)
+    for url in ("postgresql://me:hunter2@[::1]:5433/warehouse", "host=/tmp dbname=warehouse"):
+        assert url in vars(Settings.from_env({variable: url})).values()
+
+
+def test_a_database_url_libpq_cannot_read_is_one_line_from_every_command(cli_env):
+    env = {**cli_env, "PAPERHOUSE_DATABASE_URL": "postgresql://me:hunter2@[::1/warehouse"}
+    for command in (["status"], ["bench", "-n", "1"], ["search", "diffusion"]):
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "paperhouse"), *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 1, command
+        assert done.stderr.startswith("error: PAPERHOUSE_DATABASE_URL is not a connection URL")
+        assert "hunter2" not in done.stderr + done.stdout and "Traceback" not in done.stderr

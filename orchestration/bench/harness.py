@@ -589,7 +589,7 @@ def _workdir(workdir: Path | None) -> Iterator[Path]:
 def bench_server(home: Path) -> Iterator[str]:
     """A server URL: PAPERHOUSE_DATABASE_URL's server if set, else a fresh embedded server in
     `home`, stopped at the end. Raises BenchBusy while another bench runs on that server."""
-    external = os.environ.get(ENVIRONMENT_VARIABLES["database_url"])
+    external = Settings.from_env().database_url  # read as every command reads it: checked
     if external:
         with _only_bench(external):
             yield external
