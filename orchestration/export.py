@@ -98,7 +98,9 @@ def _write_parquet(
     with (
         conn.transaction(),
         conn.cursor(name=f"export_{path.stem}") as cursor,
-        pq.ParquetWriter(path, schema) as writer,
+        # a file Python opens: pyarrow takes a path as UTF-8 text, which a folder name need not be
+        open(path, "wb") as file,
+        pq.ParquetWriter(file, schema) as writer,
     ):
         cursor.execute(query)
         group: list[pa.RecordBatch] = []

@@ -547,9 +547,10 @@ def test_an_unknown_paper_is_a_clear_error(sample_env):
 
 @pytest.mark.parametrize("format", ["csv", "parquet"])
 def test_export_writes_every_mart(sample_env, sample_db, tmp_path, format):
-    out = tmp_path / "export"
+    out = Path(os.fsdecode(bytes(tmp_path) + b"/export \xff"))  # a folder name not UTF-8
     done = run_cli("export", "--format", format, "--out", str(out), env=sample_env)
     assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {tmp_path}/export \ufffd/")  # the name, printable
     files = sorted(path.name for path in out.iterdir())
     assert len(files) == 6 and all(name.endswith(f".{format}") for name in files)
     if format == "csv":
@@ -559,7 +560,8 @@ def test_export_writes_every_mart(sample_env, sample_db, tmp_path, format):
     else:
         import pyarrow.parquet as pq
 
-        table = pq.read_table(out / "fct_paper_listings.parquet")
+        with open(out / "fct_paper_listings.parquet", "rb") as file:
+            table = pq.read_table(file)
         assert table.num_rows == SEED_LISTINGS
         assert str(table.schema.field("position").type) == "int32"
 

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from orchestration.bench.harness import BenchReport, run_bench
 from orchestration.cli.app import app, err, friendly_errors, out
+from orchestration.ingest.inbox import as_text
 
 # Bounds on what the harness writes to disk: ten million listings are about 10 GB of inbox
 # and 30 GB of warehouse.
@@ -97,7 +98,7 @@ def bench(
         except OSError as exc:  # the folder went away or the disk filled up during the run
             err.print(
                 Text(
-                    f"error: cannot write the report to {output}: {exc.strerror or exc} "
+                    f"error: cannot write the report to {as_text(str(output))}: {exc.strerror or exc} "
                     "(it is printed above)"
                 ),
                 highlight=False,
@@ -123,7 +124,10 @@ def _make_workdir(workdir: Path) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file of that name, or a parent that cannot hold a folder
         err.print(
-            Text(f"error: cannot use {workdir} as the bench's folder: {exc.strerror or exc}"),
+            Text(
+                f"error: cannot use {as_text(str(workdir))} as the bench's folder: "
+                f"{exc.strerror or exc}"
+            ),
             highlight=False,
         )
         raise typer.Exit(1) from None

@@ -16,6 +16,7 @@ import typer
 from rich.text import Text
 
 from orchestration.cli.app import FormatOption, app, err, friendly_errors, out, settings, utf8_text
+from orchestration.ingest.inbox import as_text
 from orchestration.output import (
     TABLE_ROWS,
     OutputFormat,
@@ -275,8 +276,8 @@ def export(
     try:
         written = export_marts(prepare(settings()), format.value, out_dir)
     except OSError as exc:  # the folder cannot be made, or the disk is full
-        where = exc.filename or out_dir
+        where = as_text(str(exc.filename or out_dir))
         err.print(Text(f"error: cannot write {where}: {exc.strerror or exc}"), highlight=False)
         raise typer.Exit(1) from None
     for path in written:
-        out.print(Text(f"wrote {path} ({path.stat().st_size:,} bytes)"))
+        out.print(Text(f"wrote {as_text(str(path))} ({path.stat().st_size:,} bytes)"))
