@@ -96,9 +96,10 @@ def bench(
         try:
             output.write_text(rendered + "\n", encoding="utf-8")
         except OSError as exc:  # the folder went away or the disk filled up during the run
+            where = as_text(str(output))
             err.print(
                 Text(
-                    f"error: cannot write the report to {as_text(str(output))}: {exc.strerror or exc} "
+                    f"error: cannot write the report to {where}: {exc.strerror or exc} "
                     "(it is printed above)"
                 ),
                 highlight=False,
