@@ -131,11 +131,28 @@ def test_a_copied_env_example_fails_until_the_passwords_are_chosen():
         assert values.get(variable, "") == "", f"{variable} has a usable default in .env.example"
 
 
+def interpolated(value: str, variables: dict[str, str]) -> str:
+    """`value` as compose hands it to a service: ${NAME}, ${NAME:-default} and ${NAME:?message}
+    replaced from `variables` (the .env file)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, kind, default = match.groups()
+        if variables.get(name):
+            return variables[name]
+        assert kind == "-", f"compose would stop: {name} is unset"
+        return default
+
+    return re.sub(r"\$\{([A-Z_]+)(?::([-?])([^}]*))?\}", one, value)
+
+
 def test_the_services_get_the_variables_the_code_reads():
     from orchestration.settings import Settings
 
     environment = SERVICES["code"]["environment"]
-    settings = Settings.from_env({key: str(value) for key, value in environment.items()})
+    dot_env = {"POSTGRES_PASSWORD": "a-password"}  # the one secret the code's services need
+    settings = Settings.from_env(
+        {key: interpolated(str(value), dot_env) for key, value in environment.items()}
+    )
     assert settings.database_url and "@warehouse:5432/" in settings.database_url
     assert str(settings.inbox) == "/app/data/inbox"
     dagster_yaml = yaml.safe_load((PROJECT_ROOT / "docker" / "dagster.yaml").read_text())
