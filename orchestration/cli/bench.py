@@ -30,6 +30,19 @@ class BenchFormat(StrEnum):
     json = "json"
 
 
+def _report_path(path: Path | None) -> Path | None:
+    """--out, checked before a run of up to half an hour rather than after it."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder: give the report a file name")
+    if not path.parent.is_dir():
+        raise typer.BadParameter(f"the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise typer.BadParameter(f"the folder {path.parent} is not writable")
+    return path
+
+
 @app.command()
 @friendly_errors
 def bench(
@@ -105,19 +118,6 @@ def bench(
                 highlight=False,
             )
             raise typer.Exit(1) from None
-
-
-def _report_path(path: Path | None) -> Path | None:
-    """--out, checked before a run of up to half an hour rather than after it."""
-    if path is None:
-        return None
-    if path.is_dir():
-        raise typer.BadParameter(f"{path} is a folder: give the report a file name")
-    if not path.parent.is_dir():
-        raise typer.BadParameter(f"the folder {path.parent} does not exist")
-    if not os.access(path.parent, os.W_OK):
-        raise typer.BadParameter(f"the folder {path.parent} is not writable")
-    return path
 
 
 def _make_workdir(workdir: Path) -> None:
