@@ -237,6 +237,24 @@ def test_a_group_of_good_files_is_loaded_in_one_go_copies_included(
     assert numbered == (len(seen), len(seen))
 
 
+def test_each_file_is_reported_as_its_group_commits_not_when_the_run_ends(
+    db_url, conn, inbox, monkeypatch
+):
+    monkeypatch.setattr("orchestration.ingest.batch.GROUP_FILES", 2)  # the five files: 3 groups
+    committed_when_reported = []
+
+    def on_file(result):
+        with psycopg.connect(db_url) as other:
+            committed_when_reported.append(
+                other.execute("select count(*) from raw.ingested_files").fetchone()[0]
+            )
+
+    report = ingest_paths(db_url, [inbox], settle_seconds=0, on_file=on_file)
+    assert report.by_outcome == {Outcome.LOADED: 5}
+    assert committed_when_reported == [2, 2, 4, 4, 5]
+    assert len(files(conn)) == 5
+
+
 def test_a_file_too_big_to_hold_is_streamed_and_its_group_goes_file_by_file(
     db_url, conn, inbox, monkeypatch
 ):

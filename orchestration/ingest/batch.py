@@ -23,6 +23,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import psycopg
@@ -76,7 +77,7 @@ def ingest_paths(
     if on_start is not None:
         on_start(found.files)
     unchanged, new = _sort_out_unchanged(url, found.files)
-    for result in [*unchanged, *_ingest_files(url, new, workers)]:
+    for result in chain(unchanged, _ingest_files(url, new, workers)):
         report.results.append(result)
         if on_file is not None:
             on_file(result)
