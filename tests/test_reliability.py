@@ -221,6 +221,35 @@ def test_the_server_stopping_mid_ingest_fails_clearly_and_the_next_run_completes
             server.stop()
 
 
+@pytest.mark.slow
+def test_what_an_ingest_reported_survives_a_server_crash_right_after_it(corpus, clean, tmp_path):
+    """Groups commit without waiting for the disk; the ingest waits once, before it reports.
+
+    The WAL writer is slowed to once in 10 s, so that only the ingest's own
+    wait can have put its last groups on disk when the server crashes (an
+    immediate shutdown: what is in its WAL buffers is lost, as in a crash).
+    """
+    with embedded_home() as home:
+        server = EmbeddedServer(home / "server")
+        url = server.start()
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                apply_migrations(conn)
+                conn.execute("alter system set wal_writer_delay = '10s'")
+                conn.execute("select pg_reload_conf()")
+            env = environment(url, tmp_path / "home") | {"PAPERHOUSE_DAGSTER_HISTORY": "no"}
+            done = run_cli("ingest", str(corpus.inbox), env=env)
+            assert done.returncode == 0, done.stderr
+            postmaster = server.state().pid
+            assert postmaster is not None
+            os.kill(postmaster, signal.SIGQUIT)  # PostgreSQL's immediate shutdown
+            while server.state().running:
+                time.sleep(0.05)
+            assert raw_state(server.start()) == clean.state
+        finally:
+            server.stop()
+
+
 @contextmanager
 def slowed_database(server_url: str, template_db: str) -> Iterator[str]:
     """A fresh database where claiming a file takes 20 ms longer (until `drop trigger slow_down`)."""

@@ -4,7 +4,11 @@ A group is loaded in one go, or else file by file (load.py). One file's
 trouble never stops the others: it gets its result (rejected, retry), while
 the rest of its group commits. A commit per file would cap ingest at a few
 hundred files a second; a group of a few megabytes makes the commit's cost a
-small share of the load.
+small share of the load. Nor does a group's commit wait for the disk: the
+next group loads while the server flushes, and the run waits once, at its
+end, until all of it is on disk (make_durable). A crash can take back the
+last groups whole, ledger rows with their listings, and the next run loads
+their files again.
 
 Only the warehouse itself failing (connection lost, server down) ends a run
 early: groups committed before that stay committed, and the next run goes on
@@ -144,6 +148,8 @@ def group_files(files: list[InboxFile]) -> list[list[InboxFile]]:
 
 def _ingest_files(url: str, files: list[InboxFile], workers: int) -> Iterator[FileResult]:
     groups = group_files(files)
+    if not groups:
+        return
     if len(files) < PARALLEL_MIN_FILES or len(groups) < 2:
         workers = 1
     with connect(url) as conn:
@@ -154,6 +160,20 @@ def _ingest_files(url: str, files: list[InboxFile], workers: int) -> Iterator[Fi
             workers,
         ):
             yield from results
+        make_durable(conn)
+
+
+def make_durable(conn: psycopg.Connection) -> None:
+    """Return once every group committed so far, by any connection, is on disk.
+
+    A transaction that writes WAL and commits synchronously returns once the
+    WAL up to its commit is flushed, and the WAL is one stream: that flushes
+    every earlier commit with it. Its write is a message in the WAL itself
+    (no table changes); a transaction that writes no WAL would commit without
+    waiting for the disk.
+    """
+    with conn.transaction():
+        conn.execute("select pg_logical_emit_message(true, 'paperhouse', 'ingested')")
 
 
 # A worker process's connection, opened by its first group.
@@ -169,8 +189,10 @@ def _ingest_in_worker(job: tuple[str, list[InboxFile]]) -> list[FileResult]:
 
 
 def ingest_group(conn: psycopg.Connection, group: list[InboxFile]) -> list[FileResult]:
-    """Ingest files in one transaction (load.load_group); its files are numbered last, then it commits."""
+    """Ingest files in one transaction (load.load_group); its files are numbered last, then it
+    commits without waiting for the disk (the run's make_durable waits for every group at once)."""
     with conn.transaction():
+        conn.execute("set local synchronous_commit = off")
         results = load_group(conn, group)
         ledger.number_in_commit_order(conn)
     return results
