@@ -14,10 +14,12 @@ COPY sql ./sql
 COPY dbt ./dbt
 # Editable: paperhouse finds sql/ and dbt/ beside its package. The compiled
 # modules (the keyphrase counter, the listing reader) are built here, the
-# compiler removed again.
+# compiler removed again; the package's bytecode is written once here, since
+# PYTHONDONTWRITEBYTECODE keeps every process from writing it.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install --no-cache-dir -e '.[compile]' \
     && python -m orchestration.compiled \
+    && python -m compileall -q orchestration \
     && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && python -m orchestration.models.runner
 

@@ -18,6 +18,12 @@ EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config
 COMPILED_SOURCES := orchestration/keywords/_phrases.pyx orchestration/ingest/_listings.pyx
 COMPILED := $(COMPILED_SOURCES:.pyx=$(EXT_SUFFIX))
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/tests -type f) dbt/dbt_project.yml dbt/profiles.yml
+# The project's own modules as bytecode, written ahead: pip compiles the packages it installs but
+# not an editable install's sources, and where PYTHONDONTWRITEBYTECODE is set (these machines,
+# the Dockerfile) every process paperhouse starts, the CLI and each worker, would compile them
+# again before its first step.
+PY_SOURCES := $(shell find orchestration -name '*.py')
+BYTECODE := $(VENV)/.bytecode-stamp
 
 # PostgreSQL 15 on this machine's loopback, for `make test-external`.
 EXTERNAL_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
@@ -35,11 +41,11 @@ help:
 	@echo "make bench-peers    paperhouse ingest beside dlt, pandas and a bare COPY (docs/benchmarks.md)"
 	@echo "make bench-growth   the benchmark at 100k, 300k and 1M listings, with a log-log plot"
 
-run: $(STAMP) $(COMPILED) $(MANIFEST)
+run: $(STAMP) $(COMPILED) $(BYTECODE) $(MANIFEST)
 	$(BIN)/paperhouse run
 
 # the browser test of the dashboard needs Superset (.venv-bi) and Chromium
-test: lint $(COMPILED) $(MANIFEST) $(BI_STAMP) $(CHROMEDRIVER)
+test: lint $(COMPILED) $(BYTECODE) $(MANIFEST) $(BI_STAMP) $(CHROMEDRIVER)
 	$(BIN)/pytest -n auto --durations=15
 
 # ruff for Python (lint and format), sqlfluff for the SQL (settings in pyproject.toml)
@@ -48,12 +54,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check orchestration tests
 	$(BIN)/sqlfluff lint --disable-progress-bar dbt/models dbt/tests sql
 
-test-external: $(STAMP) $(COMPILED) $(MANIFEST) $(BI_STAMP) $(CHROMEDRIVER)
+test-external: $(STAMP) $(COMPILED) $(BYTECODE) $(MANIFEST) $(BI_STAMP) $(CHROMEDRIVER)
 	PAPERHOUSE_TEST_DATABASE_URL=$(EXTERNAL_TEST_DATABASE_URL) $(BIN)/pytest -n auto --durations=15
 
-bootstrap: $(STAMP) $(COMPILED) $(MANIFEST)
+bootstrap: $(STAMP) $(COMPILED) $(BYTECODE) $(MANIFEST)
 
-bi: $(STAMP) $(COMPILED) $(MANIFEST) $(BI_STAMP)
+bi: $(STAMP) $(COMPILED) $(BYTECODE) $(MANIFEST) $(BI_STAMP)
 	$(BIN)/paperhouse bi
 
 $(BI_STAMP): orchestration/bi/requirements.txt
@@ -67,10 +73,10 @@ BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 BENCH_SIZES := 100000 300000 1000000
 
-bench-peers: $(STAMP) $(BENCH_STAMP)
+bench-peers: $(STAMP) $(COMPILED) $(BYTECODE) $(BENCH_STAMP)
 	$(BIN)/python -m orchestration.bench.peers.compare --peers-python $(BENCH_VENV)/bin/python --out docs/bench-peers.json
 
-bench-growth: $(STAMP) $(COMPILED) $(MANIFEST) $(BENCH_STAMP)
+bench-growth: $(STAMP) $(COMPILED) $(BYTECODE) $(MANIFEST) $(BENCH_STAMP)
 	for n in $(BENCH_SIZES); do \
 		$(BIN)/paperhouse bench --listings $$n --format json --out docs/bench-$$n.json >/dev/null || exit 1; \
 	done
@@ -90,6 +96,10 @@ $(CHROMEDRIVER):
 %$(EXT_SUFFIX): %.pyx $(STAMP)
 	$(BIN)/python -m orchestration.compiled $<
 
+$(BYTECODE): $(STAMP) $(PY_SOURCES)
+	$(BIN)/python -m compileall -q orchestration
+	@touch $(BYTECODE)
+
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 	$(BIN)/python -m orchestration.models.runner
 
@@ -103,3 +113,4 @@ $(STAMP): pyproject.toml
 clean:
 	-$(BIN)/paperhouse db stop 2>/dev/null
 	rm -rf $(VENV) $(BI_VENV) .pytest_cache .hypothesis dbt/target dbt/logs $(COMPILED)
+	find orchestration tests -name __pycache__ -type d -prune -exec rm -rf {} +
