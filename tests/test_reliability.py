@@ -189,36 +189,26 @@ def test_ingest_killed_at_twenty_moments_then_rerun_gives_the_clean_result(
 def test_the_server_stopping_mid_ingest_fails_clearly_and_the_next_run_completes(
     corpus, clean, tmp_path
 ):
-    with embedded_home() as home:
-        server = EmbeddedServer(home / "server")
-        url = server.start()
-        try:
-            with psycopg.connect(url, autocommit=True) as conn:
-                apply_migrations(conn)
-                slow_down_inserts(
-                    conn, seconds=0.0005
-                )  # an ingest of several seconds, to stop midway
-            env = environment(url, tmp_path / "home")
-            run = start(["ingest", str(corpus.inbox)], env)
-            # stop it once the ingest has committed something: in the middle
-            while not raw_state(url).files:
-                assert run.poll() is None, "the ingest ended before the server stopped"
-                time.sleep(0.05)
-            server.stop()
-            _, stderr = run.communicate(timeout=120)
-            assert run.returncode == 1
-            assert "Traceback" not in stderr
-            assert "lost the warehouse" in stderr or "cannot connect to the warehouse" in stderr, (
-                stderr
-            )
-            assert 0 < len(raw_state_after_restart(server, url).files) < len(clean.state.files)
+    with server_of_its_own() as (server, url):
+        with psycopg.connect(url, autocommit=True) as conn:
+            slow_down_inserts(conn, seconds=0.0005)  # an ingest of several seconds, to stop midway
+        env = environment(url, tmp_path / "home")
+        run = start(["ingest", str(corpus.inbox)], env)
+        # stop it once the ingest has committed something: in the middle
+        while not raw_state(url).files:
+            assert run.poll() is None, "the ingest ended before the server stopped"
+            time.sleep(0.05)
+        server.stop()
+        _, stderr = run.communicate(timeout=120)
+        assert run.returncode == 1
+        assert "Traceback" not in stderr
+        assert "lost the warehouse" in stderr or "cannot connect to the warehouse" in stderr, stderr
+        assert 0 < len(raw_state_after_restart(server, url).files) < len(clean.state.files)
 
-            rerun = run_cli("ingest", str(corpus.inbox), env=env)
-            assert rerun.returncode == 0, rerun.stderr
-            assert raw_state(url) == clean.state
-            assert build_and_count(url, env) == (corpus.papers, CORPUS_LISTINGS)
-        finally:
-            server.stop()
+        rerun = run_cli("ingest", str(corpus.inbox), env=env)
+        assert rerun.returncode == 0, rerun.stderr
+        assert raw_state(url) == clean.state
+        assert build_and_count(url, env) == (corpus.papers, CORPUS_LISTINGS)
 
 
 @pytest.mark.slow
@@ -229,23 +219,31 @@ def test_what_an_ingest_reported_survives_a_server_crash_right_after_it(corpus, 
     wait can have put its last groups on disk when the server crashes (an
     immediate shutdown: what is in its WAL buffers is lost, as in a crash).
     """
+    with server_of_its_own() as (server, url):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("alter system set wal_writer_delay = '10s'")
+            conn.execute("select pg_reload_conf()")
+        env = environment(url, tmp_path / "home") | {"PAPERHOUSE_DAGSTER_HISTORY": "no"}
+        done = run_cli("ingest", str(corpus.inbox), env=env)
+        assert done.returncode == 0, done.stderr
+        postmaster = server.state().pid
+        assert postmaster is not None
+        os.kill(postmaster, signal.SIGQUIT)  # PostgreSQL's immediate shutdown
+        while server.state().running:
+            time.sleep(0.05)
+        assert raw_state(server.start()) == clean.state
+
+
+@contextmanager
+def server_of_its_own() -> Iterator[tuple[EmbeddedServer, str]]:
+    """An embedded server for one test that stops or crashes it, its warehouse migrated."""
     with embedded_home() as home:
         server = EmbeddedServer(home / "server")
         url = server.start()
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 apply_migrations(conn)
-                conn.execute("alter system set wal_writer_delay = '10s'")
-                conn.execute("select pg_reload_conf()")
-            env = environment(url, tmp_path / "home") | {"PAPERHOUSE_DAGSTER_HISTORY": "no"}
-            done = run_cli("ingest", str(corpus.inbox), env=env)
-            assert done.returncode == 0, done.stderr
-            postmaster = server.state().pid
-            assert postmaster is not None
-            os.kill(postmaster, signal.SIGQUIT)  # PostgreSQL's immediate shutdown
-            while server.state().running:
-                time.sleep(0.05)
-            assert raw_state(server.start()) == clean.state
+            yield server, url
         finally:
             server.stop()
 
