@@ -349,6 +349,18 @@ def test_a_search_too_big_or_empty_is_one_clear_line(sample_env):
     assert done.returncode == 2 and "give words to search for" in done.stderr
 
 
+def test_a_search_that_finds_nothing_says_why_on_stderr(sample_env):
+    done = run_cli("search", "zebrafish", env=sample_env)
+    assert done.returncode == 0 and "no paper matches 'zebrafish'" in done.stderr
+    # stop words alone: the server ignores the query, and the user is told rather than shown nothing
+    done = run_cli("search", "the of", "--format", "json", env=sample_env)
+    assert done.returncode == 0 and json.loads(done.stdout) == []
+    assert "no words to search for in 'the of'" in done.stderr
+    # a search with matches says nothing more
+    done = run_cli("search", "state space models", env=sample_env)
+    assert done.returncode == 0 and done.stderr == ""
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -134,14 +134,22 @@ def search(
     """
     if not text.strip():
         raise typer.BadParameter("give words to search for", param_hint="TEXT")
+    from orchestration.queries import has_search_words, with_short_ids
     from orchestration.queries import search as search_papers
-    from orchestration.queries import with_short_ids
 
     with connect(prepare(settings())) as conn:
         found = search_papers(conn, text, limit)
         if format is OutputFormat.table:
             found = with_short_ids(conn, found)
+        searched = bool(found.rows) or has_search_words(conn, text)
     show(found, format, out)
+    # on stderr: csv and json stay what they are, an empty result
+    if not searched:
+        err.print(
+            Text(f"no words to search for in {text!r}: English stop words alone match nothing")
+        )
+    elif not found.rows and format is OutputFormat.table:
+        err.print(Text(f"no paper matches {text!r}"))
 
 
 @app.command()
