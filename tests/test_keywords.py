@@ -37,7 +37,11 @@ from orchestration.keywords.extract import (
     keywords,
     singular,
 )
-from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE, load_vocabulary
+from orchestration.keywords.vocabulary import (
+    DOCUMENT_FREQUENCY_FILE,
+    load_vocabulary,
+    write_document_frequency,
+)
 from orchestration.pipeline import build
 from orchestration.settings import DBT_PROJECT_DIR
 
@@ -236,6 +240,33 @@ def test_calibrating_on_the_samples_reproduces_the_committed_reference(sample_db
     assert written.read_text() == DOCUMENT_FREQUENCY_FILE.read_text()
     assert phrases_written == len(DOCUMENT_FREQUENCY_FILE.read_text().splitlines()) - 1
     assert written.read_text().splitlines()[1].endswith(f",{SEED_DISTINCT_TITLES}")
+
+
+class WriterStopped(Exception):
+    pass
+
+
+class CountsThatStopHalfWay(dict):
+    """Phrase counts whose writer is stopped half-way through them, as a kill would stop it."""
+
+    def __getitem__(self, phrase: str) -> int:
+        if phrase >= "phrase 05000":
+            raise WriterStopped
+        return super().__getitem__(phrase)
+
+
+def test_a_calibration_stopped_half_way_leaves_the_reference_as_it_was(tmp_path):
+    reference = tmp_path / "document_frequency.csv"
+    reference.write_bytes(DOCUMENT_FREQUENCY_FILE.read_bytes())
+    counts = CountsThatStopHalfWay({f"phrase {i:05}": 2 for i in range(10_000)})
+    with pytest.raises(WriterStopped):
+        write_document_frequency(counts, 99, reference)
+    assert reference.read_bytes() == DOCUMENT_FREQUENCY_FILE.read_bytes()
+    assert list(tmp_path.iterdir()) == [reference]  # nothing half-written left beside it
+    write_document_frequency({"phrase": 2}, 99, reference)
+    vocabulary = load_vocabulary(reference=reference)
+    assert vocabulary.document_frequency == {"phrase": 2} and vocabulary.corpus_documents == 99
+    assert reference.stat().st_mode & 0o777 == 0o644
 
 
 KEYWORD = st.builds(

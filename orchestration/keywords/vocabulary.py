@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import math
+import os
+import tempfile
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib.metadata import version
@@ -61,39 +64,57 @@ class Vocabulary:
         return math.log((self.corpus_documents + 1.0) / 2.0) + 1.0
 
 
-def read_stopwords(path: Path = STOPWORDS_FILE) -> dict[str, str]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return {row["word"]: row["kind"] for row in csv.DictReader(handle)}
+def _rows(data: bytes) -> csv.DictReader:
+    return csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))
 
 
-def read_document_frequency(path: Path = DOCUMENT_FREQUENCY_FILE) -> tuple[dict[str, int], int]:
-    """Phrase -> papers that contain it, and the size of the reference corpus (1 when empty)."""
+def parse_stopwords(data: bytes) -> dict[str, str]:
+    """Word -> its kind (function or generic), from the bytes of stopwords.csv."""
+    return {row["word"]: row["kind"] for row in _rows(data)}
+
+
+def parse_document_frequency(data: bytes) -> tuple[dict[str, int], int]:
+    """Phrase -> papers that contain it, and the size of the reference corpus (1 when empty),
+    from the bytes of document_frequency.csv."""
     frequencies: dict[str, int] = {}
     corpus = 0
-    with open(path, newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            frequencies[row["phrase"]] = int(row["document_count"])
-            corpus = max(corpus, int(row["corpus_documents"]))
+    for row in _rows(data):
+        frequencies[row["phrase"]] = int(row["document_count"])
+        corpus = max(corpus, int(row["corpus_documents"]))
     return frequencies, corpus or 1
 
 
 def write_document_frequency(
     frequencies: dict[str, int], corpus_documents: int, path: Path = DOCUMENT_FREQUENCY_FILE
 ) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["phrase", "document_count", "corpus_documents"])
-        for phrase in sorted(frequencies):
-            writer.writerow([phrase, frequencies[phrase], corpus_documents])
+    """Replace the reference at `path` in one rename: a features step starting meanwhile reads
+    the old file or the new one, and a calibration killed half-way leaves the old one."""
+    handle, staged = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with open(handle, "w", newline="", encoding="utf-8") as stream:
+            writer = csv.writer(stream, lineterminator="\n")
+            writer.writerow(["phrase", "document_count", "corpus_documents"])
+            for phrase in sorted(frequencies):
+                writer.writerow([phrase, frequencies[phrase], corpus_documents])
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(staged, 0o644)  # mkstemp's 0600 would hide it from other users of the checkout
+        os.replace(staged, path)
+    except BaseException:
+        Path(staged).unlink(missing_ok=True)
+        raise
 
 
 @cache
 def load_vocabulary(
     stopwords: Path = STOPWORDS_FILE, reference: Path = DOCUMENT_FREQUENCY_FILE
 ) -> Vocabulary:
-    kinds = read_stopwords(stopwords)
-    frequencies, corpus = read_document_frequency(reference)
-    digest = hashlib.sha256(stopwords.read_bytes() + b"\0" + reference.read_bytes()).hexdigest()
+    # each file read once: the version's digest is of the very bytes the rule reads, even when
+    # `paperhouse calibrate` replaces the reference meanwhile
+    stopword_bytes, reference_bytes = stopwords.read_bytes(), reference.read_bytes()
+    kinds = parse_stopwords(stopword_bytes)
+    frequencies, corpus = parse_document_frequency(reference_bytes)
+    digest = hashlib.sha256(stopword_bytes + b"\0" + reference_bytes).hexdigest()
     return Vocabulary(
         function_words=frozenset(word for word, kind in kinds.items() if kind == "function"),
         generic_words=frozenset(word for word, kind in kinds.items() if kind == "generic"),
