@@ -12,8 +12,10 @@ A program started through `dying_with_parent` is killed by the kernel itself.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
+import gc
 import os
 import signal
 import socket
@@ -42,7 +44,7 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         workers,
         mp_context=get_context("spawn"),
-        initializer=_exit_with_parent,
+        initializer=_start_worker,
         initargs=(os.getpid(),),
     )
 
@@ -88,6 +90,13 @@ def map_shared(
             # The jobs not started are dropped; the ones running finish or fail on their own.
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+def _start_worker(parent_pid: int) -> None:
+    _exit_with_parent(parent_pid)
+    # A spawned worker ends as a script does, through the interpreter's teardown, and its
+    # pool's shutdown waits for that: frozen objects are not collected again on the way out.
+    atexit.register(gc.freeze)
 
 
 def _exit_with_parent(parent_pid: int) -> None:
