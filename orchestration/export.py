@@ -92,6 +92,7 @@ def _write_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    pool = pa.default_memory_pool()
     schema = pa.schema([(name, _arrow_type(udt)) for name, udt in columns])
     converters = [_to_arrow_value(udt) for _, udt in columns]
     # A server-side cursor (it needs a transaction) sends the rows as they are fetched.
@@ -118,5 +119,9 @@ def _write_parquet(
             if group_bytes >= ROW_GROUP_BYTES:
                 writer.write_table(pa.Table.from_batches(group, schema=schema))
                 group, group_bytes = [], 0
+                # Arrow's allocator keeps freed pages for reuse, and which it reuses
+                # varies from run to run: returned now, the peak is one row group's
+                # worth, not that plus what earlier groups left behind.
+                pool.release_unused()
         if group:
             writer.write_table(pa.Table.from_batches(group, schema=schema))
