@@ -572,6 +572,15 @@ def top_keywords(conn: psycopg.Connection, top: int = 20, month: date | None = N
 
 
 @asks_the_marts
+def keyword_months(conn: psycopg.Connection) -> tuple[date, date] | None:
+    """The first and the last month any paper carries a keyword in, or None before any."""
+    first, last = conn.execute(
+        "select min(month), max(month) from analytics.fct_keyword_monthly"
+    ).fetchone()  # type: ignore[misc]
+    return None if first is None else (first, last)
+
+
+@asks_the_marts
 def trending_keywords(conn: psycopg.Connection, top: int = 20) -> Rows:
     """Keywords rising fastest from the month before to the latest month with papers."""
     cursor = conn.execute(

@@ -361,6 +361,34 @@ def test_a_search_that_finds_nothing_says_why_on_stderr(sample_env):
     assert done.returncode == 0 and done.stderr == ""
 
 
+def test_keywords_of_a_month_without_papers_say_which_months_have_them(sample_env):
+    months = cli_json(
+        "sql",
+        "select to_char(min(month), 'YYYY-MM') as first, to_char(max(month), 'YYYY-MM') as last "
+        "from analytics.fct_keyword_monthly",
+        env=sample_env,
+    )[0]
+    done = run_cli("keywords", "--month", "1999-01", env=sample_env)
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"no keywords in 1999-01: the papers' months run from {months['first']} to {months['last']}"
+        in done.stderr
+    )
+    done = run_cli("keywords", "--month", months["last"], "--top", "1", env=sample_env)
+    assert done.returncode == 0 and done.stderr == ""
+
+
+def test_keywords_of_a_warehouse_built_without_files_say_there_are_none_yet(cli_env, tmp_path):
+    empty_inbox = tmp_path / "inbox"
+    empty_inbox.mkdir()
+    env = {**cli_env, "PAPERHOUSE_INBOX": str(empty_inbox)}
+    assert run_cli("run", env=env).returncode == 0
+    for args in (["keywords"], ["keywords", "trending"], ["keywords", "--month", "2025-01"]):
+        done = run_cli(*args, env=env)
+        assert done.returncode == 0 and "no keywords yet" in done.stderr, (args, done.stderr)
+        assert json.loads(run_cli(*args, "--format", "json", env=env).stdout) == []
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -34,6 +34,8 @@ from orchestration.warehouse import connect, prepare
 SPOOL_MEMORY_BYTES = 16 * 1024 * 1024
 # The most rows --limit and --top ask for: more is an export (`paperhouse sql -f csv`, `export`).
 MOST_ROWS = 100_000
+# What `keywords` says where the marts hold no keyword at all (no file built yet, or none with any).
+NO_KEYWORDS_YET = "no keywords yet: no paper in the marts has any"
 # A day: the server's own limit is about 24 days, and a query that long is no one's question.
 MOST_TIMEOUT_SECONDS = 86_400
 
@@ -225,11 +227,12 @@ def keywords(
     """The keywords most papers carry, overall or in one month."""
     if ctx.invoked_subcommand is not None:
         return
-    from orchestration.queries import top_keywords
+    from orchestration.queries import keyword_months, top_keywords
 
     chosen = _month(month)
     with connect(prepare(settings())) as conn:
         found = top_keywords(conn, top, chosen)
+        months = None if found.rows else keyword_months(conn)
     title = None
     if chosen is not None:
         title = (
@@ -237,6 +240,15 @@ def keywords(
             "where their page gives no publication date"
         )
     show(found, format, out, title=title)
+    if found.rows or format is not OutputFormat.table:
+        return
+    if months is None:
+        err.print(NO_KEYWORDS_YET)
+    elif chosen is not None:
+        first, last = months
+        err.print(
+            f"no keywords in {chosen:%Y-%m}: the papers' months run from {first:%Y-%m} to {last:%Y-%m}"
+        )
 
 
 @keywords_app.command("trending")
@@ -261,6 +273,8 @@ def keywords_trending(
             f"of their publication date, or of the day their page was scraped where it gives none"
         )
     show(rising, format, out, title=title)
+    if not rising.rows and format is OutputFormat.table:
+        err.print(NO_KEYWORDS_YET)
 
 
 class ExportFormat(StrEnum):
