@@ -232,7 +232,9 @@ def keywords(
     chosen = _month(month)
     with connect(prepare(settings())) as conn:
         found = top_keywords(conn, top, chosen)
-        months = None if found.rows else keyword_months(conn)
+        # csv and json stay what they are, an empty result: only a table says why it is empty
+        explained = not found.rows and format is OutputFormat.table
+        months = keyword_months(conn) if explained else None
     title = None
     if chosen is not None:
         title = (
@@ -240,7 +242,7 @@ def keywords(
             "where their page gives no publication date"
         )
     show(found, format, out, title=title)
-    if found.rows or format is not OutputFormat.table:
+    if not explained:
         return
     if months is None:
         err.print(NO_KEYWORDS_YET)
