@@ -22,7 +22,7 @@ from orchestration.features import (
     settled,
 )
 from orchestration.ingest.batch import ingest_paths
-from orchestration.keywords.calibrate import calibrate
+from orchestration.keywords.calibrate import CalibrationError, calibrate
 from orchestration.keywords.copy_format import arrays_of, keyword_arrays
 from orchestration.keywords.extract import (
     BREAKERS,
@@ -240,6 +240,11 @@ def test_calibrating_on_the_samples_reproduces_the_committed_reference(sample_db
     assert written.read_text() == DOCUMENT_FREQUENCY_FILE.read_text()
     assert phrases_written == len(DOCUMENT_FREQUENCY_FILE.read_text().splitlines()) - 1
     assert written.read_text().splitlines()[1].endswith(f",{SEED_DISTINCT_TITLES}")
+
+
+def test_a_calibration_that_cannot_write_the_reference_says_so(sample_db, tmp_path):
+    with pytest.raises(CalibrationError, match=r"cannot write the reference .*left as it was"):
+        calibrate(sample_db, tmp_path / "no such folder" / "document_frequency.csv")
 
 
 class WriterStopped(Exception):

@@ -55,6 +55,11 @@ def calibrate(url: str, path: Path = DOCUMENT_FREQUENCY_FILE) -> int:
     if papers == 0:
         raise CalibrationError("the warehouse has no papers to calibrate on")
     kept = {phrase: count for phrase, count in frequencies.items() if count >= MIN_DOCUMENTS}
-    write_document_frequency(kept, papers, path)
+    try:
+        write_document_frequency(kept, papers, path)
+    except OSError as exc:  # a read-only checkout or image, a full disk
+        raise CalibrationError(
+            f"cannot write the reference {path}: {exc.strerror or exc}; it is left as it was"
+        ) from exc
     load_vocabulary.cache_clear()
     return len(kept)
