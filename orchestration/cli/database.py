@@ -15,7 +15,6 @@ from rich.text import Text
 from orchestration.cli.app import ReportFormatOption, db_app, friendly_errors, out, settings
 from orchestration.output import ReportFormat
 from orchestration.warehouse import (
-    EmbeddedServer,
     WarehouseUnavailable,
     as_url,
     connect,
@@ -24,7 +23,7 @@ from orchestration.warehouse import (
     redact,
     sqlalchemy_url,
 )
-from orchestration.warehouse.embedded import psql_executable
+from orchestration.warehouse.embedded import EmbeddedServer, psql_executable
 
 
 @db_app.command("start")

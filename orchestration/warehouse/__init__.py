@@ -13,7 +13,6 @@ import psycopg
 from psycopg import sql
 
 from orchestration.settings import Settings
-from orchestration.warehouse.embedded import EmbeddedServer, EmbeddedServerError
 from orchestration.warehouse.migrations import apply_migrations
 
 
@@ -25,6 +24,10 @@ def database_url(settings: Settings) -> str:
     """The libpq URL of the warehouse, starting the embedded server when it is the one in use."""
     if settings.database_url:
         return settings.database_url
+    # Imported here: the worker processes of ingest and the features step only connect, and
+    # each would otherwise import the server's wheel (psutil, platformdirs) as it starts.
+    from orchestration.warehouse.embedded import EmbeddedServer, EmbeddedServerError
+
     try:
         return EmbeddedServer(settings.home).start()
     except EmbeddedServerError as exc:
@@ -121,7 +124,6 @@ def first_line(exc: BaseException) -> str:
 
 
 __all__ = [
-    "EmbeddedServer",
     "WarehouseUnavailable",
     "as_url",
     "connect",
