@@ -151,26 +151,36 @@ def write_csv(columns: list[str], rows: Iterable[tuple[Any, ...]], file: TextIO)
 _CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20) if chr(code) not in "\t\n"} | {
     0x7F: 0x2421
 }
+# Where a value must stay on one line (a row of a table, a file name in a progress bar), a tab
+# or line break shows as its picture too: a file name may hold either, and shown raw it would
+# read as two names.
+_ONE_LINE_PICTURES = _CONTROL_PICTURES | {ord("\t"): 0x2409, ord("\n"): 0x240A}
 
 
-def visible(value: Any) -> str:
+def visible(value: Any, *, one_line: bool = False) -> str:
     """A value as text to show: verbatim, but with control characters as their pictures."""
     if isinstance(value, Decimal):
         return str(value)  # as csv_cell: every digit, and the scale
-    return "" if value is None else str(plain(value)).translate(_CONTROL_PICTURES)
+    pictures = _ONE_LINE_PICTURES if one_line else _CONTROL_PICTURES
+    return "" if value is None else str(plain(value)).translate(pictures)
 
 
-def cell(value: Any) -> Text:
+def cell(value: Any, *, one_line: bool = False) -> Text:
     """A value as a table shows it: verbatim, never read as rich markup, control characters visible."""
-    return Text(visible(value))
+    return Text(visible(value, one_line=one_line))
+
+
+def one_line_cell(value: Any) -> Text:
+    return cell(value, one_line=True)
 
 
 def as_table(rows: Rows, title: str | None = None, max_width: int = 80) -> Table:
+    """Rows as a table, a row a line: the marts hold no line breaks, file names may."""
     table = Table(title=title, title_justify="left")
     for column in rows.columns:
-        table.add_column(cell(column), overflow="fold", max_width=max_width)
+        table.add_column(one_line_cell(column), overflow="fold", max_width=max_width)
     for row in rows.rows:
-        table.add_row(*map(cell, row))
+        table.add_row(*map(one_line_cell, row))
     return table
 
 

@@ -119,14 +119,17 @@ def test_the_cli_ingests_and_reports_names_that_are_not_text(cli_env, tmp_path):
     for index, raw in enumerate(nasty):
         (inbox / os.fsdecode(raw)).write_bytes(page(f"Paper {index}"))
     (inbox / "copy_of_the_first.txt").write_bytes(page("Paper 0"))
+    (inbox / "copy\nof the second.txt").write_bytes(page("Paper 1"))
 
     done = run_cli("ingest", str(inbox), env=cli_env)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert "bad\ufffdname.txt" in done.stdout  # named as the original of the copy
     assert "\x1b" not in done.stdout  # an escape in a name never reaches the terminal
+    # a line break in a name shows as its picture: on two lines it would read as two names
+    assert "copy\u240aof the second.txt" in done.stdout
     status = json.loads(run_cli("status", "--format", "json", env=cli_env).stdout)
-    assert status["files_by_status"] == {"loaded": 4, "duplicate": 1, "empty": 0, "rejected": 0}
+    assert status["files_by_status"] == {"loaded": 4, "duplicate": 2, "empty": 0, "rejected": 0}
     assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
 
 

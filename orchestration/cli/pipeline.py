@@ -34,7 +34,7 @@ from orchestration.ingest.load import FileResult
 from orchestration.ingest.parse import PARSER_VERSION
 from orchestration.keywords.calibrate import calibrate as calibrate_keywords
 from orchestration.keywords.vocabulary import DOCUMENT_FREQUENCY_FILE
-from orchestration.output import ReportFormat, cell
+from orchestration.output import ReportFormat, cell, one_line_cell, visible
 from orchestration.settings import Settings
 from orchestration.status import WarehouseStatus, read_status
 from orchestration.warehouse import connect, prepare, redact
@@ -260,7 +260,9 @@ def _ingest_with_progress(url: str, paths: list[Path], config: Settings) -> Inge
 
     def finished(result: FileResult) -> None:
         # a file name is data: escaped, it is never read as rich markup
-        progress.update(task, advance=1, description=f"ingesting {escape(result.name)}")
+        progress.update(
+            task, advance=1, description=f"ingesting {escape(visible(result.name, one_line=True))}"
+        )
 
     try:
         return pipeline.ingest(url, paths, config, on_start=started, on_file=finished)
@@ -295,15 +297,17 @@ def _print_ingest_report(report: IngestReport) -> None:
         details.add_column("file", overflow="fold")
         details.add_column("outcome")
         details.add_column("why", overflow="fold")
-        # File names and messages are data: cell() shows them verbatim, never as markup.
+        # File names and messages are data: cells show them verbatim, never as markup.
         for result in noteworthy:
             style = OUTCOME_STYLES[result.outcome]
             details.add_row(
-                cell(result.name), Text(result.outcome.value, style=style), cell(result.message)
+                one_line_cell(result.name),
+                Text(result.outcome.value, style=style),
+                cell(result.message),
             )
         for skipped in report.not_ready:
             details.add_row(
-                cell(as_text(str(skipped.path))),
+                one_line_cell(as_text(str(skipped.path))),
                 Text("not ready", style="dim"),
                 cell(skipped.reason),
             )
