@@ -147,10 +147,14 @@ def write_csv(columns: list[str], rows: Iterable[tuple[Any, ...]], file: TextIO)
 
 # Control characters as their Unicode pictures (ESC as ␛) in tables: printed
 # raw, an escape sequence in a scraped title would restyle or rewrite the
-# user's terminal. JSON and CSV carry them exactly.
-_CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20) if chr(code) not in "\t\n"} | {
-    0x7F: 0x2421
-}
+# user's terminal. The C1 controls (U+0080-U+009F), which terminals obey too
+# (U+009B opens a sequence as ESC [ does), have no pictures and show as U+FFFD.
+# JSON and CSV carry them exactly.
+_CONTROL_PICTURES = (
+    {code: 0x2400 + code for code in range(0x20) if chr(code) not in "\t\n"}
+    | {0x7F: 0x2421}
+    | dict.fromkeys(range(0x80, 0xA0), 0xFFFD)
+)
 # Where a value must stay on one line (a row of a table, a file name in a progress bar), a tab
 # or line break shows as its picture too: a file name may hold either, and shown raw it would
 # read as two names.

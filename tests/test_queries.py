@@ -674,7 +674,7 @@ TRICKY_TITLES = [
     "[bold red]Markup[/] and [link=http://x]links[/link] in Zebrafish Titles",
     "Zebrafish {0} {name} %s %(name)s and {{ jinja }} {% raw %} Templates",
     "Zebrafish'); DROP TABLE analytics.dim_papers; -- Injection",
-    "Zebrafish Escape\x1b[31m Sequences\x07 in Titles",
+    "Zebrafish Escape\x1b[31m Sequences\x07 in \x9b1mTitles",
 ]
 
 
@@ -700,10 +700,12 @@ def test_text_that_looks_like_code_is_shown_verbatim_everywhere(cli_env, db_url,
     )
 
     # a table shows markup, format strings and templates as written, and
-    # control characters as their pictures (␛, ␇), never raw to the terminal
+    # control characters as their pictures (␛, ␇; U+FFFD for a C1 control such as CSI),
+    # never raw to the terminal
     table = run_cli("search", "zebrafish", env={**cli_env, "COLUMNS": "400"}).stdout
     for title in TRICKY_TITLES[:3]:
         assert title in table
-    assert "Escape␛[31m Sequences␇ in Titles" in table and "\x1b[31m" not in table
+    assert "Escape␛[31m Sequences␇ in \ufffd1mTitles" in table
+    assert "\x1b" not in table and "\x9b" not in table
     header = run_cli("sql", 'select 1 as "[bold]{x}%s"', env=cli_env).stdout
     assert "[bold]{x}%s" in header
