@@ -1,15 +1,26 @@
-"""`paperhouse export`: the marts as CSV or Parquet files, for pandas, spreadsheets and notebooks."""
+"""`paperhouse export`: the marts as CSV or Parquet files, for pandas, spreadsheets and notebooks.
+
+An export is one build's marts, whole: it reads them holding the build's
+turn (a running build finishes first, the next one waits), and writes each
+file beside its final name, renaming them all over the old ones once every
+mart is written. A failed or interrupted export leaves the last one's files
+as they were.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 from orchestration.models.manifest import marts
+from orchestration.models.plan import build_turn
 from orchestration.queries import MartsNotBuilt
-from orchestration.warehouse import connect
 
 # Parquet is written a row group at a time: rows are fetched a few thousand
 # at a time (a batch of Python objects costs several times its data) and
@@ -18,29 +29,77 @@ from orchestration.warehouse import connect
 # groups big enough to scan well.
 FETCH_ROWS = 2_000
 ROW_GROUP_BYTES = 32 * 1024 * 1024
+# A file being written: hidden, beside the file it replaces (a rename within one folder is
+# atomic), and named by its process, so that exports of two warehouses to one folder never
+# share one and what a killed export left is known for its own.
+PARTIAL_NAME = re.compile(r"\.(?P<mart>\w+)\.(?:csv|parquet)\.(?P<pid>\d+)\.partial")
 
 
-def export_marts(url: str, format: str, out_dir: Path) -> list[Path]:
+def export_marts(
+    url: str, format: str, out_dir: Path, on_wait: Callable[[], None] | None = None
+) -> list[Path]:
+    """Write every exported mart to `out_dir` as `<mart>.<format>`; the files written.
+    `on_wait()` is called first if a build is running and the export waits for it."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    with connect(url) as conn:
-        for mart in (mart.name for mart in marts() if mart.exported):
-            columns = _columns(conn, mart)
-            if not columns:
-                continue  # not built yet: a first build that failed part way
-            query = sql.SQL("select {} from analytics.{}").format(
-                sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns),
-                sql.Identifier(mart),
-            )
-            path = out_dir / f"{mart}.{format}"
-            if format == "csv":
-                _write_csv(conn, query, path)
-            else:
-                _write_parquet(conn, query, columns, path)
-            written.append(path)
-    if not written:
-        raise MartsNotBuilt("no mart to export")
-    return written
+    staged: list[tuple[Path, Path]] = []  # (being written, final name)
+    try:
+        with build_turn(url, on_wait) as conn:
+            # Every scan from the table's first page: a large table's scan otherwise starts
+            # where another one (a query, an earlier export stopped half-way) left off, and the
+            # same marts would be written in another row order.
+            conn.execute("set synchronize_seqscans = off")
+            remove_abandoned_files(out_dir)
+            for mart in (mart.name for mart in marts() if mart.exported):
+                columns = _columns(conn, mart)
+                if not columns:
+                    continue  # not built yet: a first build that failed part way
+                query = sql.SQL("select {} from analytics.{}").format(
+                    sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns),
+                    sql.Identifier(mart),
+                )
+                path = out_dir / f"{mart}.{format}"
+                partial = out_dir / f".{path.name}.{os.getpid()}.partial"
+                staged.append((partial, path))
+                if format == "csv":
+                    _write_csv(conn, query, partial)
+                else:
+                    _write_parquet(conn, query, columns, partial, cursor_name=f"export_{mart}")
+        if not staged:
+            raise MartsNotBuilt("no mart to export")
+        for partial, path in staged:
+            os.replace(partial, path)
+    finally:
+        for partial, _ in staged:
+            # what failed is the error to report, not a leftover that cannot be removed
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+    return [path for _, path in staged]
+
+
+def remove_abandoned_files(out_dir: Path) -> list[Path]:
+    """Delete the files an export killed outright left half-written in `out_dir` (those of
+    processes that are gone); the paths deleted."""
+    exported = {mart.name for mart in marts() if mart.exported}
+    removed = []
+    for entry in out_dir.iterdir():
+        found = PARTIAL_NAME.fullmatch(entry.name)
+        if found is None or found["mart"] not in exported or _process_exists(int(found["pid"])):
+            continue
+        # one that cannot be removed (gone meanwhile, a folder) is no reason not to export
+        with contextlib.suppress(OSError):
+            entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # gone, or never a process id
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def _columns(conn: psycopg.Connection, mart: str) -> list[tuple[str, str]]:
@@ -87,7 +146,11 @@ def _to_arrow_value(udt: str):  # type: ignore[no-untyped-def]
 
 
 def _write_parquet(
-    conn: psycopg.Connection, query: sql.Composed, columns: list[tuple[str, str]], path: Path
+    conn: psycopg.Connection,
+    query: sql.Composed,
+    columns: list[tuple[str, str]],
+    path: Path,
+    cursor_name: str,
 ) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -98,7 +161,7 @@ def _write_parquet(
     # A server-side cursor (it needs a transaction) sends the rows as they are fetched.
     with (
         conn.transaction(),
-        conn.cursor(name=f"export_{path.stem}") as cursor,
+        conn.cursor(name=cursor_name) as cursor,
         # a file Python opens: pyarrow takes a path as UTF-8 text, which a folder name need not be
         open(path, "wb") as file,
         pq.ParquetWriter(file, schema) as writer,

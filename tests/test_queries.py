@@ -615,6 +615,54 @@ def test_export_to_a_place_that_cannot_be_a_folder_is_one_clear_line(sample_env,
         assert done.stderr.startswith(f"error: cannot write {out}")
 
 
+def test_an_export_that_fails_part_way_leaves_the_last_exports_files_whole(sample_db, tmp_path):
+    from orchestration.export import export_marts
+    from orchestration.models.manifest import marts
+
+    out = tmp_path / "export"
+    first = {path.name: path.read_bytes() for path in export_marts(sample_db, "csv", out)}
+    # what a killed export left: swept when its process is gone, kept while it runs, and a
+    # file of another name is never touched
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    abandoned = out / f".dim_papers.csv.{gone.stdout.strip()}.partial"
+    running = out / f".dim_papers.csv.{os.getppid()}.partial"
+    someone_elses = out / ".notes.txt.1.partial"
+    for leftover in (abandoned, running, someone_elses):
+        leftover.write_text("half")
+    # The second mart cannot be written (its file's place is taken): the export fails there.
+    second = [mart.name for mart in marts() if mart.exported][1]
+    (out / f".{second}.csv.{os.getpid()}.partial").mkdir()
+    with pytest.raises(IsADirectoryError):
+        export_marts(sample_db, "csv", out)
+
+    assert {path.name: path.read_bytes() for path in out.glob("*.csv")} == first
+    assert not abandoned.exists() and running.exists() and someone_elses.exists()
+    leftovers = {path.name for path in out.glob(".*")}
+    assert leftovers == {running.name, someone_elses.name, f".{second}.csv.{os.getpid()}.partial"}
+
+
+def test_an_export_waits_for_a_running_build_and_writes_after_it(sample_env, sample_db, tmp_path):
+    from orchestration.models.plan import BUILD_WAIT, build_turn
+
+    out = tmp_path / "export"
+    with build_turn(sample_db):
+        export = subprocess.Popen(
+            [str(Path(sys.executable).parent / "paperhouse"), "export", "--out", str(out)],
+            env=sample_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # it says why it waits, and writes nothing while the build holds the marts
+        assert export.stderr.readline().startswith(BUILD_WAIT)
+        assert not out.exists() or not any(out.iterdir())
+    stdout, _ = export.communicate(timeout=120)
+    assert export.returncode == 0
+    assert len(list(out.glob("*.csv"))) == 6 and stdout.count("wrote ") == 6
+
+
 # ---------- example analyses
 
 

@@ -15,7 +15,16 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from orchestration.cli.app import FormatOption, app, err, friendly_errors, out, settings, utf8_text
+from orchestration.cli.app import (
+    FormatOption,
+    app,
+    err,
+    friendly_errors,
+    out,
+    say_waiting_for_build,
+    settings,
+    utf8_text,
+)
 from orchestration.ingest.inbox import as_text
 from orchestration.output import (
     TABLE_ROWS,
@@ -298,7 +307,9 @@ def export(
     from orchestration.export import export_marts
 
     try:
-        written = export_marts(prepare(settings()), format.value, out_dir)
+        written = export_marts(
+            prepare(settings()), format.value, out_dir, on_wait=say_waiting_for_build
+        )
     except OSError as exc:  # the folder cannot be made, or the disk is full
         where = as_text(str(exc.filename or out_dir))
         err.print(Text(f"error: cannot write {where}: {exc.strerror or exc}"), highlight=False)
