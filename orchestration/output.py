@@ -179,7 +179,8 @@ def one_line_cell(value: Any) -> Text:
 
 
 def as_table(rows: Rows, title: str | None = None, max_width: int = 80) -> Table:
-    """Rows as a table, a row a line: the marts hold no line breaks, file names may."""
+    """Rows as a table, no value breaking its own line: the marts hold no line breaks, file
+    names may."""
     table = Table(title=title, title_justify="left")
     for column in rows.columns:
         table.add_column(one_line_cell(column), overflow="fold", max_width=max_width)
