@@ -10,6 +10,7 @@ as they were.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 from collections.abc import Callable
@@ -41,6 +42,11 @@ def export_marts(
     """Write every exported mart to `out_dir` as `<mart>.<format>`; the files written.
     `on_wait()` is called first if a build is running and the export waits for it."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Found before anything is written: at the renames, the files before it would be new
+    # and the rest old.
+    for mart in (mart.name for mart in marts() if mart.exported):
+        if (in_the_way := out_dir / f"{mart}.{format}").is_dir():
+            raise IsADirectoryError(errno.EISDIR, "a folder has the file's name", str(in_the_way))
     staged: list[tuple[Path, Path]] = []  # (being written, final name)
     try:
         with build_turn(url, on_wait) as conn:

@@ -613,6 +613,13 @@ def test_export_to_a_place_that_cannot_be_a_folder_is_one_clear_line(sample_env,
         done = run_cli("export", "--out", str(out), env=sample_env)
         assert done.returncode == 1 and "Traceback" not in done.stderr
         assert done.stderr.startswith(f"error: cannot write {out}")
+    # a folder where a file goes is found before any file is replaced
+    out = tmp_path / "export"
+    (out / "fct_paper_listings.csv").mkdir(parents=True)
+    done = run_cli("export", "--out", str(out), env=sample_env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"error: cannot write {out}/fct_paper_listings.csv: a folder")
+    assert [path.name for path in out.iterdir()] == ["fct_paper_listings.csv"]
 
 
 def test_an_export_that_fails_part_way_leaves_the_last_exports_files_whole(sample_db, tmp_path):
