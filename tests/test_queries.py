@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -663,7 +664,8 @@ def test_an_export_waits_for_a_running_build_and_writes_after_it(sample_env, sam
             text=True,
         )
         # it says why it waits, and writes nothing while the build holds the marts
-        assert export.stderr.readline().startswith(BUILD_WAIT)
+        said, _, _ = select.select([export.stderr], [], [], 60)
+        assert said and export.stderr.readline().startswith(BUILD_WAIT)
         assert not out.exists() or not any(out.iterdir())
     stdout, _ = export.communicate(timeout=120)
     assert export.returncode == 0
