@@ -22,6 +22,7 @@ from psycopg import sql
 from orchestration.models.manifest import marts
 from orchestration.models.plan import build_turn
 from orchestration.queries import MartsNotBuilt
+from orchestration.workers import process_exists
 
 # Parquet is written a row group at a time: rows are fetched a few thousand
 # at a time (a batch of Python objects costs several times its data) and
@@ -42,9 +43,10 @@ def export_marts(
     """Write every exported mart to `out_dir` as `<mart>.<format>`; the files written.
     `on_wait()` is called first if a build is running and the export waits for it."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    exported = [mart.name for mart in marts() if mart.exported]
     # Found before anything is written: at the renames, the files before it would be new
     # and the rest old.
-    for mart in (mart.name for mart in marts() if mart.exported):
+    for mart in exported:
         if (in_the_way := out_dir / f"{mart}.{format}").is_dir():
             raise IsADirectoryError(errno.EISDIR, "a folder has the file's name", str(in_the_way))
     staged: list[tuple[Path, Path]] = []  # (being written, final name)
@@ -54,8 +56,8 @@ def export_marts(
             # where another one (a query, an earlier export stopped half-way) left off, and the
             # same marts would be written in another row order.
             conn.execute("set synchronize_seqscans = off")
-            remove_abandoned_files(out_dir)
-            for mart in (mart.name for mart in marts() if mart.exported):
+            remove_abandoned_files(out_dir, exported)
+            for mart in exported:
                 columns = _columns(conn, mart)
                 if not columns:
                     continue  # not built yet: a first build that failed part way
@@ -82,30 +84,19 @@ def export_marts(
     return [path for _, path in staged]
 
 
-def remove_abandoned_files(out_dir: Path) -> list[Path]:
-    """Delete the files an export killed outright left half-written in `out_dir` (those of
-    processes that are gone); the paths deleted."""
-    exported = {mart.name for mart in marts() if mart.exported}
+def remove_abandoned_files(out_dir: Path, exported: list[str]) -> list[Path]:
+    """Delete the files of the `exported` marts that an export killed outright left
+    half-written in `out_dir` (those of processes that are gone); the paths deleted."""
     removed = []
     for entry in out_dir.iterdir():
         found = PARTIAL_NAME.fullmatch(entry.name)
-        if found is None or found["mart"] not in exported or _process_exists(int(found["pid"])):
+        if found is None or found["mart"] not in exported or process_exists(int(found["pid"])):
             continue
         # one that cannot be removed (gone meanwhile, a folder) is no reason not to export
         with contextlib.suppress(OSError):
             entry.unlink()
             removed.append(entry)
     return removed
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):  # gone, or never a process id
-        return False
-    except PermissionError:  # another user's
-        return True
-    return True
 
 
 def _columns(conn: psycopg.Connection, mart: str) -> list[tuple[str, str]]:

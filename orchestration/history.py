@@ -49,6 +49,7 @@ from orchestration.ingest.batch import IngestReport
 from orchestration.instance import instance_env, pending_reports_in
 from orchestration.models.runner import MANIFEST, BuildSummary, NodeResult
 from orchestration.settings import Settings
+from orchestration.workers import process_exists
 
 AssetEvent = dg.AssetMaterialization | dg.AssetCheckEvaluation
 
@@ -222,12 +223,13 @@ def abandoned_reports(home: Path, now: float) -> list[Path]:
         _, claimed, pid = path.name.partition(CLAIMED)
         try:
             if claimed:
-                os.kill(int(pid), 0)  # raises when the claimer is gone
+                if not process_exists(int(pid)):
+                    found.append(path)
             elif now - path.stat().st_mtime > UNCLAIMED_SECONDS:
                 found.append(path)
-        except (ProcessLookupError, ValueError):
+        except ValueError:  # not a process id
             found.append(path)
-        except OSError:  # the file went meanwhile, or the process is another user's
+        except OSError:  # the file went meanwhile
             continue
     return found
 

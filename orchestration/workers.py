@@ -148,6 +148,17 @@ def dying_with_parent(command: Sequence[str], *, default_sigint: bool = False) -
     ]
 
 
+def process_exists(pid: int) -> bool:
+    """Whether a process with this id runs on this machine, another user's included."""
+    try:
+        os.kill(pid, 0)  # signal 0: the checks without the signal
+    except (ProcessLookupError, OverflowError):  # gone, or never a process id
+        return False
+    except PermissionError:  # there, and another user's
+        return True
+    return True
+
+
 class PortTaken(RuntimeError):
     """The address a server was to listen on is taken, or is none of this machine's."""
 
