@@ -173,8 +173,8 @@ def test_a_second_bench_on_the_same_server_is_refused_and_the_first_goes_on(cli_
     [
         ("--out", "folder", 2, "is a folder: give the report a file name"),
         ("--out", "missing/report.json", 2, "does not exist"),
-        ("--workdir", "file", 1, "error: cannot use "),
-        ("--workdir", "file/inside", 1, "error: cannot use "),
+        ("--workdir", "file", 1, "as the bench's folder: it is not a folder"),
+        ("--workdir", "file/inside", 1, "as the bench's folder: Not a directory"),
     ],
 )
 def test_a_bench_refuses_paths_it_cannot_use_before_it_starts(

@@ -124,11 +124,10 @@ def _make_workdir(workdir: Path) -> None:
     try:
         workdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file of that name, or a parent that cannot hold a folder
+        # mkdir's own words for a file in the way, "File exists", read as if the folder were there
+        why = "it is not a folder" if isinstance(exc, FileExistsError) else exc.strerror or exc
         err.print(
-            Text(
-                f"error: cannot use {as_text(str(workdir))} as the bench's folder: "
-                f"{exc.strerror or exc}"
-            ),
+            Text(f"error: cannot use {as_text(str(workdir))} as the bench's folder: {why}"),
             highlight=False,
         )
         raise typer.Exit(1) from None
