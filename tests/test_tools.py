@@ -152,7 +152,10 @@ def test_paperhouse_build_waits_for_the_features_step_and_the_build_in_progress_
     out, _ = command.communicate(timeout=300)
     assert command.returncode == 0, out
     assert "another features step is running on this warehouse: waiting for it" in out
-    assert "a build or another dbt command is running on this warehouse: waiting for it" in out
+    assert (
+        "a build, an export or another dbt command is running on this warehouse: waiting for it"
+        in out
+    )
 
 
 @pytest.mark.slow
