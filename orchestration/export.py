@@ -42,7 +42,11 @@ def export_marts(
 ) -> list[Path]:
     """Write every exported mart to `out_dir` as `<mart>.<format>`; the files written.
     `on_wait()` is called first if a build is running and the export waits for it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        # mkdir's own words, "File exists", read as if the folder were there
+        raise NotADirectoryError(errno.ENOTDIR, "it is not a folder", str(out_dir)) from None
     exported = [mart.name for mart in marts() if mart.exported]
     # Found before anything is written: at the renames, the files before it would be new
     # and the rest old.
@@ -68,10 +72,16 @@ def export_marts(
                 path = out_dir / f"{mart}.{format}"
                 partial = out_dir / f".{path.name}.{os.getpid()}.partial"
                 staged.append((partial, path))
-                if format == "csv":
-                    _write_csv(conn, query, partial)
-                else:
-                    _write_parquet(conn, query, columns, partial, cursor_name=f"export_{mart}")
+                try:
+                    if format == "csv":
+                        _write_csv(conn, query, partial)
+                    else:
+                        _write_parquet(conn, query, columns, partial, cursor_name=f"export_{mart}")
+                except OSError as exc:
+                    if exc.filename != str(partial):
+                        raise
+                    # the file the user asked for, not the hidden one it is written as
+                    raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
         if not staged:
             raise MartsNotBuilt("no mart to export")
         for partial, path in staged:

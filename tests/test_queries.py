@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -610,10 +611,14 @@ def test_export_writes_every_mart(sample_env, sample_db, tmp_path, format):
 def test_export_to_a_place_that_cannot_be_a_folder_is_one_clear_line(sample_env, tmp_path):
     a_file = tmp_path / "a-file"
     a_file.write_text("")
-    for out in (a_file, a_file / "below"):
+    for out, why in ((a_file, "it is not a folder"), (a_file / "below", "Not a directory")):
         done = run_cli("export", "--out", str(out), env=sample_env)
         assert done.returncode == 1 and "Traceback" not in done.stderr
-        assert done.stderr.startswith(f"error: cannot write {out}")
+        assert done.stderr == f"error: cannot write {out}: {why}\n"
+    # a folder no file can be made in (procfs): the error names the file asked for
+    done = run_cli("export", "--out", "/proc/sys", env=sample_env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert re.fullmatch(r"error: cannot write /proc/sys/\w+\.csv: .+\n", done.stderr), done.stderr
     # a folder where a file goes is found before any file is replaced
     out = tmp_path / "export"
     (out / "fct_paper_listings.csv").mkdir(parents=True)
