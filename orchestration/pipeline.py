@@ -68,13 +68,17 @@ def build_models(
     selection: str | None = None,
     quiet: bool = False,
     on_wait: Callable[[], None] | None = None,
+    on_node: Callable[[int, int | None, str], None] | None = None,
 ) -> ModelsReport:
     """One planned `dbt build` (orchestration/models/plan.py) as a process of its own;
-    `on_wait()` is called if it has to wait for another build or dbt command."""
+    `on_wait()` is called if it has to wait for another build or dbt command, and
+    `on_node(ended, total, name)` as each of its nodes ends (runner.run_dbt)."""
     with planned_build(
         url, full_refresh=full_refresh, selection=selection, on_wait=on_wait
     ) as build:
-        summary = run_dbt(url, build.plan.dbt_args, quiet=quiet, extra_env=build.plan.dbt_env)
+        summary = run_dbt(
+            url, build.plan.dbt_args, quiet=quiet, extra_env=build.plan.dbt_env, on_node=on_node
+        )
         build.succeeded = summary.succeeded
     return ModelsReport(build.plan, summary)
 
@@ -171,13 +175,20 @@ def build(
     on_batch: Callable[[int], None] | None = None,
     on_features_wait: Callable[[], None] | None = None,
     on_build_wait: Callable[[], None] | None = None,
+    on_node: Callable[[int, int | None, str], None] | None = None,
 ) -> BuildReport:
     """The features step, then the models: `paperhouse build`, and the second half of a run.
-    Each step waits for its own kind running elsewhere, calling its `on_..._wait()` first."""
+    Each step waits for its own kind running elsewhere, calling its `on_..._wait()` first;
+    `on_node` follows the dbt build (build_models)."""
     extraction = extract_features(
         url, on_start=on_start, on_batch=on_batch, on_wait=on_features_wait
     )
     models = build_models(
-        url, full_refresh=full_refresh, selection=selection, quiet=quiet, on_wait=on_build_wait
+        url,
+        full_refresh=full_refresh,
+        selection=selection,
+        quiet=quiet,
+        on_wait=on_build_wait,
+        on_node=on_node,
     )
     return BuildReport(extraction, models)

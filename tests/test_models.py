@@ -23,6 +23,7 @@ from orchestration.models.manifest import MARTS_SCHEMA, marts
 from orchestration.models.runner import (
     DBT_LOG_FILE_BYTES,
     MANIFEST,
+    DbtLog,
     dbt_env,
     parse_project,
     read_run_results,
@@ -557,6 +558,55 @@ def test_a_build_takes_only_the_files_whose_features_are_extracted(db_url, conn,
     assert scalar(conn, "select count(*) from analytics.fct_paper_listings") == SEED_LISTINGS
     built(db_url)
     assert scalar(conn, "select count(*) from analytics.fct_paper_listings") == SEED_LISTINGS + 1
+
+
+def test_a_quiet_build_reports_each_dbt_node_as_it_ends_and_prints_nothing(db_url, inbox, capfd):
+    ingest(db_url, inbox)
+    extract_pending(db_url)
+    capfd.readouterr()
+    seen: list[tuple[int, int | None, str]] = []
+    summary = build_models(db_url, quiet=True, on_node=lambda *node: seen.append(node))
+    assert summary.succeeded, summary.dbt.failures
+    # one call a node run_results.json records, counted in order, against the run's total
+    assert [ended for ended, _, _ in seen] == list(range(1, len(summary.dbt.nodes) + 1))
+    assert {total for _, total, _ in seen} == {len(summary.dbt.nodes)}
+    assert {name for *_, name in seen} >= {"dim_papers", "fct_paper_keywords", "dim_keywords"}
+    assert capfd.readouterr().out == ""  # dbt's JSON log is read, not shown
+
+
+def test_dbts_json_log_gives_ended_nodes_and_errors_and_passes_other_lines_on():
+    def event(name: str, level: str = "info", msg: str = "", **data: object) -> str:
+        return json.dumps({"info": {"name": name, "level": level, "msg": msg}, "data": data})
+
+    node = {"node_info": {"node_name": "dim_papers"}}
+    log = DbtLog()
+    assert log.read(event("LogStartLine", index=1, total=3, **node)) == (None, None)
+    assert log.read(event("LogModelResult", index=1, total=3, **node)) == (None, "dim_papers")
+    assert (log.ended, log.total) == (1, 3)
+    failed = event("LogTestResult", "error", "FAIL 2 unique_x", index=2, num_models=3, **node)
+    assert log.read(failed) == ("FAIL 2 unique_x", "dim_papers")
+    assert log.read(event("SkippingDetails", index=3, total=3, node_name="fct_x")) == (
+        None,
+        "fct_x",
+    )
+    assert (log.ended, log.total) == (3, 3)
+    assert log.read(event("DatabaseErrorRunningHook", "error", "no such table")) == (
+        "no such table",
+        None,
+    )
+    assert log.read(event("Formatting", "info", "")) == (None, None)
+    # what dbt prints outside its logger is shown as it is; a blank line is not
+    assert log.read("Traceback (most recent call last):\n") == (
+        "Traceback (most recent call last):",
+        None,
+    )
+    assert log.read("\n") == (None, None)
+    assert log.read('{"info": 1}\n') == ('{"info": 1}', None)
+    assert log.read('{"info": {"name": "LogTestResult"}, "data": [3]}') == (
+        '{"info": {"name": "LogTestResult"}, "data": [3]}',
+        None,
+    )
+    assert log.ended == 3
 
 
 def test_a_mart_with_other_columns_or_types_than_its_model_is_rebuilt_in_full(db_url, conn, inbox):

@@ -301,6 +301,9 @@ def test_a_failing_build_leaves_the_previous_marts_intact_and_queryable(
     assert failed.returncode == 1
     assert "Traceback" not in failed.stderr
     assert "dim_papers" in failed.stdout + failed.stderr
+    # dbt's own error lines, read from its JSON log: shown as text, uncoloured off a terminal
+    assert "ERROR creating sql incremental model analytics.dim_papers" in failed.stdout
+    assert '"info"' not in failed.stdout and "\x1b[" not in failed.stdout
 
     # Every mart is its previous version, or (built before the failure) wholly
     # the new one; dim_papers and what depends on it are as they were.

@@ -173,14 +173,22 @@ def _build_with_progress(
 ) -> pipeline.BuildReport:
     err.print("building the models (features step, then dbt build) ...")
     with Progress(
-        TextColumn("keyphrases and search documents"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
         transient=True,
     ) as progress:
-        task = progress.add_task("extract", total=None)
+        task = progress.add_task("keyphrases and search documents", total=None)
+        # Quiet, dbt prints only its errors: a bar of its nodes shows that a long build
+        # (minutes for a first load) moves. Otherwise dbt prints a line per node itself.
+        models = progress.add_task("dbt models and tests", total=None, start=False, visible=quiet)
+
+        def node_ended(ended: int, total: int | None, name: str) -> None:
+            progress.start_task(models)  # at its first node: the bar's clock is dbt's
+            progress.update(models, completed=ended, total=total)
+
         report = pipeline.build(
             url,
             full_refresh=full_refresh,
@@ -190,6 +198,7 @@ def _build_with_progress(
             on_batch=lambda done: progress.update(task, advance=done),
             on_features_wait=say_waiting_for_features,
             on_build_wait=say_waiting_for_build,
+            on_node=node_ended if quiet else None,
         )
     _print_build_report(report)
     return report

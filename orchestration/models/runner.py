@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,18 +148,24 @@ def run_dbt(
     quiet: bool = False,
     silent: bool = False,
     extra_env: Mapping[str, str] | None = None,
+    on_node: Callable[[int, int | None, str], None] | None = None,
 ) -> BuildSummary:
     """Run `dbt ARGS` on the warehouse at `url` (`extra_env` added to its environment).
 
     dbt's output goes to this process's terminal (only errors with `quiet`,
-    nothing with `silent`).
+    nothing with `silent`). With `on_node`, dbt's log is read as it runs
+    instead, only its errors are printed (as with `quiet`), and
+    `on_node(ended, total, name)` is called as each node ends.
     """
-    returncode = call_dbt(
-        url,
-        [*(["--quiet"] if quiet or silent else []), *args],
-        extra_env=extra_env,
-        silent=silent,
-    )
+    if on_node is not None and not silent:
+        returncode = _follow_dbt(url, args, on_node, extra_env=extra_env)
+    else:
+        returncode = call_dbt(
+            url,
+            [*(["--quiet"] if quiet or silent else []), *args],
+            extra_env=extra_env,
+            silent=silent,
+        )
     summary = read_run_results(run_results_path(url))
     if returncode != 0 and summary.succeeded:
         summary.succeeded = False
@@ -182,6 +188,89 @@ def call_dbt(
         env={**dbt_env(url, os.environ), **(extra_env or {})},
         stdout=subprocess.DEVNULL if silent else None,
     ).returncode
+
+
+# dbt's events for a node that ended, whatever the outcome (built, passed, failed, no-op,
+# skipped). In its JSON log each carries the number of nodes in the run, as the text
+# log's "13 of 51 OK" does: `total`, or `num_models` for a test.
+NODE_ENDED_EVENTS = frozenset(
+    {
+        "LogModelResult",
+        "LogTestResult",
+        "LogNodeResult",
+        "LogNodeNoOpResult",
+        "LogSeedResult",
+        "LogSnapshotResult",
+        "LogFunctionResult",
+        "LogFreshnessResult",
+        "LogSkipBecauseError",
+        "SkippingDetails",
+    }
+)
+
+
+@dataclass
+class DbtLog:
+    """dbt's JSON log (`--log-format json`), read a line at a time: how many nodes have ended,
+    of how many, and what a `--quiet` dbt would have printed (its errors)."""
+
+    ended: int = 0
+    total: int | None = None
+
+    def read(self, line: str) -> tuple[str | None, str | None]:
+        """(a line to show the user, the name of a node that has just ended) of one log line."""
+        try:
+            event = json.loads(line)
+            info, data = event["info"], event.get("data") or {}
+            name, level, message = info["name"], info.get("level"), info.get("msg")
+            total = data.get("total") or data.get("num_models")
+            node = (data.get("node_info") or {}).get("node_name") or data.get("node_name")
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # not an event: what dbt prints outside its logger (a crash, a warning of Python's)
+            return line.rstrip("\n") or None, None
+        shown = (str(message or "") or None) if level == "error" else None
+        if name not in NODE_ENDED_EVENTS:
+            return shown, None
+        self.ended += 1
+        if isinstance(total, int) and total >= self.ended:
+            self.total = total
+        return shown, str(node or "?")
+
+
+def _follow_dbt(
+    url: str,
+    args: Sequence[str],
+    on_node: Callable[[int, int | None, str], None],
+    *,
+    extra_env: Mapping[str, str] | None = None,
+) -> int:
+    """`dbt ARGS` with its log read as it runs (see run_dbt); its exit code. The log file keeps
+    dbt's own format: only what dbt prints becomes JSON."""
+    log = DbtLog()
+    # the errors it passes on are printed here: coloured only for a terminal
+    colours = "--use-colors" if sys.stdout.isatty() else "--no-use-colors"
+    command = [
+        dbt_executable(),
+        *("--log-format", "json", "--log-format-file", "debug", colours),
+        *args,
+    ]
+    with subprocess.Popen(
+        dying_with_parent(command),
+        cwd=DBT_PROJECT_DIR,
+        env={**dbt_env(url, os.environ), **(extra_env or {})},
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    ) as dbt:
+        assert dbt.stdout is not None
+        for line in dbt.stdout:
+            shown, node = log.read(line)
+            if shown is not None:
+                print(shown, flush=True)
+            if node is not None:
+                on_node(log.ended, log.total, node)
+    return dbt.returncode
 
 
 def parse_project() -> Path:
