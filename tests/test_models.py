@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+import time
 import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -572,6 +573,34 @@ def test_a_quiet_build_reports_each_dbt_node_as_it_ends_and_prints_nothing(db_ur
     assert {total for _, total, _ in seen} == {len(summary.dbt.nodes)}
     assert {name for *_, name in seen} >= {"dim_papers", "fct_paper_keywords", "dim_keywords"}
     assert capfd.readouterr().out == ""  # dbt's JSON log is read, not shown
+
+
+def test_a_build_whose_progress_callback_fails_stops_dbt_and_the_next_build_completes(
+    db_url, conn, inbox
+):
+    ingest(db_url, inbox)
+    extract_pending(db_url)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_the_third(ended: int, total: int | None, name: str) -> None:
+        if ended == 3:
+            raise Stop
+
+    results = run_results_path(db_url)
+    before = results.stat().st_mtime_ns if results.exists() else None
+    with pytest.raises(Stop):
+        build_models(db_url, quiet=True, on_node=stop_at_the_third)
+    # dbt was killed with it, not left to finish its build (it writes its results last)
+    assert (results.stat().st_mtime_ns if results.exists() else None) == before
+    # and its sessions end
+    deadline = time.monotonic() + 30
+    while scalar(conn, "select count(*) from pg_stat_activity where application_name = 'dbt'"):
+        assert time.monotonic() < deadline, "dbt's sessions outlived the build"
+        time.sleep(0.2)
+    assert build_models(db_url, quiet=True).succeeded
+    assert scalar(conn, "select count(*) from analytics.fct_paper_listings") == SEED_LISTINGS
 
 
 def test_dbts_json_log_gives_ended_nodes_and_errors_and_passes_other_lines_on():

@@ -264,12 +264,16 @@ def _follow_dbt(
         errors="replace",
     ) as dbt:
         assert dbt.stdout is not None
-        for line in dbt.stdout:
-            shown, node = log.read(line)
-            if shown is not None:
-                print(shown, flush=True)
-            if node is not None:
-                on_node(log.ended, log.total, node)
+        try:
+            for line in dbt.stdout:
+                shown, node = log.read(line)
+                if shown is not None:
+                    print(shown, flush=True)
+                if node is not None:
+                    on_node(log.ended, log.total, node)
+        except BaseException:  # Ctrl-C, or a callback that failed: dbt stops too, as in run()
+            dbt.kill()
+            raise
     return dbt.returncode
 
 
