@@ -42,11 +42,7 @@ def export_marts(
 ) -> list[Path]:
     """Write every exported mart to `out_dir` as `<mart>.<format>`; the files written.
     `on_wait()` is called first if a build is running and the export waits for it."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        # mkdir's own words, "File exists", read as if the folder were there
-        raise NotADirectoryError(errno.ENOTDIR, "it is not a folder", str(out_dir)) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
     exported = [mart.name for mart in marts() if mart.exported]
     # Found before anything is written: at the renames, the files before it would be new
     # and the rest old.

@@ -69,6 +69,18 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def reason(exc: OSError) -> str:
+    """Why a file or folder could not be made, in a user's words.
+
+    The commands make their folders with mkdir(exist_ok=True), whose only
+    FileExistsError is a file standing where the folder goes: its own words,
+    "File exists", read as if the folder were there.
+    """
+    if isinstance(exc, FileExistsError):
+        return "it is not a folder"
+    return exc.strerror or str(exc)
+
+
 def utf8_text(value: str | None) -> str | None:
     """A command-line text the warehouse is sent, refused unless it is UTF-8 (a typer callback).
 

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestration.bench.harness import BenchReport, run_bench
-from orchestration.cli.app import app, err, friendly_errors, out
+from orchestration.cli.app import app, err, friendly_errors, out, reason
 from orchestration.ingest.inbox import as_text
 
 # Bounds on what the harness writes to disk: ten million listings are about 10 GB of inbox
@@ -124,10 +124,8 @@ def _make_workdir(workdir: Path) -> None:
     try:
         workdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file of that name, or a parent that cannot hold a folder
-        # mkdir's own words for a file in the way, "File exists", read as if the folder were there
-        why = "it is not a folder" if isinstance(exc, FileExistsError) else exc.strerror or exc
         err.print(
-            Text(f"error: cannot use {as_text(str(workdir))} as the bench's folder: {why}"),
+            Text(f"error: cannot use {as_text(str(workdir))} as the bench's folder: {reason(exc)}"),
             highlight=False,
         )
         raise typer.Exit(1) from None

@@ -21,6 +21,7 @@ from orchestration.cli.app import (
     err,
     friendly_errors,
     out,
+    reason,
     say_waiting_for_build,
     settings,
     utf8_text,
@@ -312,7 +313,7 @@ def export(
         )
     except OSError as exc:  # the folder cannot be made, or the disk is full
         where = as_text(str(exc.filename or out_dir))
-        err.print(Text(f"error: cannot write {where}: {exc.strerror or exc}"), highlight=False)
+        err.print(Text(f"error: cannot write {where}: {reason(exc)}"), highlight=False)
         raise typer.Exit(1) from None
     for path in written:
         out.print(Text(f"wrote {as_text(str(path))} ({path.stat().st_size:,} bytes)"))
