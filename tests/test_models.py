@@ -452,22 +452,105 @@ def test_incremental_builds_equal_a_full_refresh(
         abstract="Quantum annealing schedules for protein folding benchmarks on photonic hardware. "
         * 40,
     )
-    batches = [sorted(inbox.iterdir())[:2], sorted(inbox.iterdir())[2:], [changed]]
+    # Another paper keeps a keyword when a longer abstract comes, but writes it
+    # with capitals that sort lower (LoRA after lora): its form must go with it.
+    adapters = "Adapters for Frozen Encoders"
+    lower, upper = tmp_path / "lower.txt", tmp_path / "upper.txt"
+    lower_abstract = (
+        "We study how lora adapters change frozen encoders. The lora adapters are cheap. "
+        "Our lora adapters match full tuning on retrieval."
+    )
+    write_page(lower, [(adapters, "Oct 6 1")], abstract=lower_abstract)
+    upper_abstract = lower_abstract.replace("lora", "LoRA") + " They transfer across languages."
+    write_page(upper, [(adapters, "Oct 6 2")], abstract=upper_abstract)
+    seeds = sorted(inbox.iterdir())
+    batches = [seeds[:2], [*seeds[2:], lower], [changed, upper]]
 
-    for batch in batches:  # warehouse A: a build after each batch
+    full = built_in_steps_and_at_once(db_url, server_url, template_db, batches)
+    assert len(full["dim_papers"]) == SEED_DISTINCT_TITLES + 1  # and the adapters paper
+    assert any(row[0].startswith("quantum annealing") for row in full["dim_keywords"])
+    assert ("lora adapter", "LoRA adapter") in {row[:2] for row in full["dim_keywords"]}
+
+
+def built_in_steps_and_at_once(db_url, server_url, template_db, batches):
+    """Warehouse A built after each batch of files, warehouse B once from all of them by a full
+    refresh: every mart but the histories must be identical. So must A's, every column of them
+    (sightings, ingests), after a full refresh of A. B's marts, for further checks."""
+    for batch in batches:
         ingest(db_url, *batch)
         built(db_url)
     incremental = mart_snapshot(db_url)
-
-    with fresh_database(server_url, template_db) as other_url:  # warehouse B: one full refresh
+    every_column = mart_snapshot(db_url, every_column=True)
+    built(db_url, full_refresh=True)
+    assert mart_snapshot(db_url, every_column=True) == every_column
+    with fresh_database(server_url, template_db) as other_url:
         ingest(other_url, *[path for batch in batches for path in batch])
         built(other_url, full_refresh=True)
         full = mart_snapshot(other_url)
-
     for mart in MARTS:
         assert incremental[mart] == full[mart], mart
-    assert len(full["dim_papers"]) == SEED_DISTINCT_TITLES
-    assert any(row[0].startswith("quantum annealing") for row in full["dim_keywords"])
+    return full
+
+
+def test_a_paper_whose_month_changes_moves_its_keywords_to_the_new_month(
+    server_url, template_db, db_url, conn, tmp_path
+):
+    # Relisted with a publication date in another month, a paper keeps its
+    # keywords and moves them: fct_keyword_monthly counts one paper less in the
+    # old month without recounting it, unless the paper held that month's
+    # newest ingest, and then recounts it (both happen below); dim_keywords
+    # counts papers, not months, and changes nothing but their sightings.
+    def page(name, records, abstract, page_date="Dec 11"):
+        write_page(tmp_path / name, records, page_date=page_date, abstract=abstract)
+        return tmp_path / name
+
+    crystals = "Sparse autoencoders find interpretable features in protein language models. " * 3
+    rivers = "Graph neural networks forecast river discharge from gauge stations. " * 3
+    # October: Crystals A and B and River E, then Crystal C and River D, one
+    # build each. Then Crystal A leaves October, whose newest ingest is Crystal
+    # C's (a decrement), and River D leaves it holding its newest ingest (a
+    # recount).
+    crystals_first = page("1a.txt", [("Crystal A", "Oct 6 1"), ("Crystal B", "Oct 7 1")], crystals)
+    rivers_first = page("1b.txt", [("River E", "Oct 8 1")], rivers)
+    crystals_then = page("2a.txt", [("Crystal C", "Oct 9 1")], crystals)
+    rivers_then = page("2b.txt", [("River D", "Oct 6 1")], rivers)
+    moved = [
+        page("3a.txt", [("Crystal A", "Nov 3 1")], crystals, page_date="Dec 12"),
+        page("3b.txt", [("River D", "Nov 4 1")], rivers, page_date="Dec 12"),
+    ]
+    full = built_in_steps_and_at_once(
+        db_url,
+        server_url,
+        template_db,
+        [[crystals_first, rivers_first], [crystals_then, rivers_then], moved],
+    )
+    months = conn.execute(
+        "select to_char(trend_month, 'Mon'), count(*) from analytics.fct_paper_keywords k "
+        "join analytics.dim_papers p using (paper_id) where p.title = any(%s) group by 1",
+        [["Crystal A", "River D"]],
+    ).fetchall()
+    assert [month for month, _ in months] == ["Nov"]
+    monthly = {(k, month.month): count for k, month, count, *_ in full["fct_keyword_monthly"]}
+
+    def keywords_of(title):
+        return {
+            keyword
+            for (keyword,) in conn.execute(
+                "select keyword from analytics.fct_paper_keywords "
+                "join analytics.dim_papers using (paper_id) where title = %s",
+                [title],
+            )
+        }
+
+    # October keeps Crystals B and C, and River E; November has the two that moved
+    for moved_paper, stayed_paper, stayed in (
+        ("Crystal A", "Crystal C", 2),
+        ("River D", "River E", 1),
+    ):
+        shared = keywords_of(moved_paper) & keywords_of(stayed_paper)
+        assert shared, moved_paper
+        assert {monthly[(keyword, 10)] for keyword in shared} == {stayed}, moved_paper
+        assert {monthly[(keyword, 11)] for keyword in shared} == {1}, moved_paper
 
 
 def test_a_one_file_build_touches_only_what_the_file_brings(db_url, conn, inbox, tmp_path):

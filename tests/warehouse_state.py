@@ -67,11 +67,19 @@ def raw_snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-def mart_snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every mart but the histories (which keep each build's version by design)."""
+def mart_snapshot(url: str, every_column: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    """Every mart but the histories (which keep each build's version by design). With
+    `every_column`, timestamps, commit numbers and file ids too: equal only within one warehouse."""
     with psycopg.connect(url) as conn:
         return {
-            mart.name: sorted(conn.execute(mart_query(conn, mart.name)).fetchall(), key=repr)
+            mart.name: sorted(
+                conn.execute(
+                    sql.SQL("select * from analytics.{}").format(sql.Identifier(mart.name))
+                    if every_column
+                    else mart_query(conn, mart.name)
+                ).fetchall(),
+                key=repr,
+            )
             for mart in marts()
             if not mart.append_only
         }

@@ -5,11 +5,11 @@
     - `latest_versions`: each touched paper's newest keyword set (Q);
     - `previous_versions`: the set it had before (P), which the mart counts now;
     - `gained` / `lost`: (paper, keyword, month) rows in Q but not P, and in
-      P but not Q.
+      P but not Q, each with its version's last_ingest_seq.
 
-    The marts add what was gained to their counts (work in proportion to the
-    new files, however popular a keyword is) and recount from scratch only
-    what was lost, which is rare (a paper's abstract or month changed). A
+    The marts move their counts by what was gained and lost (work in
+    proportion to the new files, however popular a keyword is) and recount
+    from scratch only a row whose maximum a lost paper may have held. A
     recount is idempotent, so a build that runs again over the same versions
     changes nothing; gains always move the mart's watermark past their version.
 #}
@@ -54,7 +54,7 @@
 
     previous_rows as (
 
-        select previous.paper_id, previous.trend_month as month, keyword
+        select previous.paper_id, previous.trend_month as month, previous.last_ingest_seq, keyword
         from previous_versions as previous
         cross join lateral unnest(previous.keywords) as keyword
 
@@ -69,7 +69,7 @@
 
     lost as (
 
-        select paper_id, keyword, month from previous_rows
+        select paper_id, keyword, month, last_ingest_seq from previous_rows
         where (paper_id, keyword, month) not in (select paper_id, keyword, month from latest_rows)
 
     )

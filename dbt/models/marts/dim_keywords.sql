@@ -1,10 +1,15 @@
 -- One row per keyword: how many papers carry it and when it was seen.
 --
--- Incremental: counts move by what touched papers gained, keywords that a
--- paper gave up are recounted (macro touched_keyword_versions), so a build
--- costs what its files bring, not what a popular keyword has gathered.
+-- Incremental: counts move by what touched papers gained (macro
+-- touched_keyword_versions). A paper's first sighting only moves earlier,
+-- its last sighting later, so a keyword's can move with them. A keyword is
+-- recounted from all its facts only where a paper gave it up or now writes
+-- it in a form that sorts lower, which a maximum cannot take back; a paper
+-- whose month alone changed recounts nothing here. A build costs what its
+-- files bring, not what a popular keyword has gathered.
 
 -- depends_on: {{ ref('fct_paper_keyword_versions') }}
+-- depends_on: {{ ref('stg_features__listing_keywords') }}
 
 {{
     config(
@@ -33,15 +38,52 @@ papers as not materialized (
 {% if is_incremental() %}
 {{ touched_keyword_versions() }},
 
--- keywords a paper gave up: counted again from the facts
-lost_keywords as (
+-- each keyword of a touched paper's previous version, as it wrote it then:
+-- read from the listing that version came from
+previous_forms as (
 
-    select distinct keyword from lost
+    select
+        previous.paper_id,
+        forms.keyword,
+        forms.display_keyword
+    from previous_versions as previous
+    inner join {{ ref('stg_features__listing_keywords') }} as listing
+        on listing.file_id = previous.abstract_file_id
+        and listing.position = previous.abstract_position
+    cross join lateral unnest(listing.keywords, listing.display_keywords)
+        as forms (keyword, display_keyword)
+
+),
+
+-- and as it writes them now
+latest_forms as (
+
+    select
+        facts.paper_id,
+        facts.keyword,
+        facts.display_keyword,
+        facts.last_ingest_seq
+    from latest_versions as latest
+    inner join {{ ref('fct_paper_keywords') }} as facts on facts.paper_id = latest.paper_id
+
+),
+
+-- keywords a paper gave up, or now writes in a form that sorts lower:
+-- counted again from the facts
+recounted_keywords as (
+
+    select distinct previous.keyword
+    from previous_forms as previous
+    left join latest_forms as latest
+        on latest.paper_id = previous.paper_id and latest.keyword = previous.keyword
+    where
+        latest.keyword is null
+        or latest.display_keyword collate "C" < previous.display_keyword collate "C"  -- noqa: RF02
 
 ),
 {% endif %}
 
--- every keyword on a full build; only the lost ones on an incremental one
+-- every keyword on a full build; only the recounted ones on an incremental one
 counted as (
 
     select
@@ -58,7 +100,7 @@ counted as (
     from {{ ref('fct_paper_keywords') }} as keywords
     inner join papers on papers.paper_id = keywords.paper_id
     {% if is_incremental() %}
-    where keywords.keyword in (select lost_keywords.keyword from lost_keywords)
+    where keywords.keyword in (select recounted_keywords.keyword from recounted_keywords)
     {% endif %}
     group by keywords.keyword
 
@@ -67,36 +109,23 @@ counted as (
 {% if is_incremental() %}
 ,
 
--- each keyword a paper gained, once
-gained_keywords as (
-
-    select distinct
-        gained.paper_id,
-        gained.keyword
-    from gained
-
-),
-
--- the others only gained papers, or kept theirs and saw them again
+-- the others: papers gained, and the sightings and forms of the papers that
+-- carry them now, which only widen what the mart holds
 carried as (
 
     select
-        latest_rows.keyword,
-        max(facts.display_keyword collate "C") filter (  -- noqa: RF02
-            where gained.paper_id is not null
-        ) as display_keyword,
-        count(*) filter (where gained.paper_id is not null)::integer as papers_gained,
-        min(papers.first_seen_at) filter (where gained.paper_id is not null) as first_seen_at,
+        latest.keyword,
+        max(latest.display_keyword collate "C") as display_keyword,  -- noqa: RF02
+        count(*) filter (where previous.paper_id is null)::integer as papers_gained,
+        min(papers.first_seen_at) as first_seen_at,
         max(papers.last_seen_at) as last_seen_at,
-        max(latest_rows.last_ingest_seq) as last_ingest_seq
-    from latest_rows
-    inner join papers on papers.paper_id = latest_rows.paper_id
-    left join gained_keywords as gained
-        on gained.paper_id = latest_rows.paper_id and gained.keyword = latest_rows.keyword
-    left join {{ ref('fct_paper_keywords') }} as facts
-        on facts.paper_id = gained.paper_id and facts.keyword = gained.keyword
-    where latest_rows.keyword not in (select lost_keywords.keyword from lost_keywords)
-    group by latest_rows.keyword
+        max(latest.last_ingest_seq) as last_ingest_seq
+    from latest_forms as latest
+    inner join papers on papers.paper_id = latest.paper_id
+    left join previous_forms as previous
+        on previous.paper_id = latest.paper_id and previous.keyword = latest.keyword
+    where latest.keyword not in (select recounted_keywords.keyword from recounted_keywords)
+    group by latest.keyword
 
 )
 
@@ -112,16 +141,17 @@ left join {{ this }} as current on current.keyword = carried.keyword
 
 union all
 
--- keywords no paper carries any more: counted as 0, then deleted by the post-hook
+-- the recounted keywords; one no paper carries any more counts 0, and the
+-- post-hook deletes it
 select
-    lost_keywords.keyword,
-    coalesce(counted.display_keyword, lost_keywords.keyword) as display_keyword,
+    recounted_keywords.keyword,
+    coalesce(counted.display_keyword, recounted_keywords.keyword) as display_keyword,
     coalesce(counted.paper_count, 0) as paper_count,
     counted.first_seen_at,
     counted.last_seen_at,
     counted.last_ingest_seq
-from lost_keywords
-left join counted on counted.keyword = lost_keywords.keyword
+from recounted_keywords
+left join counted on counted.keyword = recounted_keywords.keyword
 
 {% else %}
 

@@ -28,6 +28,10 @@ select
     papers.paper_id,
     papers.last_ingest_seq,
     papers.trend_month,
+    -- the listing read: dim_keywords finds there the form the paper wrote
+    -- each keyword in, which the next version may write otherwise
+    papers.abstract_file_id,
+    papers.abstract_position,
     -- sorted, so that two versions compare as sets (empty, not null, without keywords)
     array(
         select keyword from unnest(listing_keywords.keywords) as keyword
