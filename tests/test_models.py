@@ -26,6 +26,7 @@ from orchestration.models.runner import (
     MANIFEST,
     DbtLog,
     dbt_env,
+    manifest_is_stale,
     parse_project,
     read_run_results,
     run_results_path,
@@ -160,6 +161,39 @@ def write_page(path, records, page_date="Dec 11", abstract=ABSTRACT):
     path.write_text(header + body, encoding="utf-8")
     stamp = datetime(2026, 11, 21, 12).timestamp()
     os.utime(path, (stamp, stamp))
+
+
+def test_a_manifest_older_than_a_file_or_folder_dbt_parses_is_stale(tmp_path):
+    # After `git pull` without `make`: the plan must read the marts' new contracts.
+    project = tmp_path / "dbt"
+    (project / "models" / "marts").mkdir(parents=True)
+    model = project / "models" / "marts" / "a.sql"
+    model.write_text("select 1")
+    (project / "dbt_project.yml").write_text("name: x")
+    (project / "target").mkdir()
+    manifest = project / "target" / "manifest.json"
+    assert manifest_is_stale(manifest, project)  # never parsed
+
+    def at(path, seconds):
+        os.utime(path, (seconds, seconds))
+
+    for path in (
+        project / "models",
+        project / "models" / "marts",
+        model,
+        project / "dbt_project.yml",
+    ):
+        at(path, 1_000)
+    manifest.write_text("{}")
+    at(manifest, 2_000)
+    assert not manifest_is_stale(manifest, project)
+    at(project / "target", 3_000)  # dbt's own output is not parsed
+    assert not manifest_is_stale(manifest, project)
+    at(model, 3_000)  # a model changed
+    assert manifest_is_stale(manifest, project)
+    at(model, 1_000)
+    model.unlink()  # a model removed: only its folder tells
+    assert manifest_is_stale(manifest, project)
 
 
 def test_title_variants_merge_and_numeral_variants_stay_apart(db_url, conn, tmp_path):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from orchestration.models.runner import MANIFEST, parse_project
+from orchestration.models.runner import MANIFEST, manifest_is_stale, parse_project
 
 MARTS_SCHEMA = "analytics"
 
@@ -22,8 +22,9 @@ class Mart:
 
 
 def marts(manifest: Path = MANIFEST) -> list[Mart]:
-    """Every model in the marts' schema, in name order (dbt parses the project first if it never has)."""
-    if not manifest.exists():
+    """Every model in the marts' schema, in name order. dbt parses the project first if it never
+    has, or if a file of it changed since (a checkout upgraded without `make`)."""
+    if manifest_is_stale(manifest):
         parse_project()
     return list(_marts(manifest, manifest.stat().st_mtime_ns))
 

@@ -277,6 +277,29 @@ def _follow_dbt(
     return dbt.returncode
 
 
+# What dbt parses into the manifest (the Makefile's DBT_SOURCES), under dbt/.
+DBT_SOURCES = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
+
+
+def manifest_is_stale(manifest: Path = MANIFEST, project: Path = DBT_PROJECT_DIR) -> bool:
+    """Whether `manifest` is missing or older than a file or folder dbt parses, as `make` judges
+    it: a checkout upgraded (`git pull`) and run without `make` still has the old manifest, and
+    the marts' contracts in it would hide a changed column from the build's plan."""
+    try:
+        written = manifest.stat().st_mtime_ns
+    except FileNotFoundError:
+        return True
+    for name in DBT_SOURCES:
+        top = project / name
+        if not top.exists():
+            continue
+        # folders too: deleting a model changes only its folder's time
+        paths = [top, *top.rglob("*")] if top.is_dir() else [top]
+        if any(path.stat().st_mtime_ns > written for path in paths):
+            return True
+    return False
+
+
 def parse_project() -> Path:
     """Write dbt/target/manifest.json, which dagster-dbt reads at import; needs no database.
 
