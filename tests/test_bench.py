@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.bench.corpus import LAYOUTS, generate_files, method_name, title_variant
+from orchestration.bench.corpus import (
+    LAYOUTS,
+    Paper,
+    daily_page,
+    generate_files,
+    method_name,
+    title_variant,
+)
 from orchestration.bench.growth import stage_costs
 
 from conftest import embedded_home, processes_with, run_cli
@@ -46,6 +53,24 @@ def test_the_corpus_is_deterministic_and_parses_without_a_warning():
     assert len(keys) == papers  # variants and repeats share their paper's key
     repeats = 1 - papers / 2_500
     assert 0.10 < repeats < 0.20
+
+
+def test_a_daily_page_lists_new_papers_and_the_seen_ones_again_each_with_a_date():
+    seen = [
+        Paper(f"Seen Paper {n}: A Study", f"The abstract of seen paper {n}. " * 20)
+        for n in range(3)
+    ]
+    text = daily_page(seen, 40, seed=3, first_paper=900)
+    assert text == daily_page(seen, 40, seed=3, first_paper=900)
+    parsed = parse_bytes(text.encode())
+    assert parsed.notes.render() is None
+    assert parsed.parser.layout.value == "blocks_with_metadata"
+    assert len(parsed.listings) == 40
+    relisted = [listing for listing in parsed.listings if listing.title.startswith("Seen Paper")]
+    assert sorted((listing.title, listing.abstract) for listing in relisted) == sorted(
+        (paper.title, paper.abstract.strip()) for paper in seen
+    )
+    assert all(listing.published_text for listing in relisted)
 
 
 def test_method_names_are_unique_and_variants_keep_the_title_key():

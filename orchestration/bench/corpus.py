@@ -266,6 +266,16 @@ def generate_files(
         file_number += 1
 
 
+def daily_page(seen: list[Paper], listings: int, seed: int, first_paper: int) -> str:
+    """One page in the metadata layout of `listings` listings: the papers `seen` listed again,
+    each with a date of its own (which may move its month, as a real relisting that now shows
+    a publication date does), among new papers numbered from `first_paper`."""
+    rng = random.Random(seed)
+    papers = [_paper(first_paper + i, rng) for i in range(listings - len(seen))] + list(seen)
+    rng.shuffle(papers)
+    return render("blocks_with_metadata", papers, rng)
+
+
 def big_file_chunks(target_bytes: int, seed: int = 1) -> Iterator[str]:
     """One blocks-layout page of about `target_bytes`, in pieces: for the memory benchmark."""
     rng = random.Random(seed)

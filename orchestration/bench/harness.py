@@ -44,7 +44,13 @@ from psycopg import sql
 
 from orchestration import queries
 from orchestration.bench import BenchBusy
-from orchestration.bench.corpus import big_file_chunks, generate_files
+from orchestration.bench.corpus import (
+    REPEAT_SHARE,
+    Paper,
+    big_file_chunks,
+    daily_page,
+    generate_files,
+)
 from orchestration.features import extract_pending
 from orchestration.ingest import listing_copy
 from orchestration.ingest.listing_copy import LISTING_COLUMNS
@@ -500,7 +506,8 @@ def first_load(server_url: str, name: str, inbox: Path) -> dict:
 
 
 def run_after_new_file(url: str, inbox: Path) -> float:
-    """Wall time of `paperhouse run` (a new process, as a user or cron runs it) after one new file.
+    """Wall time of `paperhouse run` (a new process, as a user or cron runs it) after one new file:
+    a day's page of new papers and, as real pages do, some the warehouse holds listed again.
 
     A run with nothing new goes first, untimed: a scheduled run follows the
     last one on the same warehouse, whose dbt parse state it reuses (dbt keeps
@@ -508,9 +515,19 @@ def run_after_new_file(url: str, inbox: Path) -> float:
     first build since its bulk load and parse the whole dbt project.
     """
     paperhouse_run(url, inbox)
-    new_file = next(generate_files(NEW_FILE_LISTINGS, seed=7, first_paper=50_000_000))
-    path = inbox / f"zz_new_{new_file.name}"
-    path.write_text(new_file.text, encoding="utf-8")
+    with connect(url) as conn:
+        # the paper_id order: a fixed sample, spread over the warehouse, that an index gives
+        seen = [
+            Paper(title, abstract)
+            for title, abstract in conn.execute(
+                "select title, abstract from analytics.dim_papers order by paper_id limit %s",
+                [round(NEW_FILE_LISTINGS * REPEAT_SHARE)],
+            )
+        ]
+    path = inbox / "zz_new_page.txt"
+    path.write_text(
+        daily_page(seen, NEW_FILE_LISTINGS, seed=7, first_paper=50_000_000), encoding="utf-8"
+    )
     _age(path)
     started = time.perf_counter()
     paperhouse_run(url, inbox)
