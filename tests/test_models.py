@@ -467,6 +467,19 @@ def test_keyword_quality_on_the_hand_labels(sample):
 MARTS = [mart.name for mart in marts() if not mart.append_only]
 
 
+def built_in_steps(db_url, batches):
+    """The warehouse built after each batch of files; its marts but the histories. Every column
+    of them (sightings, ingests) must stay as a full refresh of the same warehouse then makes it."""
+    for batch in batches:
+        ingest(db_url, *batch)
+        built(db_url)
+    marts = mart_snapshot(db_url)
+    every_column = mart_snapshot(db_url, every_column=True)
+    built(db_url, full_refresh=True)
+    assert mart_snapshot(db_url, every_column=True) == every_column
+    return marts
+
+
 @pytest.mark.slow
 def test_incremental_builds_equal_a_full_refresh(
     server_url, template_db, db_url, conn, inbox, tmp_path
@@ -500,35 +513,19 @@ def test_incremental_builds_equal_a_full_refresh(
     seeds = sorted(inbox.iterdir())
     batches = [seeds[:2], [*seeds[2:], lower], [changed, upper]]
 
-    full = built_in_steps_and_at_once(db_url, server_url, template_db, batches)
-    assert len(full["dim_papers"]) == SEED_DISTINCT_TITLES + 1  # and the adapters paper
-    assert any(row[0].startswith("quantum annealing") for row in full["dim_keywords"])
-    assert ("lora adapter", "LoRA adapter") in {row[:2] for row in full["dim_keywords"]}
-
-
-def built_in_steps_and_at_once(db_url, server_url, template_db, batches):
-    """Warehouse A built after each batch of files, warehouse B once from all of them by a full
-    refresh: every mart but the histories must be identical. So must A's, every column of them
-    (sightings, ingests), after a full refresh of A. B's marts, for further checks."""
-    for batch in batches:
-        ingest(db_url, *batch)
-        built(db_url)
-    incremental = mart_snapshot(db_url)
-    every_column = mart_snapshot(db_url, every_column=True)
-    built(db_url, full_refresh=True)
-    assert mart_snapshot(db_url, every_column=True) == every_column
-    with fresh_database(server_url, template_db) as other_url:
+    incremental = built_in_steps(db_url, batches)
+    with fresh_database(server_url, template_db) as other_url:  # another warehouse, built at once
         ingest(other_url, *[path for batch in batches for path in batch])
         built(other_url, full_refresh=True)
         full = mart_snapshot(other_url)
     for mart in MARTS:
         assert incremental[mart] == full[mart], mart
-    return full
+    assert len(full["dim_papers"]) == SEED_DISTINCT_TITLES + 1  # and the adapters paper
+    assert any(row[0].startswith("quantum annealing") for row in full["dim_keywords"])
+    assert ("lora adapter", "LoRA adapter") in {row[:2] for row in full["dim_keywords"]}
 
 
-def test_a_paper_whose_month_changes_moves_its_keywords_to_the_new_month(
-    server_url, template_db, db_url, conn, tmp_path
-):
+def test_a_paper_whose_month_changes_moves_its_keywords_to_the_new_month(db_url, conn, tmp_path):
     # Relisted with a publication date in another month, a paper keeps its
     # keywords and moves them: fct_keyword_monthly counts one paper less in the
     # old month without recounting it, unless the paper held that month's
@@ -552,11 +549,8 @@ def test_a_paper_whose_month_changes_moves_its_keywords_to_the_new_month(
         page("3a.txt", [("Crystal A", "Nov 3 1")], crystals, page_date="Dec 12"),
         page("3b.txt", [("River D", "Nov 4 1")], rivers, page_date="Dec 12"),
     ]
-    full = built_in_steps_and_at_once(
-        db_url,
-        server_url,
-        template_db,
-        [[crystals_first, rivers_first], [crystals_then, rivers_then], moved],
+    marts = built_in_steps(
+        db_url, [[crystals_first, rivers_first], [crystals_then, rivers_then], moved]
     )
     months = conn.execute(
         "select to_char(trend_month, 'Mon'), count(*) from analytics.fct_paper_keywords k "
@@ -564,7 +558,7 @@ def test_a_paper_whose_month_changes_moves_its_keywords_to_the_new_month(
         [["Crystal A", "River D"]],
     ).fetchall()
     assert [month for month, _ in months] == ["Nov"]
-    monthly = {(k, month.month): count for k, month, count, *_ in full["fct_keyword_monthly"]}
+    monthly = {(k, month.month): count for k, month, count, *_ in marts["fct_keyword_monthly"]}
 
     def keywords_of(title):
         return {
