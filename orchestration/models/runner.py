@@ -182,12 +182,22 @@ def call_dbt(
 ) -> int:
     """`dbt ARGS` in dbt/ on the warehouse at `url`, output to this terminal; its exit code."""
     return subprocess.run(
-        dying_with_parent([dbt_executable(), *args]),
+        **_dbt_process(url, args, extra_env),
         check=False,
-        cwd=DBT_PROJECT_DIR,
-        env={**dbt_env(url, os.environ), **(extra_env or {})},
         stdout=subprocess.DEVNULL if silent else None,
     ).returncode
+
+
+def _dbt_process(
+    url: str, args: Sequence[str], extra_env: Mapping[str, str] | None
+) -> dict[str, object]:
+    """How every dbt process starts: in dbt/, with the warehouse's connection in its environment,
+    dying with this process."""
+    return {
+        "args": dying_with_parent([dbt_executable(), *args]),
+        "cwd": DBT_PROJECT_DIR,
+        "env": {**dbt_env(url, os.environ), **(extra_env or {})},
+    }
 
 
 # dbt's events for a node that ended, whatever the outcome (built, passed, failed, no-op,
@@ -249,15 +259,9 @@ def _follow_dbt(
     log = DbtLog()
     # the errors it passes on are printed here: coloured only for a terminal
     colours = "--use-colors" if sys.stdout.isatty() else "--no-use-colors"
-    command = [
-        dbt_executable(),
-        *("--log-format", "json", "--log-format-file", "debug", colours),
-        *args,
-    ]
+    logged = ["--log-format", "json", "--log-format-file", "debug", colours, *args]
     with subprocess.Popen(
-        dying_with_parent(command),
-        cwd=DBT_PROJECT_DIR,
-        env={**dbt_env(url, os.environ), **(extra_env or {})},
+        **_dbt_process(url, logged, extra_env),
         stdout=subprocess.PIPE,
         text=True,
         encoding="utf-8",
