@@ -535,31 +535,6 @@ def test_a_paper_whose_month_changes_moves_its_keywords_to_the_new_month(db_url,
         write_page(tmp_path / name, records, page_date=page_date, abstract=abstract)
         return tmp_path / name
 
-    crystals = "Sparse autoencoders find interpretable features in protein language models. " * 3
-    rivers = "Graph neural networks forecast river discharge from gauge stations. " * 3
-    # October: Crystals A and B and River E, then Crystal C and River D, one
-    # build each. Then Crystal A leaves October, whose newest ingest is Crystal
-    # C's (a decrement), and River D leaves it holding its newest ingest (a
-    # recount).
-    crystals_first = page("1a.txt", [("Crystal A", "Oct 6 1"), ("Crystal B", "Oct 7 1")], crystals)
-    rivers_first = page("1b.txt", [("River E", "Oct 8 1")], rivers)
-    crystals_then = page("2a.txt", [("Crystal C", "Oct 9 1")], crystals)
-    rivers_then = page("2b.txt", [("River D", "Oct 6 1")], rivers)
-    moved = [
-        page("3a.txt", [("Crystal A", "Nov 3 1")], crystals, page_date="Dec 12"),
-        page("3b.txt", [("River D", "Nov 4 1")], rivers, page_date="Dec 12"),
-    ]
-    marts = built_in_steps(
-        db_url, [[crystals_first, rivers_first], [crystals_then, rivers_then], moved]
-    )
-    months = conn.execute(
-        "select to_char(trend_month, 'Mon'), count(*) from analytics.fct_paper_keywords k "
-        "join analytics.dim_papers p using (paper_id) where p.title = any(%s) group by 1",
-        [["Crystal A", "River D"]],
-    ).fetchall()
-    assert [month for month, _ in months] == ["Nov"]
-    monthly = {(k, month.month): count for k, month, count, *_ in marts["fct_keyword_monthly"]}
-
     def keywords_of(title):
         return {
             keyword
@@ -569,6 +544,42 @@ def test_a_paper_whose_month_changes_moves_its_keywords_to_the_new_month(db_url,
                 [title],
             )
         }
+
+    crystals = "Sparse autoencoders find interpretable features in protein language models. " * 3
+    rivers = "Graph neural networks forecast river discharge from gauge stations. " * 3
+    # October: Crystals A and B and River E, then Crystal C and River D, one
+    # build each. Then Crystal A leaves October, whose newest ingest is Crystal
+    # C's (a decrement), and River D leaves it holding its newest ingest (a
+    # recount).
+    # And a paper whose title gives no keyword (Of The And) loses all of its
+    # October ones to a longer abstract that gives none either: its facts must
+    # go, and since no mart row then carries its ingest, the build after it,
+    # with nothing new, must not take its leaving away a second time.
+    crystals_first = page(
+        "1a.txt",
+        [("Crystal A", "Oct 6 1"), ("Crystal B", "Oct 7 1"), ("Of The And", "Oct 5 1")],
+        crystals,
+    )
+    rivers_first = page("1b.txt", [("River E", "Oct 8 1")], rivers)
+    crystals_then = page("2a.txt", [("Crystal C", "Oct 9 1")], crystals)
+    rivers_then = page("2b.txt", [("River D", "Oct 6 1")], rivers)
+    moved = [
+        page("3a.txt", [("Crystal A", "Nov 3 1")], crystals, page_date="Dec 12"),
+        page("3b.txt", [("River D", "Nov 4 1")], rivers, page_date="Dec 12"),
+    ]
+    emptied = page("4.txt", [("Of The And", "Oct 5 1")], "It is what it is, and so it was. " * 12)
+    marts = built_in_steps(
+        db_url,
+        [[crystals_first, rivers_first], [crystals_then, rivers_then], moved, [emptied], []],
+    )
+    assert keywords_of("Of The And") == set()
+    months = conn.execute(
+        "select to_char(trend_month, 'Mon'), count(*) from analytics.fct_paper_keywords k "
+        "join analytics.dim_papers p using (paper_id) where p.title = any(%s) group by 1",
+        [["Crystal A", "River D"]],
+    ).fetchall()
+    assert [month for month, _ in months] == ["Nov"]
+    monthly = {(k, month.month): count for k, month, count, *_ in marts["fct_keyword_monthly"]}
 
     # October keeps Crystals B and C, and River E; November has the two that moved
     for moved_paper, stayed_paper, stayed in (

@@ -49,12 +49,17 @@ touched_pairs as (
 left_pairs as (
 
     select
-        keyword,
-        month,
+        lost.keyword,
+        lost.month,
         count(*)::integer as papers_lost,
-        max(last_ingest_seq) as last_ingest_seq
+        max(lost.last_ingest_seq) as last_ingest_seq,
+        -- a paper left with no keyword leaves its ingest on no row, so the
+        -- watermark may stay below its version and the next build read it
+        -- again: only a recount comes out the same the second time
+        bool_or(cardinality(latest.keywords) = 0) as left_by_an_emptied_paper
     from lost
-    group by keyword, month
+    inner join latest_versions as latest on latest.paper_id = lost.paper_id
+    group by lost.keyword, lost.month
 
 ),
 
@@ -69,7 +74,7 @@ moved_pairs as (
         greatest(current.last_ingest_seq, touched.last_ingest_seq) as last_ingest_seq,
         -- the pair's newest fact may be one a paper took away
         coalesce(left_pairs.last_ingest_seq >= current.last_ingest_seq, left_pairs.keyword is not null)
-            as needs_recount
+        or coalesce(left_pairs.left_by_an_emptied_paper, false) as needs_recount
     from touched_pairs as touched
     full join left_pairs
         on left_pairs.keyword = touched.keyword and left_pairs.month = touched.month

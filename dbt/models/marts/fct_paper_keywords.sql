@@ -13,8 +13,19 @@
             {'columns': ['keyword', 'trend_month']},
             {'columns': ['last_ingest_seq']},
         ],
+        pre_hook=[
+            "{% if is_incremental() %}"
+            "delete from {{ this }} as facts using {{ ref('dim_papers') }} as papers"
+            " where facts.paper_id = papers.paper_id"
+            " and papers.last_ingest_seq > {{ ingest_seq_watermark('last_ingest_seq') }}"
+            "{% endif %}"
+        ],
     )
 }}
+
+-- The pre-hook takes away every touched paper's facts, in the build's
+-- transaction: delete+insert replaces only the papers that still have
+-- keywords, and a paper whose newest text gives none would keep its old ones.
 
 with
 
