@@ -194,6 +194,13 @@ def test_a_manifest_older_than_a_file_or_folder_dbt_parses_is_stale(tmp_path):
     at(model, 1_000)
     model.unlink()  # a model removed: only its folder tells
     assert manifest_is_stale(manifest, project)
+    at(project / "models" / "marts", 1_000)
+    assert not manifest_is_stale(manifest, project)
+    # a link to nowhere is left for dbt's parse to name, not raised here
+    (project / "models" / "gone.sql").symlink_to(tmp_path / "nowhere.sql")
+    os.utime(project / "models" / "gone.sql", (1_000, 1_000), follow_symlinks=False)
+    at(project / "models", 1_000)
+    assert manifest_is_stale(manifest, project)
 
 
 def test_title_variants_merge_and_numeral_variants_stay_apart(db_url, conn, tmp_path):

@@ -299,9 +299,18 @@ def manifest_is_stale(manifest: Path = MANIFEST, project: Path = DBT_PROJECT_DIR
             continue
         # folders too: deleting a model changes only its folder's time
         paths = [top, *top.rglob("*")] if top.is_dir() else [top]
-        if any(path.stat().st_mtime_ns > written for path in paths):
+        if any(_modified_after(path, written) for path in paths):
             return True
     return False
+
+
+def _modified_after(path: Path, written: int) -> bool:
+    # A path that cannot be read (a dangling link, a link loop, a file removed meanwhile)
+    # counts as changed: dbt's parse then reads the project afresh and names what is wrong.
+    try:
+        return path.stat().st_mtime_ns > written
+    except OSError:
+        return True
 
 
 def parse_project() -> Path:
