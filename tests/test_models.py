@@ -599,6 +599,70 @@ def test_a_paper_whose_month_changes_moves_its_keywords_to_the_new_month(db_url,
         assert {monthly[(keyword, 11)] for keyword in shared} == {1}, moved_paper
 
 
+def test_a_paper_that_gives_up_keywords_is_taken_off_them_and_recounts_only_what_it_held(
+    db_url, conn, tmp_path
+):
+    # A longer abstract of another subject takes a paper's keywords away.
+    # dim_keywords counts it off them without recounting, unless the paper held
+    # what the keyword's row shows and no other carrier holds: its last sighting
+    # and newest ingest (River D), its first sighting (Lattice F), or the one
+    # form that sorts last (the lower case of Adapters X, which the others write
+    # with capitals). Crystal A gives up with an earlier and a later carrier
+    # around it, and the same form as theirs. So does a paper whose new text
+    # gives no keyword at all (Of The And), alone in its build: no row then
+    # carries its ingest, the build after it reads it again, and must not
+    # count it off a second time.
+    def page(name, title, abstract):
+        write_page(tmp_path / name, [(title, "Oct 6 1")], abstract=abstract)
+        return tmp_path / name
+
+    crystals = "Sparse autoencoders find interpretable features in protein language models. " * 3
+    rivers = "Graph neural networks forecast river discharge from gauge stations. " * 3
+    lower = "Our lora adapters tune frozen encoders cheaply. " * 3
+    upper = lower.replace("lora", "LoRA")
+    lattices = "Lattice reduction attacks break learning with errors cryptosystems. " * 3
+    elsewhere = "Quantum annealing schedules fold proteins on photonic hardware benchmarks. " * 5
+
+    def count_of(keyword):
+        row = conn.execute(
+            "select display_keyword, paper_count from analytics.dim_keywords where keyword = %s",
+            [keyword],
+        ).fetchone()
+        return row
+
+    built_in_steps(
+        db_url,
+        [
+            [
+                page("1a.txt", "Crystal B", crystals),
+                page("1b.txt", "River E", rivers),
+                page("1d.txt", "Lattice F", lattices),
+            ],
+            [page("1c.txt", "Adapters Y", upper)],
+            [
+                page("2a.txt", "Crystal A", crystals),
+                page("2b.txt", "Adapters X", lower),
+                page("2c.txt", "Of The And", crystals),
+            ],
+            [page("3a.txt", "Crystal C", crystals), page("3b.txt", "River D", rivers)],
+            [page("3c.txt", "Adapters Z", upper), page("3d.txt", "Lattice G", lattices)],
+            [
+                page("4a.txt", "Crystal A", elsewhere),
+                page("4b.txt", "River D", elsewhere),
+                page("4c.txt", "Adapters X", elsewhere),
+                page("4d.txt", "Lattice F", elsewhere),
+            ],
+            [page("5.txt", "Of The And", "It is what it is, and so it was. " * 12)],
+            [],
+        ],
+    )
+    assert count_of("sparse autoencoder") == ("sparse autoencoder", 2)  # Crystals B and C
+    assert count_of("gauge station") == ("gauge station", 1)  # River E
+    assert count_of("lora adapters tune") == ("LoRA adapters tune", 2)  # Adapters Y and Z
+    assert count_of("lattice reduction attack") == ("lattice reduction attack", 1)  # Lattice G
+    assert count_of("quantum annealing schedule")[1] == 4
+
+
 def test_a_one_file_build_touches_only_what_the_file_brings(db_url, conn, inbox, tmp_path):
     ingest(db_url, inbox)
     built(db_url)

@@ -1,15 +1,18 @@
 -- One row per keyword: how many papers carry it and when it was seen.
 --
--- Incremental: counts move by what touched papers gained (macro
+-- Incremental: counts move by what touched papers gained and gave up (macro
 -- touched_keyword_versions). A paper's first sighting only moves earlier,
 -- its last sighting later, so a keyword's can move with them. A keyword is
--- recounted from all its facts only where a paper gave it up or now writes
--- it in a form that sorts lower, which a maximum cannot take back; a paper
--- whose month alone changed recounts nothing here. A build costs what its
--- files bring, not what a popular keyword has gathered.
+-- recounted from all its facts only where a paper took away what the mart
+-- shows, which a minimum or maximum cannot take back: the form no paper
+-- writes any more, or the first or last sighting or newest ingest of the
+-- paper that gave it up. A paper whose month alone changed recounts
+-- nothing. A build costs what its files bring, not what a popular keyword
+-- has gathered.
 
 -- depends_on: {{ ref('fct_paper_keyword_versions') }}
 -- depends_on: {{ ref('stg_features__listing_keywords') }}
+-- depends_on: {{ ref('fct_paper_listings') }}
 
 {{
     config(
@@ -44,6 +47,7 @@ previous_forms as (
 
     select
         previous.paper_id,
+        previous.last_ingest_seq,
         forms.keyword,
         forms.display_keyword
     from previous_versions as previous
@@ -68,17 +72,86 @@ latest_forms as (
 
 ),
 
--- keywords a paper gave up, or now writes in a form that sorts lower:
--- counted again from the facts
-recounted_keywords as (
+given_up as (
 
-    select distinct previous.keyword
+    select previous.*
     from previous_forms as previous
     left join latest_forms as latest
         on latest.paper_id = previous.paper_id and latest.keyword = previous.keyword
+    where latest.keyword is null
+
+),
+
+-- a form the paper no longer writes: given up, or now written in another
+changed_forms as (
+
+    select
+        previous.keyword,
+        previous.display_keyword
+    from previous_forms as previous
+    left join latest_forms as latest
+        on latest.paper_id = previous.paper_id and latest.keyword = previous.keyword
+    where latest.display_keyword is distinct from previous.display_keyword
+
+),
+
+-- when each paper that gave keywords up had been seen, as of that version:
+-- its listings up to the version's ingest
+given_up_sightings as (
+
+    select
+        versions.paper_id,
+        min(listings.ingested_at) as first_seen_at,
+        max(listings.ingested_at) as last_seen_at
+    from (
+        select distinct
+            given_up.paper_id,
+            given_up.last_ingest_seq
+        from given_up
+    ) as versions
+    inner join {{ ref('fct_paper_listings') }} as listings
+        on listings.paper_id = versions.paper_id
+        and listings.ingest_seq <= versions.last_ingest_seq
+    group by versions.paper_id
+
+),
+
+-- keywords whose row a paper took something from that a maximum or minimum
+-- cannot take back: counted again from the facts
+recounted_keywords as (
+
+    -- the form the mart shows, which no paper writes any more
+    select current.keyword
+    from changed_forms as changed
+    inner join {{ this }} as current on current.keyword = changed.keyword
     where
-        latest.keyword is null
-        or latest.display_keyword collate "C" < previous.display_keyword collate "C"  -- noqa: RF02
+        changed.display_keyword collate "C" >= current.display_keyword collate "C"  -- noqa: RF02
+        and not exists (
+            select
+            from {{ ref('fct_paper_keywords') }} as facts
+            where
+                facts.keyword = current.keyword
+                and facts.display_keyword = current.display_keyword
+        )
+
+    union
+
+    -- a sighting or the newest ingest the mart shows, left with the paper.
+    -- And whatever a paper whose newest text gives no keyword gave up: no
+    -- row then carries its ingest, the mart's watermark may stay below it,
+    -- and the next build reads its version again, which a recount survives
+    -- and a decrement would not.
+    select given_up.keyword
+    from given_up
+    left join given_up_sightings as sightings on sightings.paper_id = given_up.paper_id
+    left join {{ this }} as current on current.keyword = given_up.keyword
+    where
+        current.keyword is null
+        or sightings.paper_id is null
+        or given_up.last_ingest_seq >= current.last_ingest_seq
+        or sightings.first_seen_at <= current.first_seen_at
+        or sightings.last_seen_at >= current.last_seen_at
+        or given_up.paper_id not in (select latest_forms.paper_id from latest_forms)
 
 ),
 {% endif %}
@@ -109,30 +182,55 @@ counted as (
 {% if is_incremental() %}
 ,
 
--- the others: papers gained, and the sightings and forms of the papers that
--- carry them now, which only widen what the mart holds
-carried as (
+-- the others: papers gained and given up, and the sightings and forms of
+-- the papers that carry them now, which only widen what the mart holds
+moves as (
 
     select
         latest.keyword,
-        max(latest.display_keyword collate "C") as display_keyword,  -- noqa: RF02
-        count(*) filter (where previous.paper_id is null)::integer as papers_gained,
-        min(papers.first_seen_at) as first_seen_at,
-        max(papers.last_seen_at) as last_seen_at,
-        max(latest.last_ingest_seq) as last_ingest_seq
+        latest.display_keyword,
+        case when previous.paper_id is null then 1 else 0 end as papers_moved,
+        papers.first_seen_at,
+        papers.last_seen_at,
+        latest.last_ingest_seq
     from latest_forms as latest
     inner join papers on papers.paper_id = latest.paper_id
     left join previous_forms as previous
         on previous.paper_id = latest.paper_id and previous.keyword = latest.keyword
-    where latest.keyword not in (select recounted_keywords.keyword from recounted_keywords)
-    group by latest.keyword
+
+    union all
+
+    select
+        given_up.keyword,
+        null as display_keyword,
+        -1 as papers_moved,
+        null as first_seen_at,
+        null as last_seen_at,
+        null as last_ingest_seq
+    from given_up
+
+),
+
+carried as (
+
+    select
+        keyword,
+        max(display_keyword collate "C") as display_keyword,  -- noqa: RF02
+        sum(papers_moved)::integer as papers_moved,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        max(last_ingest_seq) as last_ingest_seq
+    from moves
+    where keyword not in (select recounted_keywords.keyword from recounted_keywords)
+    group by keyword
 
 )
 
 select
     carried.keyword,
+    -- greatest and least pass over a null: a keyword only given up keeps its row's own
     greatest(current.display_keyword collate "C", carried.display_keyword) as display_keyword,  -- noqa: RF02
-    coalesce(current.paper_count, 0) + carried.papers_gained as paper_count,
+    coalesce(current.paper_count, 0) + carried.papers_moved as paper_count,
     least(current.first_seen_at, carried.first_seen_at) as first_seen_at,
     greatest(current.last_seen_at, carried.last_seen_at) as last_seen_at,
     greatest(current.last_ingest_seq, carried.last_ingest_seq) as last_ingest_seq
