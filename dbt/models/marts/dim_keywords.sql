@@ -173,7 +173,10 @@ counted as (
     from {{ ref('fct_paper_keywords') }} as keywords
     inner join papers on papers.paper_id = keywords.paper_id
     {% if is_incremental() %}
-    where keywords.keyword in (select recounted_keywords.keyword from recounted_keywords)
+    -- an array, not `in (select ...)`: the planner then reads the few
+    -- keywords' facts by index, where a join of unknown size hashes against
+    -- a scan of every fact
+    where keywords.keyword = any(array(select recounted_keywords.keyword from recounted_keywords))
     {% endif %}
     group by keywords.keyword
 
