@@ -194,7 +194,8 @@ def _build_with_progress(
             full_refresh=full_refresh,
             selection=select,
             quiet=quiet,
-            on_start=lambda total: progress.update(task, total=total),
+            # nothing pending: no bar of 0/0 beside the build's
+            on_start=lambda total: progress.update(task, total=total, visible=total > 0),
             on_batch=lambda done: progress.update(task, advance=done),
             on_features_wait=say_waiting_for_features,
             on_build_wait=say_waiting_for_build,
