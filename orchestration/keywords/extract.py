@@ -738,7 +738,10 @@ def title_name(title: str) -> str | None:
     words = head.split()
     if not colon or not 1 <= len(words) <= 2:
         return None
-    *first, last = fold(" ".join(words)).lower().split()
+    folded = fold(" ".join(words)).lower().split()
+    if not folded:  # only invisible characters before the colon (a soft hyphen)
+        return None
+    *first, last = folded
     return " ".join([*first, singular(last)])
 
 
