@@ -19,6 +19,7 @@ import pytest
 
 from orchestration.ingest.batch import ingest_paths
 from orchestration.ingest.ledger import Outcome
+from orchestration.pipeline import build
 
 from conftest import SEED_COUNTS
 
@@ -193,6 +194,36 @@ def test_text_that_is_kept_verbatim_is_stored_verbatim(db_url, conn, tmp_path):
     ingest_paths(db_url, [inbox], settle_seconds=0)
     titles = {row[0] for row in conn.execute("select title from raw.paper_listings")}
     assert titles == set(write_hostile_inbox_subset.values())
+
+
+# Titles and abstracts every later step must take: the keyphrase rule folds, splits and
+# reads names before a colon, PostgreSQL's parser makes the search documents, dbt keys them.
+HOSTILE_TEXTS = {
+    "\xad: Soft Hyphen Before The Colon": ABSTRACT,
+    "\u200b\ufeff\xad: Only Invisible Characters Before It": ABSTRACT,
+    ":": ABSTRACT,
+    "A:B:C: Colons All The Way": "Colons: everywhere: here. " * 20,
+    "Zero\u200bwidth \u200fRTL\u202e override\u202c \ufeffBOM-in-text": ABSTRACT,
+    "Bell\x07 Escape\x1b[31m Backspace\x08 Vertical\x0btab": ABSTRACT,
+    "Ｆｕｌｌｗｉｄｔｈ ﬁgures, Ünïcödé and ǅ Digraphs": "Ｆｕｌｌｗｉｄｔｈ ǅ ﬁ ẞ İstanbul. " * 20,
+    "Emoji 🚀 Models: 🤗 All The Way Down": "Emoji 🚀 in text 🤗 and \u2028 separators. " * 20,
+    "\u05e2\u05d1\u05e8\u05d9\u05ea: Right To Left": "\u0645\u0631\u062d\u0628\u0627 " * 40,
+}
+
+
+def test_hostile_titles_and_abstracts_go_through_the_features_step_and_the_build(
+    db_url, conn, tmp_path
+):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for number, (title, abstract) in enumerate(HOSTILE_TEXTS.items()):
+        (inbox / f"{number:02d}.txt").write_bytes(page(f"{title}\n\n{abstract}", GOOD))
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+    summary = build(db_url, quiet=True)
+    assert summary.succeeded, summary.failures
+    assert summary.extraction.listings == 2 * len(HOSTILE_TEXTS)
+    titles = {title for (title,) in conn.execute("select title from analytics.dim_papers")}
+    assert titles == {*HOSTILE_TEXTS, "A Sound Paper"}
 
 
 def test_a_file_still_being_written_is_not_ingested_half_written(db_url, conn, tmp_path):
