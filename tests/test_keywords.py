@@ -172,8 +172,8 @@ def test_a_name_before_the_titles_colon_is_boosted_and_shown_as_the_title_writes
 
 
 def test_a_title_with_only_invisible_characters_before_its_colon_names_nothing():
-    # A soft hyphen is a word to str.split and nothing once folded: the features step
-    # stopped on such a title, for every listing after it and every run again.
+    # A soft hyphen is a word to str.split and nothing once folded. The rule must still
+    # give keywords: one listing it fails on stops the features step, and every run after.
     abstract = "Sparse things help retrieval. We study sparse things in long documents."
     assert title_name("\xad: Sparse Things") is None
     assert title_name("\u200b\xad \ufeff: Sparse Things") is None
@@ -214,7 +214,7 @@ def test_a_papers_keywords_depend_on_its_own_text_alone():
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80), st.text(max_size=600))
-@example("\xad:", "")  # found by this test: a soft hyphen alone before a colon
+@example("\xad:", "")  # a soft hyphen alone before a colon: a word to split, none folded
 def test_any_text_gives_at_most_ten_ranked_lower_case_phrases(title, abstract):
     found = keywords(title, abstract, VOCABULARY)
     assert len(found) <= KEYWORDS_PER_PAPER
