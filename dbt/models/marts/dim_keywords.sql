@@ -72,26 +72,28 @@ latest_forms as (
 
 ),
 
-given_up as (
+-- each keyword of a previous version with the form the paper writes it in
+-- now: none where the paper gave it up
+compared_forms as (
 
-    select previous.*
+    select
+        previous.*,
+        latest.display_keyword as latest_display_keyword
     from previous_forms as previous
     left join latest_forms as latest
         on latest.paper_id = previous.paper_id and latest.keyword = previous.keyword
-    where latest.keyword is null
 
 ),
 
--- a form the paper no longer writes: given up, or now written in another
-changed_forms as (
+given_up as (
 
     select
-        previous.keyword,
-        previous.display_keyword
-    from previous_forms as previous
-    left join latest_forms as latest
-        on latest.paper_id = previous.paper_id and latest.keyword = previous.keyword
-    where latest.display_keyword is distinct from previous.display_keyword
+        compared.paper_id,
+        compared.last_ingest_seq,
+        compared.keyword,
+        compared.display_keyword
+    from compared_forms as compared
+    where compared.latest_display_keyword is null
 
 ),
 
@@ -120,12 +122,14 @@ given_up_sightings as (
 -- cannot take back: counted again from the facts
 recounted_keywords as (
 
-    -- the form the mart shows, which no paper writes any more
+    -- the form the mart shows, which a paper gave up or now writes otherwise,
+    -- and no paper writes any more
     select current.keyword
-    from changed_forms as changed
+    from compared_forms as changed
     inner join {{ this }} as current on current.keyword = changed.keyword
     where
-        changed.display_keyword collate "C" >= current.display_keyword collate "C"  -- noqa: RF02
+        changed.latest_display_keyword is distinct from changed.display_keyword
+        and changed.display_keyword collate "C" >= current.display_keyword collate "C"  -- noqa: RF02
         and not exists (
             select
             from {{ ref('fct_paper_keywords') }} as facts
@@ -143,6 +147,7 @@ recounted_keywords as (
     -- and a decrement would not.
     select given_up.keyword
     from given_up
+    inner join latest_versions as latest on latest.paper_id = given_up.paper_id
     left join given_up_sightings as sightings on sightings.paper_id = given_up.paper_id
     left join {{ this }} as current on current.keyword = given_up.keyword
     where
@@ -151,7 +156,7 @@ recounted_keywords as (
         or given_up.last_ingest_seq >= current.last_ingest_seq
         or sightings.first_seen_at <= current.first_seen_at
         or sightings.last_seen_at >= current.last_seen_at
-        or given_up.paper_id not in (select latest_forms.paper_id from latest_forms)
+        or cardinality(latest.keywords) = 0
 
 ),
 {% endif %}
