@@ -33,6 +33,36 @@ def no_file_rejected(conn: psycopg.Connection) -> CheckResult:
     )
 
 
+def no_keyphrase_error(conn: psycopg.Connection) -> CheckResult:
+    """Listings the keyphrase rule raised on, kept without keyphrases (orchestration/features.py):
+    a bug of the rule, which only warns, as the rest of the warehouse is sound."""
+    failed = conn.execute(
+        "select count(*) from features.listing_keywords where extraction_error is not null"
+    ).fetchone()[0]  # type: ignore[index]
+    examples = conn.execute(
+        """
+        select files.file_name || ', listing ' || failed.position, failed.extraction_error
+        from features.listing_keywords as failed
+        join raw.ingested_files as files using (file_id)
+        where failed.extraction_error is not null
+        order by failed.file_id, failed.position
+        limit 20
+        """
+    ).fetchall()
+    return CheckResult(
+        "no_keyphrase_error",
+        passed=failed == 0,
+        warn_only=True,
+        description=(
+            f"{failed:,} listing(s) have no keyphrases: the keyphrase rule raised on their text"
+            f" (the first: {examples[0][0]}: {examples[0][1]})"
+            if failed
+            else "the keyphrase rule raised on no listing"
+        ),
+        details={"failed_listings": examples},
+    )
+
+
 def listings_map_to_papers(conn: psycopg.Connection) -> CheckResult:
     """Every raw listing that a build took maps to a paper in analytics.fct_paper_listings."""
     if conn.execute("select to_regclass('analytics.fct_paper_listings')").fetchone()[0] is None:  # type: ignore[index]

@@ -9,6 +9,12 @@ loses at most the batch in flight and the next run picks it up again. One
 extraction runs at a time per warehouse (a session advisory lock); a second
 one waits for it.
 
+A listing whose text the keyphrase rule raises on (a bug of the rule) is kept
+with no keyphrases and the error, and the step goes on with the others: the
+check no_keyphrase_error shows it until a fixed rule, with its version bumped,
+extracts it again. A rule that raises on most of a batch is broken: the step
+stops there (RULE_BROKEN_SHARE).
+
 A relisted paper (the same title and abstract on another day's page) has
 the features of its earlier listing, copied rather than computed again; in
 one batch, the same text's keyphrases are computed once.
@@ -22,8 +28,10 @@ from __future__ import annotations
 
 import gc
 import os
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import psycopg
@@ -38,6 +46,11 @@ from orchestration.workers import map_shared
 EXTRACTION_LOCK_KEY = sql.SQL("hashtext('paperhouse.keywords')")
 # What a features step waiting for another tells its user (CLI) or its log (Dagster).
 EXTRACTION_WAIT = "another features step is running on this warehouse: waiting for it"
+# What a features step that kept listings without keyphrases tells its user or its log.
+FAILED_LISTINGS_WARNING = (
+    "the keyphrase rule raised on {:,} listing(s), kept without keyphrases: "
+    "the check no_keyphrase_error names them and the error"
+)
 # Listings per transaction: big enough that commits cost nothing, small enough
 # that a crash redoes little.
 BATCH_LISTINGS = 5_000
@@ -188,6 +201,23 @@ where listing.file_id = any(%(file_ids)s)
             and done.position = listing.position
     )
 """
+# The listings the rule raised on: no keyphrases, the error, no digest (never a copy's source).
+INSERT_FAILED_LISTINGS = """
+insert into features.listing_keywords
+    (file_id, position, keywords, scores, in_title, occurrences, display_keywords, extraction_error)
+select file_id, position, '{}', '{}', '{}', '{}', '{}', error
+from unnest(%(file_ids)s::bigint[], %(positions)s::integer[], %(errors)s::text[])
+    as failed (file_id, position, error)
+"""
+# The length an error is kept to: its type, message and where it was raised.
+ERROR_CHARACTERS = 500
+# A rule that raises on most of a batch's texts is broken, not tripped by odd ones: keeping them
+# all without keyphrases would empty the keyword marts behind a mere warning, so the batch is
+# rolled back and the step stops (BrokenRuleError). "Most": over this share of the listings the
+# batch computed, and at least RULE_BROKEN_FLOOR of them, so that a small page with a few odd
+# texts is still only warned about.
+RULE_BROKEN_SHARE = 0.5
+RULE_BROKEN_FLOOR = 20
 RECORD_EXTRACTION = """
 insert into features.extracted_files (file_id, extractor_version, listing_count)
 select file_id, %(version)s, count(*) filter (where position is not null)
@@ -202,6 +232,10 @@ returning listing_count
 """
 
 
+class BrokenRuleError(RuntimeError):
+    """The keyphrase rule raised on most of a batch's listings (RULE_BROKEN_SHARE)."""
+
+
 @dataclass(frozen=True)
 class ExtractionSummary:
     files: int  # files extracted this run
@@ -209,8 +243,10 @@ class ExtractionSummary:
     reextracted_files: int  # of those, files an older extractor version had done
     version: str
     # listings whose features were copied from an earlier listing of the same text
-    # (a default: reports pickled before it existed still load)
+    # (defaults: reports pickled before they existed still load)
     copied_listings: int = 0
+    # listings the keyphrase rule raised on: kept without keyphrases (see extract_batch)
+    failed_listings: int = 0
 
 
 def extract_pending(
@@ -240,7 +276,7 @@ def extract_pending(
         workers = workers or os.cpu_count() or 1
         if total < parallel_threshold:
             workers = 1
-        copied = 0
+        copied = failed = 0
         try:
             for done in map_shared(
                 [(url, batch) for batch in batches],
@@ -249,6 +285,7 @@ def extract_pending(
                 workers,
             ):
                 copied += done.copied
+                failed += done.failed
                 if on_batch:
                     on_batch(done.listings)
         finally:
@@ -258,6 +295,7 @@ def extract_pending(
         files=len(pending),
         listings=total,
         copied_listings=copied,
+        failed_listings=failed,
         reextracted_files=sum(1 for _, _, seen_before in pending if seen_before),
         version=vocabulary.version,
     )
@@ -300,6 +338,7 @@ def _batches(pending: Sequence[tuple[int, int, bool]]) -> Iterator[list[int]]:
 class BatchDone(NamedTuple):
     listings: int
     copied: int  # of those, listings whose features were taken from the same text before
+    failed: int = 0  # of those, listings the keyphrase rule raised on
 
 
 def extract_batch(
@@ -318,6 +357,11 @@ def extract_batch(
     copied ones come from. A text listed twice in the batch itself has its
     keyphrases computed once: the texts and keyphrase arrays of up to
     BATCH_LISTINGS computed listings stay in memory until the batch ends.
+
+    A listing the rule raises on gets a row with no keyphrases and the error
+    (INSERT_FAILED_LISTINGS) and a search document like any other: one text that
+    trips a bug of the rule must not stop the features of every listing after
+    it, in this run and every later one.
     """
     batch = {"version": vocabulary.version, "file_ids": file_ids}
     # (file_id, position, source's file_id, source's position) of each listing copied
@@ -325,6 +369,9 @@ def extract_batch(
     # keyphrase arrays (keyword_row's) by text, of listings computed in this batch
     # (its files list a paper again on another day's page)
     computed: dict[tuple[str, str], str] = {}
+    # (file_id, position, error) of each listing the rule raised on, and the first exception
+    failures: list[tuple[int, int, str]] = []
+    first_failure: Exception | None = None
     reused = 0
     with writer.transaction(), reader.transaction():
         writer.execute("delete from features.extracted_files where file_id = any(%s)", [file_ids])
@@ -345,7 +392,12 @@ def extract_batch(
                         continue
                     arrays = computed.get((title, abstract))
                     if arrays is None:
-                        arrays = keyword_arrays(title, abstract, vocabulary)
+                        try:
+                            arrays = keyword_arrays(title, abstract, vocabulary)
+                        except Exception as error:  # whatever a bug of the rule raises
+                            failures.append((file_id, position, describe_error(error)))
+                            first_failure = first_failure or error
+                            continue
                         if len(computed) < BATCH_LISTINGS:
                             computed[title, abstract] = arrays
                     else:
@@ -357,8 +409,44 @@ def extract_batch(
                 copy.write("".join(lines))
         if copies:
             _copy_features(writer, copies)
+        if failures:
+            _refuse_a_broken_rule(failures, listings - len(copies) - reused, first_failure)
+            failed_files, failed_positions, errors = zip(*failures, strict=True)
+            writer.execute(
+                INSERT_FAILED_LISTINGS,
+                {
+                    "file_ids": list(failed_files),
+                    "positions": list(failed_positions),
+                    "errors": list(errors),
+                },
+            )
         writer.execute(INSERT_SEARCH_DOCUMENTS, batch)
-    return BatchDone(listings, len(copies) + reused)
+    return BatchDone(listings, len(copies) + reused, len(failures))
+
+
+def _refuse_a_broken_rule(
+    failures: list[tuple[int, int, str]], computed: int, first: Exception | None
+) -> None:
+    """Raise BrokenRuleError if the rule raised on most of the `computed` listings (see
+    RULE_BROKEN_SHARE); the batch's transaction is then rolled back."""
+    if len(failures) >= RULE_BROKEN_FLOOR and len(failures) > RULE_BROKEN_SHARE * computed:
+        raise BrokenRuleError(
+            f"the keyphrase rule raised on {len(failures):,} of the {computed:,} listings it "
+            f"computed in one batch: the rule is broken, not the texts; nothing of the batch was "
+            f"kept. The first error: {failures[0][2]}"
+        ) from first
+
+
+def describe_error(error: Exception) -> str:
+    """`error` in a line for the one who fixes the rule: its type, message and the innermost
+    place it was raised (`ValueError: ... (extract.py:612, in title_name)`)."""
+    place = ""
+    if frames := traceback.extract_tb(error.__traceback__):
+        innermost = frames[-1]
+        place = f" ({Path(innermost.filename).name}:{innermost.lineno}, in {innermost.name})"
+    # one line, and no NUL, which a text column refuses
+    text = " ".join(f"{type(error).__name__}: {error}".replace("\x00", "").split())
+    return text[: ERROR_CHARACTERS - len(place)] + place
 
 
 def _copy_features(writer: psycopg.Connection, copies: list[tuple[int, int, int, int]]) -> None:

@@ -138,6 +138,7 @@ def check_warehouse(url: str, settings: Settings) -> list[CheckResult]:
     with connect(url) as conn:
         return [
             checks.no_file_rejected(conn),
+            checks.no_keyphrase_error(conn),
             checks.listings_map_to_papers(conn),
             checks.newest_file_is_fresh(conn, settings.freshness_hours),
         ]

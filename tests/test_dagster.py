@@ -94,7 +94,12 @@ def test_the_asset_graph_runs_from_the_inbox_to_the_marts(code):
     staging = graph.get(dg.AssetKey(["staging", "stg_raw__paper_listings"]))
     assert dg.AssetKey(["raw", "paper_listings"]) in staging.parent_keys
     checks = {key.name for key in graph.asset_check_keys}
-    assert {"no_file_rejected", "listings_map_to_papers", "newest_file_is_fresh"} <= checks
+    assert {
+        "no_file_rejected",
+        "no_keyphrase_error",
+        "listings_map_to_papers",
+        "newest_file_is_fresh",
+    } <= checks
     assert any(
         name.startswith("not_null_dim_papers_paper_id") for name in checks
     )  # dbt tests as checks
@@ -151,6 +156,7 @@ def test_materializing_gives_the_same_tables_as_paperhouse_run(
     assert metadata["files_loaded"].value == 5
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["no_file_rejected"] is True
+    assert checks["no_keyphrase_error"] is True
     assert checks["listings_map_to_papers"] is True
     assert checks["assert_keyword_counts_per_paper"] is True  # a dbt test, as a check
     assert all(checks.values()), [name for name, passed in checks.items() if not passed]

@@ -17,9 +17,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from orchestration import checks, features
+from orchestration.features import extract_pending
 from orchestration.ingest.batch import ingest_paths
 from orchestration.ingest.ledger import Outcome
+from orchestration.keywords import extract
 from orchestration.pipeline import build
+from orchestration.queries import search
 
 from conftest import SEED_COUNTS
 
@@ -224,6 +228,134 @@ def test_hostile_titles_and_abstracts_go_through_the_features_step_and_the_build
     assert summary.extraction.listings == 2 * len(HOSTILE_TEXTS)
     titles = {title for (title,) in conn.execute("select title from analytics.dim_papers")}
     assert titles == {*HOSTILE_TEXTS, "A Sound Paper"}
+
+
+def title_name_before_d1ab721(title: str) -> str | None:
+    """extract.title_name as it stood before commit d1ab721: a real bug of the rule, which
+    raised ValueError on a title whose words before the colon fold to nothing (`\xad: ...`)."""
+    head, colon, _ = title.partition(":")
+    words = head.split()
+    if not colon or not 1 <= len(words) <= 2:
+        return None
+    *first, last = extract.fold(" ".join(words)).lower().split()
+    return " ".join([*first, extract.singular(last)])
+
+
+def test_a_text_the_rule_raises_on_is_kept_without_keyphrases_and_the_rest_is_built(
+    db_url, conn, tmp_path, monkeypatch
+):
+    # The rule is meant to be total, and no text it raises on is known: the guard is tested on
+    # the last bug it had, put back (fold made `\xad` nothing, and title_name raised).
+    monkeypatch.setattr(extract, "title_name", title_name_before_d1ab721)
+    raises = ("\xad: Sparse Things", f"Sparse things, and a {ABSTRACT}")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "day-1.txt").write_bytes(
+        page(GOOD, "\n\n".join(raises), f"Dense Things\n\n{ABSTRACT}")
+    )
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+
+    first = build(db_url, quiet=True)
+
+    assert first.succeeded, first.failures
+    assert (first.extraction.listings, first.extraction.failed_listings) == (3, 1)
+    stored = {
+        title: found
+        for title, *found in conn.execute(
+            "select listing.title, keywords.keywords, keywords.text_digest is null,"
+            " keywords.extraction_error"
+            " from raw.paper_listings as listing"
+            " join features.listing_keywords as keywords using (file_id, position)"
+        )
+    }
+    keywords, no_digest, error = stored.pop(raises[0])
+    assert (keywords, no_digest) == ([], True)
+    assert error.startswith("ValueError: not enough values to unpack")
+    assert error.endswith(", in title_name_before_d1ab721)")
+    assert all(
+        found and not no_digest and error is None for found, no_digest, error in stored.values()
+    )
+    # the paper is in the marts without keywords, and search finds it; the others have theirs
+    papers = dict(
+        conn.execute(
+            "select papers.title, count(keywords.keyword) from analytics.dim_papers as papers"
+            " left join analytics.fct_paper_keywords as keywords using (paper_id)"
+            " group by papers.title"
+        ).fetchall()
+    )
+    assert papers[raises[0]] == 0 and papers["A Sound Paper"] > 0 and papers["Dense Things"] > 0
+    found = search(conn, "sparse")
+    assert [row[found.columns.index("title")] for row in found.rows] == [raises[0]]
+    check = checks.no_keyphrase_error(conn)
+    assert (check.passed, check.warn_only) == (False, True)
+    assert check.description.startswith("1 listing(s) have no keyphrases")
+    assert "day-1.txt, listing 2: ValueError" in check.description
+
+    # The same text on a later page is computed again, not copied from the failed listing.
+    (inbox / "day-2.txt").write_bytes(page("\n\n".join(raises), GOOD))
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+    second = build(db_url, quiet=True)
+    assert second.succeeded, second.failures
+    extraction = second.extraction
+    assert (extraction.listings, extraction.copied_listings, extraction.failed_listings) == (
+        2,
+        1,
+        1,
+    )
+    assert checks.no_keyphrase_error(conn).description.startswith("2 listing(s)")
+
+    # The rule fixed and its version bumped: every listing is extracted again, the errors go.
+    monkeypatch.undo()
+    conn.execute("update features.extracted_files set extractor_version = 'the rule with the bug'")
+    conn.execute("update meta.builds set extractor_version = 'the rule with the bug'")
+    fixed = build(db_url, quiet=True)
+    assert fixed.succeeded and fixed.full_refresh
+    assert (fixed.extraction.listings, fixed.extraction.failed_listings) == (5, 0)
+    assert checks.no_keyphrase_error(conn).passed
+    keywords_now = conn.execute(
+        "select count(*) from analytics.fct_paper_keywords join analytics.dim_papers using (paper_id)"
+        " where title = %s",
+        [raises[0]],
+    ).fetchone()[0]
+    assert keywords_now > 0
+
+
+def test_a_rule_that_raises_on_most_of_a_batch_stops_the_step_and_keeps_nothing_of_it(
+    db_url, conn, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(extract, "title_name", title_name_before_d1ab721)
+    failing = features.RULE_BROKEN_FLOOR
+
+    def listings(titles: list[str]) -> bytes:
+        return page(*(f"{title}\n\n{ABSTRACT}" for title in titles))
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    # as many texts that trip the bug as the floor, beside more that do not: odd texts, kept
+    odd = [f"\xad: Sparse Things {n}" for n in range(failing)]
+    (inbox / "odd.txt").write_bytes(
+        listings([*odd, *(f"Sound Paper {n}" for n in range(failing + 1))])
+    )
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+    summary = extract_pending(db_url)
+    assert (summary.listings, summary.failed_listings) == (2 * failing + 1, failing)
+    # a page where they are most of what is computed: the rule, not the texts, looks broken
+    broken = [f"\xad: Dense Things {n}" for n in range(failing)]
+    (inbox / "broken.txt").write_bytes(listings([*broken, "Sound Paper 0"]))  # a copy of odd.txt's
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+
+    with pytest.raises(
+        features.BrokenRuleError, match=f"raised on {failing} of the {failing} "
+    ) as raised:
+        extract_pending(db_url)
+
+    assert isinstance(raised.value.__cause__, ValueError)  # the rule's own error, chained
+    extracted = conn.execute(
+        "select files.file_name, count(keywords.position), count(keywords.extraction_error)"
+        " from features.extracted_files join raw.ingested_files as files using (file_id)"
+        " left join features.listing_keywords as keywords using (file_id) group by 1"
+    ).fetchall()
+    assert extracted == [("odd.txt", 2 * failing + 1, failing)]
 
 
 def test_a_file_still_being_written_is_not_ingested_half_written(db_url, conn, tmp_path):

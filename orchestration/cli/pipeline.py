@@ -27,6 +27,7 @@ from orchestration.cli.app import (
     utf8_text,
 )
 from orchestration.cli.recording import record_in_dagster
+from orchestration.features import FAILED_LISTINGS_WARNING
 from orchestration.ingest.batch import IngestReport
 from orchestration.ingest.inbox import InboxFile, as_text
 from orchestration.ingest.ledger import Outcome
@@ -217,6 +218,8 @@ def _print_build_report(report: pipeline.BuildReport) -> None:
             f"features extracted: {extraction.listings:,} listings in {extraction.files:,} files"
             + copied
         )
+    if extraction.failed_listings:
+        err.print(Text(FAILED_LISTINGS_WARNING.format(extraction.failed_listings), style="yellow"))
     if plan.full_refresh:
         out.print(Text(f"a full refresh: {'; '.join(plan.full_refresh_because)}"))
     if dbt.succeeded:

@@ -39,5 +39,6 @@ def features_metadata(summary: ExtractionSummary) -> dict[str, dg.MetadataValue]
         "files_extracted": dg.MetadataValue.int(summary.files),
         "files_reextracted": dg.MetadataValue.int(summary.reextracted_files),
         "listings_copied_from_same_text": dg.MetadataValue.int(summary.copied_listings),
+        "listings_without_keyphrases_by_error": dg.MetadataValue.int(summary.failed_listings),
         "extractor_version": dg.MetadataValue.text(summary.version),
     }

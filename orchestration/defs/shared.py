@@ -24,6 +24,7 @@ FACT_LISTINGS = dg.AssetKey(["analytics", "fct_paper_listings"])
 CHECKED_ASSETS = {
     "no_file_rejected": RAW_LISTINGS,
     "newest_file_is_fresh": RAW_FILES,
+    "no_keyphrase_error": LISTING_KEYWORDS,
     "listings_map_to_papers": FACT_LISTINGS,
 }
 

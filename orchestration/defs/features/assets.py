@@ -12,7 +12,7 @@ from orchestration.defs.shared import (
     RAW_LISTINGS,
     WRITERS_POOL,
 )
-from orchestration.features import EXTRACTION_WAIT
+from orchestration.features import EXTRACTION_WAIT, FAILED_LISTINGS_WARNING
 
 FEATURES_ASSETS = {
     EXTRACTED_FILES: "Files whose listings have their features, and the extractor version.",
@@ -43,6 +43,8 @@ def extract_features(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     context.log.info(
         "extracted the features of %s listing(s) in %s file(s)", summary.listings, summary.files
     )
+    if summary.failed_listings:
+        context.log.warning(FAILED_LISTINGS_WARNING.format(summary.failed_listings))
     metadata = features_metadata(summary)
     for key in FEATURES_ASSETS:
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
