@@ -3,6 +3,7 @@ reason, without stopping the batch, and the ingest's memory stays bounded."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import random
@@ -25,7 +26,7 @@ from orchestration.keywords import extract
 from orchestration.pipeline import build
 from orchestration.queries import search
 
-from conftest import SEED_COUNTS
+from conftest import SEED_COUNTS, run_cli
 
 HEADER = "new\n\nDaily Papers\n\nSep 3\n\n"
 ABSTRACT = "We study things at length, and then some more. " * 10
@@ -356,6 +357,39 @@ def test_a_rule_that_raises_on_most_of_a_batch_stops_the_step_and_keeps_nothing_
         " left join features.listing_keywords as keywords using (file_id) group by 1"
     ).fetchall()
     assert extracted == [("odd.txt", 2 * failing + 1, failing)]
+
+
+def test_the_command_line_warns_of_a_listing_the_rule_raised_on_and_stops_on_a_broken_rule(
+    cli_env, tmp_path
+):
+    # the bug put back in the `paperhouse` process, at its start
+    patch = tmp_path / "patch"
+    patch.mkdir()
+    (patch / "sitecustomize.py").write_text(
+        "from orchestration.keywords import extract\n\n\n"
+        + inspect.getsource(title_name_before_d1ab721)
+        + "\n\nextract.title_name = title_name_before_d1ab721\n"
+    )
+    cli_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(patch), cli_env.get("PYTHONPATH")]))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "day-1.txt").write_bytes(page(GOOD, f"\xad: Sparse Things\n\n{ABSTRACT}"))
+
+    done = run_cli("run", "--inbox", str(inbox), env=cli_env)
+
+    assert done.returncode == 0, done.stderr
+    assert "the keyphrase rule raised on 1 listing(s), kept without keyphrases" in done.stderr
+    assert "check no_keyphrase_error: 1 listing(s) have no keyphrases" in done.stdout
+    broken = features.RULE_BROKEN_FLOOR
+    (inbox / "day-2.txt").write_bytes(
+        page(*(f"\xad: Dense Things {n}\n\n{ABSTRACT}" for n in range(broken)))
+    )
+
+    done = run_cli("run", "--inbox", str(inbox), env=cli_env)
+
+    assert done.returncode == 1
+    assert f"error: the keyphrase rule raised on {broken} of the {broken} listings" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_a_file_still_being_written_is_not_ingested_half_written(db_url, conn, tmp_path):

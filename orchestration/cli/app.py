@@ -13,7 +13,7 @@ from rich.text import Text
 
 from orchestration.bench import BenchBusy
 from orchestration.bi.superset import SupersetError
-from orchestration.features import EXTRACTION_WAIT
+from orchestration.features import EXTRACTION_WAIT, BrokenRuleError
 from orchestration.keywords.calibrate import CalibrationError
 from orchestration.models.plan import BUILD_WAIT
 from orchestration.output import OutputFormat, ReportFormat
@@ -62,6 +62,7 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
             SupersetError,
             PortTaken,
             BenchBusy,
+            BrokenRuleError,
         ) as exc:
             err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
             raise typer.Exit(1) from None
