@@ -213,6 +213,9 @@ HOSTILE_TEXTS = {
     "Ｆｕｌｌｗｉｄｔｈ ﬁgures, Ünïcödé and ǅ Digraphs": "Ｆｕｌｌｗｉｄｔｈ ǅ ﬁ ẞ İstanbul. " * 20,
     "Emoji 🚀 Models: 🤗 All The Way Down": "Emoji 🚀 in text 🤗 and \u2028 separators. " * 20,
     "\u05e2\u05d1\u05e8\u05d9\u05ea: Right To Left": "\u0645\u0631\u062d\u0628\u0627 " * 40,
+    # one word as long as a line may be: the rule's cost must stay linear in a word's length
+    "A Word Of Ninety Thousand Letters": "x" * 90_000,
+    "A Number Of Ninety Thousand Digits": "7" * 90_000 + " units",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import re
 import weakref
 from hashlib import md5
 
@@ -34,6 +35,7 @@ from orchestration.keywords.extract import (
     _break_phrases,
     _split_at_spaces,
     candidates,
+    is_name,
     keywords,
     singular,
     title_name,
@@ -552,6 +554,22 @@ def test_a_changed_extractor_reextracts_and_rebuilds_in_full(db_url, conn, inbox
 )
 def test_words_are_cut_at_the_white_space_the_regular_expression_cuts_at(text):
     assert _split_at_spaces(text) == SPACE.split(text)
+
+
+# is_name's statement as one pattern: a letter then a digit, or a digit then a letter.
+NAME_AS_ONE_PATTERN = re.compile(r"[^\W\d_].*[0-9]|[0-9].*[^\W\d_]")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        ANY_TEXT,
+        st.text(alphabet=st.sampled_from(["a", "B", "é", "Ж", "7", "٣", "²", "_", "-", "'"])),
+    ).map(lambda text: "".join(text.split()))  # a word: no white space
+)
+def test_a_name_is_a_word_with_two_capitals_or_a_letter_and_a_digit(word):
+    two_capitals = sum(ch.isupper() for ch in word) >= 2
+    assert is_name(word) == (two_capitals or NAME_AS_ONE_PATTERN.search(word) is not None)
 
 
 @settings(max_examples=3000, deadline=None)
