@@ -13,7 +13,7 @@ A listing whose text the keyphrase rule raises on (a bug of the rule) is kept
 with no keyphrases and the error, and the step goes on with the others: the
 check no_keyphrase_error shows it until a fixed rule, with its version bumped,
 extracts it again. A rule that raises on most of a batch is broken: the step
-stops there (RULE_BROKEN_SHARE).
+stops there (RULE_BROKEN_SHARE, RULE_BROKEN_CAP).
 
 A relisted paper (the same title and abstract on another day's page) has
 the features of its earlier listing, copied rather than computed again; in
@@ -218,6 +218,9 @@ ERROR_CHARACTERS = 500
 # texts is still only warned about.
 RULE_BROKEN_SHARE = 0.5
 RULE_BROKEN_FLOOR = 20
+# Failures held in memory until the batch's COPY ends, at most: a batch is one file however
+# large, and a broken rule on a file of a million listings would otherwise hold a million errors.
+RULE_BROKEN_CAP = 10_000
 RECORD_EXTRACTION = """
 insert into features.extracted_files (file_id, extractor_version, listing_count)
 select file_id, %(version)s, count(*) filter (where position is not null)
@@ -233,7 +236,7 @@ returning listing_count
 
 
 class BrokenRuleError(RuntimeError):
-    """The keyphrase rule raised on most of a batch's listings (RULE_BROKEN_SHARE)."""
+    """The keyphrase rule raised on most of a batch's listings (RULE_BROKEN_SHARE, RULE_BROKEN_CAP)."""
 
 
 @dataclass(frozen=True)
@@ -397,6 +400,9 @@ def extract_batch(
                         except Exception as error:  # whatever a bug of the rule raises
                             failures.append((file_id, position, describe_error(error)))
                             first_failure = first_failure or error
+                            # what is left may all be copies: at most this many are computed
+                            most_computed = listings - len(copies) - reused
+                            _refuse_a_broken_rule(failures, listings, most_computed, first_failure)
                             continue
                         if len(computed) < BATCH_LISTINGS:
                             computed[title, abstract] = arrays
@@ -410,7 +416,8 @@ def extract_batch(
         if copies:
             _copy_features(writer, copies)
         if failures:
-            _refuse_a_broken_rule(failures, listings - len(copies) - reused, first_failure)
+            computed_listings = listings - len(copies) - reused
+            _refuse_a_broken_rule(failures, listings, computed_listings, first_failure)
             failed_files, failed_positions, errors = zip(*failures, strict=True)
             writer.execute(
                 INSERT_FAILED_LISTINGS,
@@ -425,16 +432,28 @@ def extract_batch(
 
 
 def _refuse_a_broken_rule(
-    failures: list[tuple[int, int, str]], computed: int, first: Exception | None
+    failures: list[tuple[int, int, str]], listings: int, computed: int, first: Exception | None
 ) -> None:
-    """Raise BrokenRuleError if the rule raised on most of the `computed` listings (see
-    RULE_BROKEN_SHARE); the batch's transaction is then rolled back."""
-    if len(failures) >= RULE_BROKEN_FLOOR and len(failures) > RULE_BROKEN_SHARE * computed:
-        raise BrokenRuleError(
-            f"the keyphrase rule raised on {len(failures):,} of the {computed:,} listings it "
-            f"computed in one batch: the rule is broken, not the texts; nothing of the batch was "
-            f"kept. The first error: {failures[0][2]}"
-        ) from first
+    """Raise BrokenRuleError if the rule raised on most of the `computed` listings of a batch of
+    `listings` (RULE_BROKEN_SHARE), or on RULE_BROKEN_CAP; its transaction is then rolled back.
+
+    `computed` may be an upper bound (while the batch is read): failures only grow and the
+    listings computed only shrink towards it, so a batch refused early is one refused at its end.
+    """
+    failed = len(failures)
+    if failed < RULE_BROKEN_FLOOR:
+        return
+    if failed > RULE_BROKEN_SHARE * computed:
+        why = "most of what it computed"
+    elif failed >= RULE_BROKEN_CAP:
+        why = f"the most one batch may hold ({RULE_BROKEN_CAP:,})"
+    else:
+        return
+    raise BrokenRuleError(
+        f"the keyphrase rule raised on {failed:,} of the {listings:,} listings of one batch, "
+        f"{why}: the rule is broken, not the texts; nothing of the batch was kept. "
+        f"The first error: {failures[0][2]}"
+    ) from first
 
 
 def describe_error(error: Exception) -> str:

@@ -349,7 +349,8 @@ def test_a_rule_that_raises_on_most_of_a_batch_stops_the_step_and_keeps_nothing_
     ingest_paths(db_url, [inbox], settle_seconds=0)
 
     with pytest.raises(
-        features.BrokenRuleError, match=f"raised on {failing} of the {failing} "
+        features.BrokenRuleError,
+        match=f"raised on {failing} of the {failing + 1} listings of one batch, most of what it",
     ) as raised:
         extract_pending(db_url)
 
@@ -360,6 +361,34 @@ def test_a_rule_that_raises_on_most_of_a_batch_stops_the_step_and_keeps_nothing_
         " left join features.listing_keywords as keywords using (file_id) group by 1"
     ).fetchall()
     assert extracted == [("odd.txt", 2 * failing + 1, failing)]
+
+
+def test_a_batch_holds_no_more_failures_than_its_cap(db_url, conn, tmp_path, monkeypatch):
+    named: list[str] = []  # the titles the rule has read, in order
+
+    def title_name(title: str) -> str | None:
+        named.append(title)
+        return title_name_before_d1ab721(title)
+
+    monkeypatch.setattr(extract, "title_name", title_name)
+    cap = features.RULE_BROKEN_FLOOR + 5
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    titles = [f"\xad: Sparse Things {n}" for n in range(2 * cap)]
+    titles += [f"Sound Paper {n}" for n in range(4 * cap)]
+    (inbox / "big.txt").write_bytes(page(*(f"{title}\n\n{ABSTRACT}" for title in titles)))
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+    # a third of the batch fails: odd texts by their share, but more than a batch may hold
+    monkeypatch.setattr(features, "RULE_BROKEN_CAP", cap)
+
+    with pytest.raises(features.BrokenRuleError, match=f"the most one batch may hold \\({cap}\\)"):
+        extract_pending(db_url)
+
+    assert named == titles[:cap]  # the batch stopped at the cap, not at its end
+    assert conn.execute("select count(*) from features.listing_keywords").fetchone()[0] == 0
+    monkeypatch.setattr(features, "RULE_BROKEN_CAP", 2 * cap + 1)
+    summary = extract_pending(db_url)
+    assert (summary.listings, summary.failed_listings) == (6 * cap, 2 * cap)
 
 
 def test_the_command_line_warns_of_a_listing_the_rule_raised_on_and_stops_on_a_broken_rule(
