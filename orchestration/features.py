@@ -463,8 +463,12 @@ def describe_error(error: Exception) -> str:
     if frames := traceback.extract_tb(error.__traceback__):
         innermost = frames[-1]
         place = f" ({Path(innermost.filename).name}:{innermost.lineno}, in {innermost.name})"
+    try:
+        message = str(error)
+    except Exception:  # an exception's own __str__ may fail too; the traceback module says so
+        message = "<exception str() failed>"
     # one line, and no NUL, which a text column refuses
-    text = " ".join(f"{type(error).__name__}: {error}".replace("\x00", "").split())
+    text = " ".join(f"{type(error).__name__}: {message}".replace("\x00", "").split())
     return text[: ERROR_CHARACTERS - len(place)] + place
 
 
