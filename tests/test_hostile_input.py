@@ -245,6 +245,19 @@ def title_name_before_d1ab721(title: str) -> str | None:
     return " ".join([*first, extract.singular(last)])
 
 
+def python_path_with_the_bug(folder: Path, python_path: str | None) -> str:
+    """`python_path` led by a folder whose sitecustomize.py puts the bug back in every Python
+    process started with it, at its start: a `paperhouse` command, a spawned worker."""
+    patch = folder / "bug"
+    patch.mkdir(exist_ok=True)
+    (patch / "sitecustomize.py").write_text(
+        "from orchestration.keywords import extract\n\n\n"
+        + inspect.getsource(title_name_before_d1ab721)
+        + "\n\nextract.title_name = title_name_before_d1ab721\n"
+    )
+    return os.pathsep.join(filter(None, [str(patch), python_path]))
+
+
 def test_a_text_the_rule_raises_on_is_kept_without_keyphrases_and_the_rest_is_built(
     db_url, conn, tmp_path, monkeypatch
 ):
@@ -348,6 +361,31 @@ def test_an_error_is_described_in_one_line_with_where_it_was_raised():
     assert features.describe_error(ValueError("never raised")) == "ValueError: never raised"
 
 
+def test_worker_processes_count_the_listings_they_keep_without_keyphrases(
+    db_url, conn, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(extract, "title_name", title_name_before_d1ab721)
+    monkeypatch.setenv("PYTHONPATH", python_path_with_the_bug(tmp_path, os.getenv("PYTHONPATH")))
+    monkeypatch.setattr(features, "BATCH_LISTINGS", 1)  # a batch a file, shared by two processes
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    files = 6
+    for n in range(files):
+        odd = f"\xad: Sparse Things {n}\n\n{ABSTRACT}"
+        (inbox / f"{n}.txt").write_bytes(page(f"Sound Paper {n}\n\n{ABSTRACT}", odd))
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+
+    summary = extract_pending(db_url, workers=2, parallel_threshold=0)
+
+    assert (summary.files, summary.listings, summary.failed_listings) == (files, 2 * files, files)
+    kept = conn.execute(
+        "select count(*) filter (where extraction_error like 'ValueError: %'),"
+        " count(*) filter (where cardinality(keywords) > 0)"
+        " from features.listing_keywords"
+    ).fetchone()
+    assert kept == (files, files)
+
+
 def test_a_rule_that_raises_on_most_of_a_batch_stops_the_step_and_keeps_nothing_of_it(
     db_url, conn, tmp_path, monkeypatch
 ):
@@ -418,15 +456,7 @@ def test_a_batch_holds_no_more_failures_than_its_cap(db_url, conn, tmp_path, mon
 def test_the_command_line_warns_of_a_listing_the_rule_raised_on_and_stops_on_a_broken_rule(
     cli_env, tmp_path
 ):
-    # the bug put back in the `paperhouse` process, at its start
-    patch = tmp_path / "patch"
-    patch.mkdir()
-    (patch / "sitecustomize.py").write_text(
-        "from orchestration.keywords import extract\n\n\n"
-        + inspect.getsource(title_name_before_d1ab721)
-        + "\n\nextract.title_name = title_name_before_d1ab721\n"
-    )
-    cli_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(patch), cli_env.get("PYTHONPATH")]))
+    cli_env["PYTHONPATH"] = python_path_with_the_bug(tmp_path, cli_env.get("PYTHONPATH"))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "day-1.txt").write_bytes(page(GOOD, f"\xad: Sparse Things\n\n{ABSTRACT}"))
