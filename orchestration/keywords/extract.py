@@ -416,7 +416,7 @@ def is_name(written: str) -> bool:
 
     Two scans rather than one pattern `letter.*digit|digit.*letter`: a word is one token
     however long (up to a listing line's 100,000 characters), and that pattern retries from
-    each letter, quadratic in the word's length (26 s for a word of 100,000 letters).
+    each letter, quadratic in the word's length.
     """
     if sum(ch.isupper() for ch in written) >= 2:
         return True
