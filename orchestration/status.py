@@ -24,6 +24,8 @@ class WarehouseStatus:
     papers: int | None  # None until the models have been built
     last_ingested_at: datetime | None
     problem_files: list[ProblemFile] = field(default_factory=list)
+    # listings the keyphrase rule raised on, kept without keyphrases (orchestration/features.py)
+    listings_without_keyphrases: int = 0
 
     @property
     def files(self) -> int:
@@ -60,12 +62,17 @@ def read_status(conn: psycopg.Connection, *, problem_limit: int = 10) -> Warehou
             [problem_limit],
         ).fetchall()
     ]
+    # by the partial index of those rows alone (sql/migrations/014)
+    (without_keyphrases,) = conn.execute(
+        "select count(*) from features.listing_keywords where extraction_error is not null"
+    ).fetchone() or (0,)
     return WarehouseStatus(
         files_by_status=files_by_status,
         listings=int(listings),
         papers=_count_papers(conn),
         last_ingested_at=last_ingested_at,
         problem_files=problems,
+        listings_without_keyphrases=int(without_keyphrases),
     )
 
 

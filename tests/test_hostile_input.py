@@ -7,6 +7,7 @@ import inspect
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -466,6 +467,9 @@ def test_the_command_line_warns_of_a_listing_the_rule_raised_on_and_stops_on_a_b
     assert done.returncode == 0, done.stderr
     assert "the keyphrase rule raised on 1 listing(s), kept without keyphrases" in done.stderr
     assert "check no_keyphrase_error: 1 listing(s) have no keyphrases" in done.stdout
+    assert re.search(r"│ listings without keyphrases\s*│\s*1 │", done.stdout)
+    status = json.loads(run_cli("status", "--format", "json", env=cli_env).stdout)
+    assert (status["listings"], status["listings_without_keyphrases"]) == (2, 1)
     broken = features.RULE_BROKEN_FLOOR
     (inbox / "day-2.txt").write_bytes(
         page(*(f"\xad: Dense Things {n}\n\n{ABSTRACT}" for n in range(broken)))
