@@ -338,11 +338,11 @@ def test_a_text_the_rule_raises_on_is_kept_without_keyphrases_and_the_rest_is_bu
     assert keywords_now > 0
 
 
-def raised(error: Exception) -> Exception:
+def caught(error: Exception) -> Exception:
     try:
         raise error
-    except Exception as caught:
-        return caught
+    except Exception as raised:
+        return raised
 
 
 def test_an_error_is_described_in_one_line_with_where_it_was_raised():
@@ -351,12 +351,12 @@ def test_an_error_is_described_in_one_line_with_where_it_was_raised():
             raise RuntimeError("no")
 
     here = "test_hostile_input.py:"
-    described = features.describe_error(raised(ValueError("bad\n\ttext\x00 here")))
+    described = features.describe_error(caught(ValueError("bad\n\ttext\x00 here")))
     assert described.startswith("ValueError: bad text here (" + here)
-    assert described.endswith(", in raised)")
-    long = features.describe_error(raised(KeyError("k" * 10_000)))
-    assert len(long) == features.ERROR_CHARACTERS and long.endswith(", in raised)")
-    assert features.describe_error(raised(Unprintable())).startswith(
+    assert described.endswith(", in caught)")
+    long = features.describe_error(caught(KeyError("k" * 10_000)))
+    assert len(long) == features.ERROR_CHARACTERS and long.endswith(", in caught)")
+    assert features.describe_error(caught(Unprintable())).startswith(
         "Unprintable: <exception str() failed> ("
     )
     assert features.describe_error(ValueError("never raised")) == "ValueError: never raised"
