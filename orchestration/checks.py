@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from orchestration.status import count_listings_without_keyphrases
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -36,9 +38,7 @@ def no_file_rejected(conn: psycopg.Connection) -> CheckResult:
 def no_keyphrase_error(conn: psycopg.Connection) -> CheckResult:
     """Listings the keyphrase rule raised on, kept without keyphrases (orchestration/features.py):
     a bug of the rule, which only warns, as the rest of the warehouse is sound."""
-    failed = conn.execute(
-        "select count(*) from features.listing_keywords where extraction_error is not null"
-    ).fetchone()[0]  # type: ignore[index]
+    failed = count_listings_without_keyphrases(conn)
     examples = conn.execute(
         """
         select files.file_name || ', listing ' || failed.position, failed.extraction_error

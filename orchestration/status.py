@@ -62,18 +62,23 @@ def read_status(conn: psycopg.Connection, *, problem_limit: int = 10) -> Warehou
             [problem_limit],
         ).fetchall()
     ]
-    # by the partial index of those rows alone (sql/migrations/014)
-    (without_keyphrases,) = conn.execute(
-        "select count(*) from features.listing_keywords where extraction_error is not null"
-    ).fetchone() or (0,)
     return WarehouseStatus(
         files_by_status=files_by_status,
         listings=int(listings),
         papers=_count_papers(conn),
         last_ingested_at=last_ingested_at,
         problem_files=problems,
-        listings_without_keyphrases=int(without_keyphrases),
+        listings_without_keyphrases=count_listings_without_keyphrases(conn),
     )
+
+
+def count_listings_without_keyphrases(conn: psycopg.Connection) -> int:
+    """Listings the keyphrase rule raised on, kept without keyphrases (orchestration/features.py);
+    counted by the partial index of those rows alone (sql/migrations/014)."""
+    row = conn.execute(
+        "select count(*) from features.listing_keywords where extraction_error is not null"
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _count_papers(conn: psycopg.Connection) -> int | None:
