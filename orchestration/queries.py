@@ -342,8 +342,8 @@ def search(conn: psycopg.Connection, text: str, limit: int = 20) -> Rows:
 
 
 def has_search_words(conn: psycopg.Connection, text: str) -> bool:
-    """Whether `text` keeps a word to search for: English stop words alone ("the", "of a") keep
-    none, and match nothing."""
+    """Whether `text` keeps a word to search for: English stop words and punctuation alone
+    ("the", "of a", "!!!") keep none, and match nothing."""
     # the server says so in a notice, which no one sees: asked here so the CLI can say it
     return conn.execute(
         "select numnode(websearch_to_tsquery('english', %s)) > 0", [text]

@@ -358,6 +358,8 @@ def test_a_search_that_finds_nothing_says_why_on_stderr(sample_env):
     done = run_cli("search", "the of", "--format", "json", env=sample_env)
     assert done.returncode == 0 and json.loads(done.stdout) == []
     assert "no words to search for in 'the of'" in done.stderr
+    done = run_cli("search", "!!! -", env=sample_env)
+    assert done.returncode == 0 and "stop words and punctuation alone" in done.stderr
     # a search with matches says nothing more
     done = run_cli("search", "state space models", env=sample_env)
     assert done.returncode == 0 and done.stderr == ""

@@ -158,7 +158,10 @@ def search(
     # on stderr: csv and json stay what they are, an empty result
     if not searched:
         err.print(
-            Text(f"no words to search for in {text!r}: English stop words alone match nothing")
+            Text(
+                f"no words to search for in {text!r}: "
+                "English stop words and punctuation alone match nothing"
+            )
         )
     elif not found.rows and format is OutputFormat.table:
         err.print(Text(f"no paper matches {text!r}"))
