@@ -229,6 +229,8 @@ def _run_stages(
         report.add(
             f"first load, machine CPU / {cores} cores", median["machine_cpu_seconds"] / cores, "s"
         )
+    if median["steal_seconds"] is not None:
+        report.add(f"first load, steal time / {cores} cores", median["steal_seconds"] / cores, "s")
     settle(main)
     cpu_before = _python_cpu_seconds()
     busy_before = machine_busy_seconds()
@@ -425,13 +427,30 @@ def _python_cpu_seconds() -> float:
 def machine_busy_seconds() -> float | None:
     """CPU time the whole machine has spent busy since boot, summed over its cores (Linux's
     /proc/stat; None elsewhere): a stage's cost with the server's share in it, as long as
-    nothing else runs. Steal time, the hypervisor's, is left out."""
+    nothing else runs. Steal time, the hypervisor's, is left out (machine_steal_seconds)."""
+    times = _machine_cpu_times()
+    if times is None:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, _steal = times
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_steal_seconds() -> float | None:
+    """Time the hypervisor ran something else while this machine's cores had work, summed over
+    its cores since boot (None where /proc/stat does not say): what tells a slow hour spent
+    waiting for the host from one whose cores run slower."""
+    times = _machine_cpu_times()
+    return None if times is None else times[-1] / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_cpu_times() -> tuple[int, ...] | None:
+    """/proc/stat's first eight counters of all cores: user, nice, system, idle, iowait, irq,
+    softirq and steal, in clock ticks."""
     try:
         totals = Path("/proc/stat").read_text().split("\n", 1)[0].split()
     except OSError:
         return None
-    user, nice, system, _idle, _iowait, irq, softirq = (int(n) for n in totals[1:8])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+    return tuple(int(n) for n in totals[1:9])
 
 
 def _since(before: float | None, after: float | None) -> float | None:
@@ -496,13 +515,19 @@ def first_load(server_url: str, name: str, inbox: Path) -> dict:
     give its disk back."""
     url = _fresh_database(server_url, name)
     settle(url)
-    busy_before = machine_busy_seconds()
+    busy_before, steal_before = machine_busy_seconds(), machine_steal_seconds()
     measured = paperhouse_in_child(url, "run", "--inbox", str(inbox))
     busy = _since(busy_before, machine_busy_seconds())
+    steal = _since(steal_before, machine_steal_seconds())
     with connect(url) as conn:
         papers = conn.execute("select count(*) from analytics.dim_papers").fetchone()[0]  # type: ignore[index]
     _drop_database(server_url, name)
-    return {"seconds": measured["seconds"], "machine_cpu_seconds": busy, "papers": papers}
+    return {
+        "seconds": measured["seconds"],
+        "machine_cpu_seconds": busy,
+        "steal_seconds": steal,
+        "papers": papers,
+    }
 
 
 def run_after_new_file(url: str, inbox: Path) -> float:
