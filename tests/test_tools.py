@@ -18,7 +18,7 @@ from psycopg import sql
 
 from orchestration import pipeline
 from orchestration.features import EXTRACTION_LOCK_KEY
-from orchestration.models.plan import BUILD_LOCK_KEY, build_turn
+from orchestration.models.plan import BUILD_LOCK_KEY, BUILD_WAIT, build_turn
 from orchestration.models.runner import target_path
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.warehouse import take_session_lock
@@ -152,10 +152,7 @@ def test_paperhouse_build_waits_for_the_features_step_and_the_build_in_progress_
     out, _ = command.communicate(timeout=300)
     assert command.returncode == 0, out
     assert "another features step is running on this warehouse: waiting for it" in out
-    assert (
-        "a build, an export or another dbt command is running on this warehouse: waiting for it"
-        in out
-    )
+    assert BUILD_WAIT in out
 
 
 @pytest.mark.slow

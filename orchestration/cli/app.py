@@ -20,6 +20,7 @@ from orchestration.output import OutputFormat, ReportFormat
 from orchestration.queries import QueryFailed, ReadOnlyViolation
 from orchestration.settings import SettingError, Settings
 from orchestration.warehouse import WarehouseUnavailable
+from orchestration.warehouse.backup import BackupError
 from orchestration.warehouse.embedded import EmbeddedServerError
 from orchestration.warehouse.migrations import MigrationError
 from orchestration.warehouse.readers import ReaderError
@@ -63,6 +64,7 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
             PortTaken,
             BenchBusy,
             BrokenRuleError,
+            BackupError,
         ) as exc:
             err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
             raise typer.Exit(1) from None

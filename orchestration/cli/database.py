@@ -1,4 +1,5 @@
-"""`paperhouse db`: the warehouse database: start, stop, status, url, psql, reader logins."""
+"""`paperhouse db`: the warehouse database: start, stop, status, url, psql, reader logins,
+dump and restore."""
 
 from __future__ import annotations
 
@@ -6,13 +7,24 @@ import json
 import os
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from orchestration.cli.app import ReportFormatOption, db_app, friendly_errors, out, settings
+from orchestration.cli.app import (
+    ReportFormatOption,
+    db_app,
+    err,
+    friendly_errors,
+    out,
+    reason,
+    say_waiting_for_build,
+    settings,
+)
+from orchestration.ingest.inbox import as_text
 from orchestration.output import ReportFormat
 from orchestration.warehouse import (
     WarehouseUnavailable,
@@ -143,3 +155,63 @@ def db_psql(ctx: typer.Context) -> None:
     psql = str(psql_executable())
     sys.stdout.flush()
     os.execv(psql, [psql, url, *ctx.args])
+
+
+@db_app.command("dump")
+@friendly_errors
+def db_dump(
+    file: Annotated[Path, typer.Argument(help="The archive to write (pg_dump's custom format).")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace FILE if it exists.")] = False,
+) -> None:
+    """Write the warehouse to one archive file: its listings, features and marts, one build's.
+
+    The file appears whole when the dump is done (a failed or killed dump leaves none).
+    `paperhouse db restore FILE` loads it back, here or on another machine.
+    """
+    from orchestration.warehouse.backup import dump
+
+    url = prepare(settings())
+    try:
+        done = dump(url, file, replace=replace, on_wait=say_waiting_for_build)
+    except OSError as exc:  # the folder went away, or the disk filled at the rename
+        err.print(Text(f"error: cannot write {as_text(str(file))}: {reason(exc)}"), highlight=False)
+        raise typer.Exit(1) from None
+    papers = "not built" if done.counts.papers is None else f"{done.counts.papers:,}"
+    out.print(
+        Text(
+            f"wrote {as_text(str(done.path))} ({done.bytes:,} bytes): "
+            f"{done.counts.files:,} files, {done.counts.listings:,} listings, papers {papers}"
+        )
+    )
+
+
+@db_app.command("restore")
+@friendly_errors
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="An archive `paperhouse db dump` wrote.")],
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Replace a warehouse that holds files (they are lost)."),
+    ] = False,
+) -> None:
+    """Replace the warehouse with an archive, whole or not at all.
+
+    An archive of an older paperhouse is brought up to date; one of a newer paperhouse is
+    refused. A warehouse that holds files is replaced only with --replace.
+    """
+    from orchestration.warehouse.backup import restore
+
+    url = prepare(settings())
+    done = restore(url, file, replace=replace, on_wait=say_waiting_for_build)
+    papers = "not built" if done.counts.papers is None else f"{done.counts.papers:,}"
+    upgraded = (
+        f" (brought up to date: {done.migrations_applied} migration(s))"
+        if done.migrations_applied
+        else ""
+    )
+    out.print(
+        Text(
+            f"restored {as_text(str(file))}{upgraded}: {done.counts.files:,} files, "
+            f"{done.counts.listings:,} listings, papers {papers}"
+        )
+    )

@@ -31,7 +31,8 @@ from orchestration.warehouse import connect, take_session_lock
 BUILD_LOCK_KEY = 0x7061_7065_7262_6C64  # "paperbld"
 # What a command waiting for the build's turn tells its user (CLI) or its log (Dagster).
 BUILD_WAIT = (
-    "a build, an export or another dbt command is running on this warehouse: waiting for it"
+    "a build, an export, a dump, a restore or another dbt command is running on this "
+    "warehouse: waiting for it"
 )
 
 

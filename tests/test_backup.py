@@ -1,0 +1,267 @@
+"""`paperhouse db dump` and `db restore`: one archive of the warehouse, restored whole or not at all."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from orchestration.settings import MIGRATIONS_DIR
+from orchestration.warehouse.backup import SCHEMAS, _copy_script
+from orchestration.warehouse.embedded import POSTGRES_BIN_PATH
+from orchestration.warehouse.migrations import apply_migrations
+
+from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database, run_cli, url_for
+
+
+def fingerprint(url: str) -> dict[str, str]:
+    """Every table of paperhouse's schemas, each as the md5 of its rows in a fixed order."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = conn.execute(
+            "select format('%%I.%%I', schemaname, tablename) from pg_tables "
+            "where schemaname = any(%s) order by 1",
+            [list(SCHEMAS)],
+        ).fetchall()
+        return {
+            table: conn.execute(
+                f"select count(*) || ':' || coalesce(md5(string_agg(t::text, '|' order by t::text)), '') "
+                f"from {table} as t"
+            ).fetchone()[0]
+            for (table,) in tables
+        }
+
+
+def listings(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select count(*) from raw.paper_listings").fetchone()[0]
+
+
+@pytest.fixture
+def sample_archive(sample_env, tmp_path) -> Path:
+    archive = tmp_path / "warehouse.dump"
+    done = run_cli("db", "dump", str(archive), env=sample_env)
+    assert done.returncode == 0, done.stderr
+    assert f"{SEED_LISTINGS:,} listings, papers {SEED_DISTINCT_TITLES:,}" in done.stdout
+    return archive
+
+
+def test_an_archive_restores_the_same_warehouse_and_ingest_still_takes_each_file_once(
+    sample_archive, sample_db, cli_env, db_url, inbox
+):
+    done = run_cli("db", "restore", str(sample_archive), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert f"{SEED_LISTINGS:,} listings, papers {SEED_DISTINCT_TITLES:,}" in done.stdout
+    assert fingerprint(db_url) == fingerprint(sample_db)
+    # the restored ledger knows the files: none is loaded again, and the build goes on from it
+    done = run_cli("run", "--inbox", str(inbox), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"unchanged +│ +5 │", done.stdout) and re.search(
+        r"listings loaded +│ +0 │", done.stdout
+    )
+    assert listings(db_url) == SEED_LISTINGS
+    done = run_cli("search", "state space models", "--format", "json", env=cli_env)
+    assert done.returncode == 0 and '"paper_id"' in done.stdout
+
+
+def test_a_dump_never_overwrites_by_accident_and_leaves_no_partial_file(
+    sample_env, sample_archive, tmp_path
+):
+    before = sample_archive.read_bytes()
+    done = run_cli("db", "dump", str(sample_archive), env=sample_env)
+    assert done.returncode == 1 and "exists: choose another name, or add --replace" in done.stderr
+    assert sample_archive.read_bytes() == before
+    done = run_cli("db", "dump", str(tmp_path), env=sample_env)
+    assert done.returncode == 1 and "is a folder" in done.stderr
+    done = run_cli("db", "dump", str(tmp_path / "missing" / "w.dump"), env=sample_env)
+    assert done.returncode == 1 and "is not a folder" in done.stderr
+    # what a dump killed outright left (its process gone) goes with the next dump of that name
+    abandoned = tmp_path / f".{sample_archive.name}.{2**22 + 1}.partial"
+    abandoned.write_bytes(b"half")
+    done = run_cli("db", "dump", str(sample_archive), "--replace", env=sample_env)
+    assert done.returncode == 0, done.stderr
+    assert not abandoned.exists()
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.endswith(".partial")) == []
+
+
+def test_a_restore_refuses_what_it_cannot_restore_whole(
+    sample_archive, server_url, template_db, cli_env, db_url, inbox, tmp_path
+):
+    text = tmp_path / "notes.txt"
+    text.write_text("not an archive\n")
+    for path, says in [
+        (tmp_path / "missing.dump", "is not a file"),
+        (tmp_path, "is not a file"),
+        (text, "is not an archive"),
+    ]:
+        done = run_cli("db", "restore", str(path), env=cli_env)
+        assert done.returncode == 1 and says in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+
+    # an archive of a database that is no warehouse
+    other = tmp_path / "other.dump"
+    with fresh_database(server_url, template_db) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("drop schema meta cascade")
+        pg_dump(url, other)
+    done = run_cli("db", "restore", str(other), env=cli_env)
+    assert done.returncode == 1 and "not of a paperhouse warehouse" in done.stderr
+
+    # archives of a newer paperhouse, and of a migration changed since
+    for change, says in [
+        (
+            "insert into meta.schema_migrations (version, name, checksum) values (999, 'later', 'x')",
+            "made by a newer paperhouse (its migration 999_later)",
+        ),
+        (
+            "update meta.schema_migrations set checksum = 'edited' where version = 1",
+            "holds migration 001_raw_schema.sql in another form",
+        ),
+    ]:
+        archive = tmp_path / "changed.dump"
+        with fresh_database(server_url, template_db) as url:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(change)
+            pg_dump(url, archive, replace=True)
+        done = run_cli("db", "restore", str(archive), env=cli_env)
+        assert done.returncode == 1 and says in done.stderr, done.stderr
+
+    # a warehouse that holds files is replaced only when asked
+    assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
+    before = fingerprint(db_url)
+    done = run_cli("db", "restore", str(sample_archive), env=cli_env)
+    assert done.returncode == 1
+    assert f"holds 5 loaded file(s) and {SEED_LISTINGS:,} listing(s)" in done.stderr
+    assert fingerprint(db_url) == before
+
+
+def test_a_restore_that_fails_or_is_killed_midway_leaves_the_warehouse_as_it_was(
+    sample_archive, cli_env, db_url, inbox, tmp_path
+):
+    assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
+    before = fingerprint(db_url)
+
+    # an archive cut short: pg_restore fails after psql has dropped and loaded part of it
+    cut = tmp_path / "cut.dump"
+    cut.write_bytes(sample_archive.read_bytes()[: sample_archive.stat().st_size * 19 // 20])
+    done = run_cli("db", "restore", str(cut), "--replace", env=cli_env)
+    assert done.returncode == 1, done.stdout
+    assert "the restore failed and the warehouse is as it was: pg_restore" in done.stderr
+    assert fingerprint(db_url) == before
+
+    # Killed midway: another session's uncommitted schema `staging` holds the restore's psql
+    # at its own `create schema staging`, after it has dropped every schema and made the first.
+    with psycopg.connect(db_url) as blocker:
+        blocker.execute("create schema staging")
+        paperhouse = Path(sys.executable).parent / "paperhouse"
+        restore = subprocess.Popen(
+            [str(paperhouse), "db", "restore", str(sample_archive), "--replace"],
+            env=cli_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            waiting = wait_for_a_session_waiting_on_a_lock(db_url, "CREATE SCHEMA staging")
+            assert waiting, "the restore never reached `create schema staging`"
+            restore.send_signal(signal.SIGKILL)
+            restore.wait(timeout=30)
+        finally:
+            if restore.poll() is None:
+                restore.kill()
+        blocker.rollback()
+    # psql reads what is left of its input, finds no commit, and its transaction rolls back
+    wait_for_sessions_to_end(db_url, "psql")
+    assert fingerprint(db_url) == before
+
+
+def test_an_archive_of_an_older_paperhouse_is_brought_up_to_date(
+    server_url, template_db, cli_env, db_url, tmp_path
+):
+    older = tmp_path / "migrations"
+    older.mkdir()
+    *earlier, last = sorted(MIGRATIONS_DIR.glob("*.sql"))
+    for path in earlier:
+        shutil.copy(path, older / path.name)
+    archive = tmp_path / "older.dump"
+    name = f"older_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    try:
+        url = url_for(server_url, name)
+        with psycopg.connect(url, autocommit=True) as conn:
+            apply_migrations(conn, older)
+        pg_dump(url, archive)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')
+    done = run_cli("db", "restore", str(archive), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert "brought up to date: 1 migration(s)" in done.stdout
+    with psycopg.connect(db_url) as conn:
+        versions = [v for (v,) in conn.execute("select version from meta.schema_migrations")]
+    assert max(versions) == int(last.name[:3])
+
+
+def pg_dump(url: str, archive: Path, replace: bool = False) -> None:
+    """An archive as `paperhouse db dump` writes one, of any database."""
+    if replace:
+        archive.unlink(missing_ok=True)
+    subprocess.run(
+        [str(POSTGRES_BIN_PATH / "pg_dump"), "--format=custom", f"--file={archive}", url],
+        check=True,
+    )
+
+
+def wait_for_a_session_waiting_on_a_lock(url: str, query: str, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if conn.execute(
+                "select 1 from pg_stat_activity where datname = current_database() "
+                "and wait_event_type = 'Lock' and query like %s",
+                [f"%{query}%"],
+            ).fetchone():
+                return True
+            time.sleep(0.05)
+    return False
+
+
+def wait_for_sessions_to_end(url: str, application: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if not conn.execute(
+                "select 1 from pg_stat_activity where datname = current_database() "
+                "and application_name = %s",
+                [application],
+            ).fetchone():
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"a {application} session is still there")
+
+
+def test_the_scripts_session_settings_this_server_lacks_are_left_out():
+    # pg_restore 18 sets transaction_timeout (PostgreSQL 17) at the head of every script,
+    # which PostgreSQL 15 and 16 refuse; the same words further on are data, and stay
+    script = io.BytesIO(
+        b"-- dump\n\\restrict key\n\n"
+        b"SET statement_timeout = 0;\nSET transaction_timeout = 0;\n"
+        b"SELECT pg_catalog.set_config('search_path', '', false);\n"
+        b"CREATE SCHEMA raw;\nSET transaction_timeout = 0;\n"
+    )
+    loaded = io.BytesIO()
+    _copy_script(script, loaded, {"statement_timeout"})
+    assert loaded.getvalue() == (
+        b"-- dump\n\\restrict key\n\n"
+        b"SET statement_timeout = 0;\n"
+        b"SELECT pg_catalog.set_config('search_path', '', false);\n"
+        b"CREATE SCHEMA raw;\nSET transaction_timeout = 0;\n"
+    )
