@@ -83,6 +83,11 @@ def test_a_dump_never_overwrites_by_accident_and_leaves_no_partial_file(
     assert done.returncode == 1 and "is a folder" in done.stderr
     done = run_cli("db", "dump", str(tmp_path / "missing" / "w.dump"), env=sample_env)
     assert done.returncode == 1 and "is not a folder" in done.stderr
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    done = run_cli("db", "dump", str(pipe), "--replace", env=sample_env)
+    assert done.returncode == 1 and "is not a regular file" in done.stderr
+    assert pipe.is_fifo()
     # what a dump killed outright left (its process gone) goes with the next dump of that name
     abandoned = tmp_path / f".{sample_archive.name}.{2**22 + 1}.partial"
     abandoned.write_bytes(b"half")

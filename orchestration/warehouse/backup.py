@@ -106,6 +106,9 @@ def dump(
         raise BackupError(f"{shown(path)} is a folder: name the archive file to write")
     if path.exists() and not replace:
         raise BackupError(f"{shown(path)} exists: choose another name, or add --replace")
+    if path.exists() and not path.is_file():
+        # the rename would put the archive in place of a device or a pipe, not into it
+        raise BackupError(f"{shown(path)} is not a regular file: name the archive file to write")
     if not path.parent.is_dir():
         raise BackupError(f"cannot write {shown(path)}: {shown(path.parent)} is not a folder")
     remove_abandoned_partials(path)
