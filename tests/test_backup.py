@@ -15,7 +15,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from orchestration.features import EXTRACTION_LOCK_KEY, EXTRACTION_WAIT
 from orchestration.settings import MIGRATIONS_DIR
+from orchestration.warehouse import take_session_lock
 from orchestration.warehouse.backup import SCHEMAS, _copy_script
 from orchestration.warehouse.embedded import POSTGRES_BIN_PATH
 from orchestration.warehouse.migrations import apply_migrations
@@ -270,3 +272,20 @@ def test_the_scripts_session_settings_this_server_lacks_are_left_out():
         b"SELECT pg_catalog.set_config('search_path', '', false);\n"
         b"CREATE SCHEMA raw;\nSET transaction_timeout = 0;\n"
     )
+
+
+def test_a_restore_waits_for_a_features_step_and_says_so(sample_archive, cli_env, db_url):
+    with psycopg.connect(db_url, autocommit=True) as features_step:
+        take_session_lock(features_step, EXTRACTION_LOCK_KEY)
+        paperhouse = Path(sys.executable).parent / "paperhouse"
+        restore = subprocess.Popen(
+            [str(paperhouse), "db", "restore", str(sample_archive)],
+            env=cli_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert restore.stderr.readline().startswith(EXTRACTION_WAIT)
+        assert restore.poll() is None
+    out, _ = restore.communicate(timeout=120)
+    assert restore.returncode == 0 and f"{SEED_LISTINGS:,} listings" in out

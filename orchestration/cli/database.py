@@ -22,6 +22,7 @@ from orchestration.cli.app import (
     out,
     reason,
     say_waiting_for_build,
+    say_waiting_for_features,
     settings,
 )
 from orchestration.ingest.inbox import as_text
@@ -202,7 +203,13 @@ def db_restore(
     from orchestration.warehouse.backup import restore
 
     url = prepare(settings())
-    done = restore(url, file, replace=replace, on_wait=say_waiting_for_build)
+    done = restore(
+        url,
+        file,
+        replace=replace,
+        on_wait=say_waiting_for_build,
+        on_features_wait=say_waiting_for_features,
+    )
     papers = "not built" if done.counts.papers is None else f"{done.counts.papers:,}"
     upgraded = (
         f" (brought up to date: {done.migrations_applied} migration(s))"

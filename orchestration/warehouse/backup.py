@@ -140,18 +140,23 @@ def dump(
 
 
 def restore(
-    url: str, path: Path, *, replace: bool = False, on_wait: Callable[[], None] | None = None
+    url: str,
+    path: Path,
+    *,
+    replace: bool = False,
+    on_wait: Callable[[], None] | None = None,
+    on_features_wait: Callable[[], None] | None = None,
 ) -> Restored:
     """Replace the warehouse with the archive `path`, whole or not at all; `replace` allows
-    it to replace a warehouse that holds files. `on_wait()` is called first if a build or a
-    features step is running and the restore waits for it."""
+    it to replace a warehouse that holds files. `on_wait()` is called first if a build is
+    running and the restore waits for it, `on_features_wait()` if a features step is."""
     if not path.is_file():
         raise BackupError(
             f"{shown(path)} is not a file: name an archive `paperhouse db dump` wrote"
         )
     source_major = check_archive(path)
     with build_turn(url, on_wait) as conn:
-        take_session_lock(conn, EXTRACTION_LOCK_KEY, on_wait)
+        take_session_lock(conn, EXTRACTION_LOCK_KEY, on_features_wait)
         target_major = conn.info.server_version // 10000
         if source_major is not None and source_major > target_major:
             raise BackupError(
