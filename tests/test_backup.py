@@ -148,6 +148,11 @@ def test_a_restore_refuses_what_it_cannot_restore_whole(
     assert done.returncode == 1
     assert f"holds 5 loaded file(s) and {SEED_LISTINGS:,} listing(s)" in done.stderr
     assert fingerprint(db_url) == before
+    done = run_cli("db", "restore", str(sample_archive), "--replace", env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert f"in place of a warehouse of 5 files, {SEED_LISTINGS:,} listings, papers not built" in (
+        done.stdout
+    )
 
 
 def test_a_restore_that_fails_or_is_killed_midway_leaves_the_warehouse_as_it_was(

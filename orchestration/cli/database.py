@@ -36,6 +36,7 @@ from orchestration.warehouse import (
     redact,
     sqlalchemy_url,
 )
+from orchestration.warehouse.backup import WarehouseCounts, dump, restore
 from orchestration.warehouse.embedded import EmbeddedServer, psql_executable
 
 
@@ -169,21 +170,13 @@ def db_dump(
     The file appears whole when the dump is done (a failed or killed dump leaves none).
     `paperhouse db restore FILE` loads it back, here or on another machine.
     """
-    from orchestration.warehouse.backup import dump
-
     url = prepare(settings())
     try:
         done = dump(url, file, replace=replace, on_wait=say_waiting_for_build)
     except OSError as exc:  # the folder went away, or the disk filled at the rename
         err.print(Text(f"error: cannot write {as_text(str(file))}: {reason(exc)}"), highlight=False)
         raise typer.Exit(1) from None
-    papers = "not built" if done.counts.papers is None else f"{done.counts.papers:,}"
-    out.print(
-        Text(
-            f"wrote {as_text(str(done.path))} ({done.bytes:,} bytes): "
-            f"{done.counts.files:,} files, {done.counts.listings:,} listings, papers {papers}"
-        )
-    )
+    out.print(Text(f"wrote {as_text(str(done.path))} ({done.bytes:,} bytes): {_held(done.counts)}"))
 
 
 @db_app.command("restore")
@@ -200,8 +193,6 @@ def db_restore(
     An archive of an older paperhouse is brought up to date; one of a newer paperhouse is
     refused. A warehouse that holds files is replaced only with --replace.
     """
-    from orchestration.warehouse.backup import restore
-
     url = prepare(settings())
     done = restore(
         url,
@@ -210,15 +201,16 @@ def db_restore(
         on_wait=say_waiting_for_build,
         on_features_wait=say_waiting_for_features,
     )
-    papers = "not built" if done.counts.papers is None else f"{done.counts.papers:,}"
     upgraded = (
         f" (brought up to date: {done.migrations_applied} migration(s))"
         if done.migrations_applied
         else ""
     )
-    out.print(
-        Text(
-            f"restored {as_text(str(file))}{upgraded}: {done.counts.files:,} files, "
-            f"{done.counts.listings:,} listings, papers {papers}"
-        )
-    )
+    out.print(Text(f"restored {as_text(str(file))}{upgraded}: {_held(done.counts)}"))
+    if done.replaced.files:
+        out.print(Text(f"in place of a warehouse of {_held(done.replaced)}"))
+
+
+def _held(counts: WarehouseCounts) -> str:
+    papers = "not built" if counts.papers is None else f"{counts.papers:,}"
+    return f"{counts.files:,} files, {counts.listings:,} listings, papers {papers}"
