@@ -63,6 +63,12 @@ def test_an_archive_restores_the_same_warehouse_and_ingest_still_takes_each_file
     assert done.returncode == 0, done.stderr
     assert f"{SEED_LISTINGS:,} listings, papers {SEED_DISTINCT_TITLES:,}" in done.stdout
     assert fingerprint(db_url) == fingerprint(sample_db)
+    # BI tools' logins read the restored marts, and still nothing else
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute(
+            "select has_table_privilege('paperhouse_reader', 'analytics.dim_papers', 'select'), "
+            "has_schema_privilege('paperhouse_reader', 'raw', 'usage')"
+        ).fetchone() == (True, False)
     # the restored ledger knows the files: none is loaded again, and the build goes on from it
     done = run_cli("run", "--inbox", str(inbox), env=cli_env)
     assert done.returncode == 0, done.stderr
