@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -162,10 +163,33 @@ def test_a_restore_refuses_what_it_cannot_restore_whole(
 
 
 def test_a_restore_that_fails_or_is_killed_midway_leaves_the_warehouse_as_it_was(
-    sample_archive, cli_env, db_url, inbox, tmp_path
+    sample_archive, server_url, template_db, cli_env, db_url, inbox, tmp_path
 ):
     assert run_cli("ingest", str(inbox), env=cli_env).returncode == 0
     before = fingerprint(db_url)
+
+    # A statement the server refuses, early in the load, with megabytes of the archive still to
+    # come: a default that calls a function of `public`, which the archive does not hold.
+    refused = tmp_path / "refused.dump"
+    function = f"gone_{uuid.uuid4().hex[:8]}"
+    with fresh_database(server_url, template_db) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                f"create function public.{function}() returns int language sql as 'select 1'"
+            )
+            conn.execute(f"create table meta.a_default (n int default public.{function}())")
+            conn.execute(
+                "create table meta.filler as select repeat(md5(n::text), 32) as text "
+                "from generate_series(1, 20000) as n"
+            )
+        pg_dump(url, refused)
+    done = run_cli("db", "restore", str(refused), "--replace", env=cli_env)
+    assert done.returncode == 1, done.stdout
+    assert (
+        "the restore failed and the warehouse is as it was: psql: ERROR:  function "
+        f"public.{function}() does not exist" in done.stderr
+    )
+    assert fingerprint(db_url) == before
 
     # an archive cut short: pg_restore fails after psql has dropped and loaded part of it
     cut = tmp_path / "cut.dump"
@@ -232,8 +256,9 @@ def pg_dump(url: str, archive: Path, replace: bool = False) -> None:
     """An archive as `paperhouse db dump` writes one, of any database."""
     if replace:
         archive.unlink(missing_ok=True)
+    schemas = [f"--schema={schema}" for schema in SCHEMAS]
     subprocess.run(
-        [str(POSTGRES_BIN_PATH / "pg_dump"), "--format=custom", f"--file={archive}", url],
+        [str(POSTGRES_BIN_PATH / "pg_dump"), "--format=custom", *schemas, f"--file={archive}", url],
         check=True,
     )
 

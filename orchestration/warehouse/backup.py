@@ -261,6 +261,7 @@ def _load(url: str, path: Path, known_settings: set[str]) -> None:
         subprocess.Popen(pg_restore, stdout=subprocess.PIPE, stderr=restore_errors) as reader,
     ):
         assert loader.stdin is not None and reader.stdout is not None
+        psql_stopped = False  # psql ended first, at an error: pg_restore's broken pipe follows
         try:
             loader.stdin.write(head.encode())
             _copy_script(reader.stdout, loader.stdin, known_settings)
@@ -269,20 +270,24 @@ def _load(url: str, path: Path, known_settings: set[str]) -> None:
                 # ends with the transaction open, and the server rolls it back
                 loader.stdin.write(b"commit;\n")
         except BrokenPipeError:
-            pass  # psql stopped at an error: its own message says which
+            psql_stopped = True
         finally:
             with contextlib.suppress(BrokenPipeError):
                 loader.stdin.close()
             reader.stdout.close()
         if loader.wait() != 0 or reader.wait() != 0:
             reader.kill()
-            # pg_restore's failure (an archive cut short or damaged) is the cause of psql's
+            # the program that failed first says why: psql at a statement the server refused,
+            # or pg_restore at an archive cut short or damaged (and psql then at its last line)
             failed, messages = (
-                ("pg_restore", restore_errors) if reader.wait() != 0 else ("psql", psql_errors)
+                ("psql", psql_errors)
+                if psql_stopped or reader.wait() == 0
+                else ("pg_restore", restore_errors)
             )
+            # the program's own lines start with its name (`pg_restore: error: ...`), or not (psql's)
+            said = _error_line(messages).removeprefix(f"{failed}: ")
             raise BackupError(
-                f"the restore failed and the warehouse is as it was: {failed}: "
-                f"{_error_line(messages)}"
+                f"the restore failed and the warehouse is as it was: {failed}: {said}"
             )
 
 
@@ -326,7 +331,9 @@ def _run(program: str, args: list[str], url: str) -> None:
         text=True,
     )
     if done.returncode != 0:
-        raise BackupError(f"{program} failed: {_error_line_of(done.stderr)}")
+        raise BackupError(
+            f"{program} failed: {_error_line_of(done.stderr).removeprefix(f'{program}: ')}"
+        )
 
 
 def _output(program: str, args: list[str], failure: str) -> str:
