@@ -167,7 +167,7 @@ def db_dump(
 ) -> None:
     """Write the warehouse to one archive file: its listings, features and marts, one build's.
 
-    The file appears whole when the dump is done (a failed or killed dump leaves none).
+    The file appears whole when the dump is done: a failed or killed dump leaves FILE as it was.
     `paperhouse db restore FILE` loads it back, here or on another machine.
     """
     url = prepare(settings())
