@@ -64,6 +64,17 @@ def test_an_archive_restores_the_same_warehouse_and_ingest_still_takes_each_file
     assert done.returncode == 0, done.stderr
     assert f"{SEED_LISTINGS:,} listings, papers {SEED_DISTINCT_TITLES:,}" in done.stdout
     assert fingerprint(db_url) == fingerprint(sample_db)
+    # every schema a built warehouse has is one the archive holds (a new one must join SCHEMAS)
+    with psycopg.connect(sample_db) as conn:
+        schemas = {
+            name
+            for (name,) in conn.execute(
+                "select nspname from pg_namespace where nspname <> all(%s) "
+                "and nspname not like 'pg\\_%%'",
+                [["public", "information_schema"]],
+            )
+        }
+    assert schemas == set(SCHEMAS)
     # BI tools' logins read the restored marts, and still nothing else
     with psycopg.connect(db_url) as conn:
         assert conn.execute(
