@@ -164,7 +164,7 @@ def test_a_restore_refuses_what_it_cannot_restore_whole(
     before = fingerprint(db_url)
     done = run_cli("db", "restore", str(sample_archive), env=cli_env)
     assert done.returncode == 1
-    assert f"holds 5 loaded file(s) and {SEED_LISTINGS:,} listing(s)" in done.stderr
+    assert f"holds 5 file(s) and {SEED_LISTINGS:,} listing(s)" in done.stderr
     assert fingerprint(db_url) == before
     done = run_cli("db", "restore", str(sample_archive), "--replace", env=cli_env)
     assert done.returncode == 0, done.stderr

@@ -27,6 +27,7 @@ from orchestration.cli.app import (
 )
 from orchestration.ingest.inbox import as_text
 from orchestration.output import ReportFormat
+from orchestration.status import WarehouseStatus
 from orchestration.warehouse import (
     WarehouseUnavailable,
     as_url,
@@ -36,7 +37,7 @@ from orchestration.warehouse import (
     redact,
     sqlalchemy_url,
 )
-from orchestration.warehouse.backup import WarehouseCounts, dump, restore
+from orchestration.warehouse.backup import dump, restore
 from orchestration.warehouse.embedded import EmbeddedServer, psql_executable
 
 
@@ -211,6 +212,6 @@ def db_restore(
         out.print(Text(f"in place of a warehouse of {_held(done.replaced)}"))
 
 
-def _held(counts: WarehouseCounts) -> str:
+def _held(counts: WarehouseStatus) -> str:
     papers = "not built" if counts.papers is None else f"{counts.papers:,}"
     return f"{counts.files:,} files, {counts.listings:,} listings, papers {papers}"

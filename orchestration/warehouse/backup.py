@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from orchestration.features import EXTRACTION_LOCK_KEY
 from orchestration.ingest.inbox import as_text
 from orchestration.models.plan import build_turn
+from orchestration.status import WarehouseStatus, read_status
 from orchestration.warehouse import take_session_lock
 from orchestration.warehouse.embedded import POSTGRES_BIN_PATH
 from orchestration.warehouse.migrations import apply_migrations, discover
@@ -64,35 +64,16 @@ class BackupError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class WarehouseCounts:
-    files: int  # files loaded
-    listings: int
-    papers: int | None  # None: the marts are not built
-
-    @classmethod
-    def read(cls, conn: psycopg.Connection) -> WarehouseCounts:
-        files, listings = conn.execute(
-            "select count(*) filter (where status = 'loaded'), "
-            "coalesce(sum(listing_count) filter (where status = 'loaded'), 0)::bigint "
-            "from raw.ingested_files"
-        ).fetchone()  # type: ignore[misc]
-        papers = None
-        if conn.execute("select to_regclass('analytics.dim_papers')").fetchone()[0]:  # type: ignore[index]
-            papers = conn.execute("select count(*) from analytics.dim_papers").fetchone()[0]  # type: ignore[index]
-        return cls(files, listings, papers)
-
-
-@dataclass(frozen=True)
 class Dumped:
     path: Path
     bytes: int
-    counts: WarehouseCounts  # what the archive holds, read in its snapshot
+    counts: WarehouseStatus  # what the archive holds, read in its snapshot
 
 
 @dataclass(frozen=True)
 class Restored:
-    counts: WarehouseCounts  # the warehouse after the restore
-    replaced: WarehouseCounts  # the warehouse before it
+    counts: WarehouseStatus  # the warehouse after the restore
+    replaced: WarehouseStatus  # the warehouse before it
     migrations_applied: int  # an archive of an older paperhouse, brought up to date
 
 
@@ -118,7 +99,7 @@ def dump(
         with build_turn(url, on_wait) as conn, conn.transaction():
             conn.execute("set transaction isolation level repeatable read, read only")
             snapshot = conn.execute("select pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
-            counts = WarehouseCounts.read(conn)
+            counts = read_status(conn)
             _run(
                 "pg_dump",
                 [
@@ -168,16 +149,16 @@ def restore(
                 f"PostgreSQL {target_major}: an archive loads into its own PostgreSQL version "
                 "or a newer one"
             )
-        replaced = WarehouseCounts.read(conn)
+        replaced = read_status(conn)
         if replaced.files and not replace:
             raise BackupError(
-                f"the warehouse holds {replaced.files:,} loaded file(s) and "
+                f"the warehouse holds {replaced.files:,} file(s) and "
                 f"{replaced.listings:,} listing(s), which a restore replaces: add --replace"
             )
         known = {name for (name,) in conn.execute("select name from pg_settings").fetchall()}
         _load(url, path, known)
         applied = apply_migrations(conn)
-        counts = WarehouseCounts.read(conn)
+        counts = read_status(conn)
     return Restored(counts, replaced, len(applied))
 
 
