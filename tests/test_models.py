@@ -25,14 +25,16 @@ from orchestration.models.runner import (
     DBT_LOG_FILE_BYTES,
     MANIFEST,
     DbtLog,
+    call_dbt,
     dbt_env,
     manifest_is_stale,
-    parse_project,
     read_run_results,
+    remove_artifacts,
     run_results_path,
     target_path,
 )
 from orchestration.pipeline import build, build_models
+from orchestration.settings import DBT_PROJECT_DIR
 
 from conftest import SEED_COUNTS, SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database
 from keyword_quality import HELD_OUT, LABELS, evaluate
@@ -870,7 +872,6 @@ def test_a_mart_with_other_columns_or_types_than_its_model_is_rebuilt_in_full(db
 
 def test_docs_generate_and_every_model_and_column_is_described(sample_db):
     from orchestration.models.runner import run_dbt
-    from orchestration.settings import DBT_PROJECT_DIR
 
     assert run_dbt(sample_db, ["docs", "generate"], silent=True).succeeded
     target = DBT_PROJECT_DIR / target_path(sample_db)
@@ -890,16 +891,23 @@ def test_docs_generate_and_every_model_and_column_is_described(sample_db):
         assert all(text.strip() for text in documented.values()), key
 
 
-def test_dbts_log_rolls_over_at_its_cap(monkeypatch, tmp_path):
+def test_dbts_log_is_the_warehouses_own_and_rolls_over_at_its_cap(monkeypatch, tmp_path):
+    # Two warehouses' builds run at once from one checkout: in one shared folder their dbt
+    # processes rolled the log over together and one failed on the other's renames.
     monkeypatch.setenv("DBT_LOG_FILE_MAX_BYTES", "5000")
-    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path))
-    logs = tmp_path
-    for _ in range(3):
-        parse_project()
-    sizes = [path.stat().st_size for path in logs.glob("dbt.log*")]
-    assert len(sizes) >= 2 and len(sizes) <= 6  # rolled over, five old files at most
-    assert max(sizes) < 5000 + 10_000  # a file ends at the first line past the cap
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path))  # a user's setting must not share it again
+    url, other = (f"postgresql://x@localhost/logs_{tmp_path.name}_{n}" for n in "ab")
+    folder, other_folder = (DBT_PROJECT_DIR / target_path(each) for each in (url, other))
+    try:
+        for _ in range(3):
+            assert call_dbt(url, ["--quiet", "parse"], silent=True) == 0
+        sizes = [path.stat().st_size for path in folder.glob("dbt.log*")]
+        assert 2 <= len(sizes) <= 6  # rolled over, five old files at most
+        assert max(sizes) < 5000 + 10_000  # a file ends at the first line past the cap
+        assert not other_folder.exists()
+        assert not list(tmp_path.glob("dbt.log*"))
+    finally:
+        remove_artifacts(url)
     monkeypatch.delenv("DBT_LOG_FILE_MAX_BYTES")
-    assert dbt_env("postgresql://x@localhost/y", {})["DBT_LOG_FILE_MAX_BYTES"] == str(
-        DBT_LOG_FILE_BYTES
-    )
+    assert dbt_env(url, {})["DBT_LOG_FILE_MAX_BYTES"] == str(DBT_LOG_FILE_BYTES)
+    assert dbt_env(url, {})["DBT_LOG_PATH"] != dbt_env(other, {})["DBT_LOG_PATH"]

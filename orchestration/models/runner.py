@@ -32,9 +32,9 @@ MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 # running on the server, holding the tables the next build wants.
 DBT_SESSION_OPTIONS = "-c client_connection_check_interval=2s"
 
-# dbt/logs/dbt.log gains a few hundred kB of debug lines a build; dbt rolls
-# it over at this size and keeps five old ones, so the folder stays under
-# about 12 MB however long the warehouse runs.
+# dbt.log gains a few hundred kB of debug lines a build; dbt rolls it over at
+# this size and keeps five old ones, so a warehouse's log stays under about
+# 12 MB however long it runs.
 DBT_LOG_FILE_BYTES = 2 * 1024 * 1024
 
 
@@ -75,12 +75,17 @@ def dbt_profile_env(url: str) -> dict[str, str]:
 
 
 def dbt_env(url: str, environ: Mapping[str, str]) -> dict[str, str]:
-    """`environ` plus the profile's variables and where dbt finds its project."""
+    """`environ` plus the profile's variables and where dbt finds its project.
+
+    dbt's debug log goes to the warehouse's own folder, as dagster-dbt's does: dbt rolls its
+    log over by renaming the old files one by one, and two processes rolling one folder over
+    at once (builds of two warehouses) trip on each other's renames."""
     env = {"DBT_LOG_FILE_MAX_BYTES": str(DBT_LOG_FILE_BYTES), **environ, **dbt_profile_env(url)}
     env.update(
         DBT_PROFILES_DIR=str(DBT_PROJECT_DIR),
         DBT_PROJECT_DIR=str(DBT_PROJECT_DIR),
         DBT_TARGET_PATH=str(target_path(url)),
+        DBT_LOG_PATH=str(target_path(url)),
     )
     # dagster-dbt and our own calls find `dbt` beside this Python.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")])
@@ -325,7 +330,8 @@ def parse_project() -> Path:
     MANIFEST.parent.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=MANIFEST.parent, prefix="parse-") as scratch:
         subprocess.run(
-            [dbt_executable(), "--quiet", "parse", "--target-path", scratch],
+            # its log is thrown away with the folder: test workers parse at once
+            [dbt_executable(), "--quiet", "parse", "--target-path", scratch, "--log-path", scratch],
             cwd=DBT_PROJECT_DIR,
             env=env,
             check=True,
