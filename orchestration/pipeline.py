@@ -68,13 +68,15 @@ def build_models(
     selection: str | None = None,
     quiet: bool = False,
     on_wait: Callable[[], None] | None = None,
+    on_blocked: Callable[[str], None] | None = None,
     on_node: Callable[[int, int | None, str], None] | None = None,
 ) -> ModelsReport:
     """One planned `dbt build` (orchestration/models/plan.py) as a process of its own;
-    `on_wait()` is called if it has to wait for another build or dbt command, and
+    `on_wait()` is called if it has to wait for another build or dbt command,
+    `on_blocked(message)` for each session whose lock keeps it waiting, and
     `on_node(ended, total, name)` as each of its nodes ends (runner.run_dbt)."""
     with planned_build(
-        url, full_refresh=full_refresh, selection=selection, on_wait=on_wait
+        url, full_refresh=full_refresh, selection=selection, on_wait=on_wait, on_blocked=on_blocked
     ) as build:
         summary = run_dbt(
             url, build.plan.dbt_args, quiet=quiet, extra_env=build.plan.dbt_env, on_node=on_node
@@ -103,7 +105,12 @@ def dbt_waits_for_builds(args: list[str]) -> bool:
     return "serve" not in args
 
 
-def dbt_command(url: str, args: list[str], on_wait: Callable[[], None] | None = None) -> int:
+def dbt_command(
+    url: str,
+    args: list[str],
+    on_wait: Callable[[], None] | None = None,
+    on_blocked: Callable[[str], None] | None = None,
+) -> int:
     """`dbt ARGS` as a user types it (`paperhouse dbt ...`), on the warehouse; dbt's exit code.
 
     A command that writes the marts waits for any other build, follows the
@@ -112,7 +119,8 @@ def dbt_command(url: str, args: list[str], on_wait: Callable[[], None] | None = 
     compile, test, ls) get the connection and the next build's bounds, so
     that a model shows what a build would take. They take the build's turn too
     (but `docs serve`): they write dbt's target folder, which a build reads back.
-    `on_wait()` is called when a command has to wait.
+    `on_wait()` is called when a command has to wait, and `on_blocked(message)` names a
+    session whose lock keeps a writing command waiting.
     """
     if not dbt_writes(args):
         with build_turn(url, on_wait) if dbt_waits_for_builds(args) else connect(url) as conn:
@@ -125,6 +133,7 @@ def dbt_command(url: str, args: list[str], on_wait: Callable[[], None] | None = 
         full_refresh="--full-refresh" in args,
         selection=None if whole else " ".join(args),
         on_wait=on_wait,
+        on_blocked=on_blocked,
     ) as build:
         if build.plan.full_refresh and command in ("build", "run") and "--full-refresh" not in args:
             args = [*args, "--full-refresh"]
@@ -176,11 +185,12 @@ def build(
     on_batch: Callable[[int], None] | None = None,
     on_features_wait: Callable[[], None] | None = None,
     on_build_wait: Callable[[], None] | None = None,
+    on_blocked: Callable[[str], None] | None = None,
     on_node: Callable[[int, int | None, str], None] | None = None,
 ) -> BuildReport:
     """The features step, then the models: `paperhouse build`, and the second half of a run.
     Each step waits for its own kind running elsewhere, calling its `on_..._wait()` first;
-    `on_node` follows the dbt build (build_models)."""
+    `on_blocked` and `on_node` follow the dbt build (build_models)."""
     extraction = extract_features(
         url, on_start=on_start, on_batch=on_batch, on_wait=on_features_wait
     )
@@ -190,6 +200,7 @@ def build(
         selection=selection,
         quiet=quiet,
         on_wait=on_build_wait,
+        on_blocked=on_blocked,
         on_node=on_node,
     )
     return BuildReport(extraction, models)

@@ -15,11 +15,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import psycopg
 import pytest
@@ -249,6 +251,37 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> CliResult:
         [str(paperhouse), *args], env=env, capture_output=True, text=True, timeout=timeout
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+class LinesRead:
+    """A running process's output, read line by line in a thread: a test waits for a line with
+    a deadline, where a plain readline would hang on a process that prints nothing."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        """The first line holding `text`, once the process has printed it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if text in line:
+                    return line
+            if not self._reader.is_alive() and not any(text in line for line in self.lines):
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no line holding {text!r} in {''.join(self.lines)!r}")
+
+    def text(self) -> str:
+        """Everything it printed, once it has ended."""
+        self._reader.join(timeout=60)
+        return "".join(self.lines)
 
 
 def processes_with(variable: str) -> list[int]:

@@ -19,11 +19,18 @@ import pytest
 from orchestration.features import EXTRACTION_LOCK_KEY, EXTRACTION_WAIT
 from orchestration.settings import MIGRATIONS_DIR
 from orchestration.warehouse import take_session_lock
-from orchestration.warehouse.backup import SCHEMAS, _copy_script
+from orchestration.warehouse.backup import RESTORE_APPLICATION_NAME, SCHEMAS, _copy_script
 from orchestration.warehouse.embedded import POSTGRES_BIN_PATH
 from orchestration.warehouse.migrations import apply_migrations
 
-from conftest import SEED_DISTINCT_TITLES, SEED_LISTINGS, fresh_database, run_cli, url_for
+from conftest import (
+    SEED_DISTINCT_TITLES,
+    SEED_LISTINGS,
+    LinesRead,
+    fresh_database,
+    run_cli,
+    url_for,
+)
 
 
 def fingerprint(url: str) -> dict[str, str]:
@@ -211,7 +218,8 @@ def test_a_restore_that_fails_or_is_killed_midway_leaves_the_warehouse_as_it_was
     assert fingerprint(db_url) == before
 
     # Killed midway: another session's uncommitted schema `staging` holds the restore's psql
-    # at its own `create schema staging`, after it has dropped every schema and made the first.
+    # at its own `create schema staging`, after it has dropped every schema and made the first;
+    # the restore names that session.
     with psycopg.connect(db_url) as blocker:
         blocker.execute("create schema staging")
         paperhouse = Path(sys.executable).parent / "paperhouse"
@@ -219,11 +227,15 @@ def test_a_restore_that_fails_or_is_killed_midway_leaves_the_warehouse_as_it_was
             [str(paperhouse), "db", "restore", str(sample_archive), "--replace"],
             env=cli_env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             waiting = wait_for_a_session_waiting_on_a_lock(db_url, "CREATE SCHEMA staging")
             assert waiting, "the restore never reached `create schema staging`"
+            said = LinesRead(restore.stderr).wait_for("the restore waits for session")
+            assert f"session {blocker.info.backend_pid}, which holds a lock it needs" in said
+            assert "idle in transaction for " in said and ": create schema staging)" in said
             restore.send_signal(signal.SIGKILL)
             restore.wait(timeout=30)
         finally:
@@ -231,7 +243,7 @@ def test_a_restore_that_fails_or_is_killed_midway_leaves_the_warehouse_as_it_was
                 restore.kill()
         blocker.rollback()
     # psql reads what is left of its input, finds no commit, and its transaction rolls back
-    wait_for_sessions_to_end(db_url, "psql")
+    wait_for_sessions_to_end(db_url, RESTORE_APPLICATION_NAME)
     assert fingerprint(db_url) == before
 
 

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -186,12 +187,28 @@ def test_after_an_extractor_change_a_dagster_run_rebuilds_in_full_as_the_cli_wou
     conn.execute("update meta.builds set extractor_version = 'an older rule'")
     conn.execute("delete from analytics.fct_paper_keywords where rank = 1")
     defs = code.defs
-    result = dg.materialize(
-        [*defs.assets, *defs.asset_checks],
-        resources={"warehouse": warehouse(db_url, inbox), "dbt": dbt_resource()},
-        instance=dg.DagsterInstance.ephemeral(),
-    )
+    instance = dg.DagsterInstance.ephemeral()
+    # A dashboard's transaction stays open on dim_papers, which the full rebuild replaces: the
+    # run's log names it (lock_waits, from a thread beside dbt), and the run goes on once it ends.
+    with psycopg.connect(db_url, application_name="a dashboard") as reader:
+        reader.execute("select count(*) from analytics.dim_papers")
+        releaser = threading.Thread(target=end_once_it_blocks_dbt, args=(reader, db_url))
+        releaser.start()
+        result = dg.materialize(
+            [*defs.assets, *defs.asset_checks],
+            resources={"warehouse": warehouse(db_url, inbox), "dbt": dbt_resource()},
+            instance=instance,
+        )
+        releaser.join()
+        blocker = reader.info.backend_pid
     assert result.success
+    warnings = [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if "the build waits for session" in entry.user_message
+    ]
+    assert len(warnings) == 1 and f"session {blocker}, which holds a lock" in warnings[0]
+    assert "a dashboard, idle in transaction" in warnings[0]
     last = conn.execute(
         "select full_refresh, succeeded from meta.builds order by build_id desc limit 1"
     ).fetchone()
@@ -200,6 +217,23 @@ def test_after_an_extractor_change_a_dagster_run_rebuilds_in_full_as_the_cli_wou
         "select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2"
     ).fetchall()
     assert after == before
+
+
+def end_once_it_blocks_dbt(reader: psycopg.Connection, url: str) -> None:
+    """Roll back `reader`'s transaction some seconds after a dbt session starts waiting for it:
+    time for the build's watcher, which reports a wait it has seen twice a second apart."""
+    deadline = time.monotonic() + 120
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if conn.execute(
+                "select 1 from pg_stat_activity where application_name = 'dbt' "
+                "and %s = any(pg_blocking_pids(pid))",
+                [reader.info.backend_pid],
+            ).fetchone():
+                time.sleep(6)
+                break
+            time.sleep(0.1)
+    reader.rollback()
 
 
 def test_plan_tick_asks_once_for_new_bytes_and_never_for_known_ones(code):

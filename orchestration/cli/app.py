@@ -114,6 +114,10 @@ def say_waiting_for_features() -> None:
     err.print(f"{EXTRACTION_WAIT} ...")
 
 
+def say_waiting_for_lock(message: str) -> None:
+    err.print(Text(message, style="yellow"))
+
+
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")]
 ReportFormatOption = Annotated[ReportFormat, typer.Option("--format", "-f", help="table or json.")]
 

@@ -23,6 +23,7 @@ from orchestration.cli.app import (
     reason,
     say_waiting_for_build,
     say_waiting_for_features,
+    say_waiting_for_lock,
     settings,
 )
 from orchestration.ingest.inbox import as_text
@@ -201,6 +202,7 @@ def db_restore(
         replace=replace,
         on_wait=say_waiting_for_build,
         on_features_wait=say_waiting_for_features,
+        on_blocked=say_waiting_for_lock,
     )
     upgraded = (
         f" (brought up to date: {done.migrations_applied} migration(s))"

@@ -23,6 +23,7 @@ from orchestration.cli.app import (
     out,
     say_waiting_for_build,
     say_waiting_for_features,
+    say_waiting_for_lock,
     settings,
     utf8_text,
 )
@@ -200,6 +201,7 @@ def _build_with_progress(
             on_batch=lambda done: progress.update(task, advance=done),
             on_features_wait=say_waiting_for_features,
             on_build_wait=say_waiting_for_build,
+            on_blocked=say_waiting_for_lock,
             on_node=node_ended if quiet else None,
         )
     _print_build_report(report)

@@ -14,6 +14,7 @@ from orchestration.cli.app import (
     friendly_errors,
     out,
     say_waiting_for_build,
+    say_waiting_for_lock,
     settings,
 )
 from orchestration.cli.recording import record_in_dagster
@@ -67,7 +68,9 @@ def dbt(context: typer.Context) -> None:
     config = settings()
     url = prepare(config)
     args = list(context.args)
-    code = pipeline.dbt_command(url, args, on_wait=say_waiting_for_build)
+    code = pipeline.dbt_command(
+        url, args, on_wait=say_waiting_for_build, on_blocked=say_waiting_for_lock
+    )
     if pipeline.dbt_writes(args):
         command = " ".join(["paperhouse dbt", *args])
         record_in_dagster(command, config, url, dbt=read_run_results(run_results_path(url)))

@@ -27,6 +27,7 @@ from orchestration.features import extracted_through
 from orchestration.keywords.vocabulary import load_vocabulary
 from orchestration.models.manifest import MARTS_SCHEMA, marts
 from orchestration.warehouse import connect, take_session_lock
+from orchestration.warehouse.lock_waits import DBT_APPLICATION_NAME, reporting_lock_waits
 
 BUILD_LOCK_KEY = 0x7061_7065_7262_6C64  # "paperbld"
 # What a command waiting for the build's turn tells its user (CLI) or its log (Dagster).
@@ -97,10 +98,13 @@ def planned_build(
     full_refresh: bool = False,
     selection: str | None = None,
     on_wait: Callable[[], None] | None = None,
+    on_blocked: Callable[[str], None] | None = None,
 ) -> Iterator[Build]:
     """Wait for any other build of this warehouse (calling `on_wait()` first if there is a wait),
     plan this one and log it; the caller runs dbt with `build.plan` and sets `build.succeeded`.
-    Other builds wait until the block ends.
+    Other builds wait until the block ends. While it runs, `on_blocked(message)` names each
+    session that keeps dbt waiting for a lock (lock_waits): a reader's open transaction on a
+    mart that a full build replaces.
     """
     with build_turn(url, on_wait) as conn:
         # Holding the lock, any build still marked as running died with its process.
@@ -115,7 +119,8 @@ def planned_build(
         ).fetchone()[0]  # type: ignore[index]
         build = Build(plan, build_id)
         try:
-            yield build
+            with reporting_lock_waits(url, DBT_APPLICATION_NAME, "the build", on_blocked):
+                yield build
         finally:
             conn.execute(
                 "update meta.builds set finished_at = now(), succeeded = %s where build_id = %s",

@@ -40,6 +40,7 @@ from orchestration.models.plan import build_turn
 from orchestration.status import WarehouseStatus, read_status
 from orchestration.warehouse import take_session_lock
 from orchestration.warehouse.embedded import POSTGRES_BIN_PATH
+from orchestration.warehouse.lock_waits import reporting_lock_waits
 from orchestration.warehouse.migrations import apply_migrations, discover
 from orchestration.workers import dying_with_parent, process_exists
 
@@ -57,6 +58,8 @@ LEDGER_ENTRY = re.compile(r"^\d+; \d+ \d+ TABLE meta schema_migrations ", re.MUL
 SESSION_SETTING = re.compile(rb"SET (?P<name>\w+) = .*;\n")
 # psql may not stop for a notice (each object a cascade drops is one); errors stop it.
 QUIET = "set client_min_messages = warning"
+# the restore's psql session, as lock_waits finds it among the server's sessions
+RESTORE_APPLICATION_NAME = "paperhouse db restore"
 
 
 class BackupError(RuntimeError):
@@ -131,10 +134,13 @@ def restore(
     replace: bool = False,
     on_wait: Callable[[], None] | None = None,
     on_features_wait: Callable[[], None] | None = None,
+    on_blocked: Callable[[str], None] | None = None,
 ) -> Restored:
     """Replace the warehouse with the archive `path`, whole or not at all; `replace` allows
     it to replace a warehouse that holds files. `on_wait()` is called first if a build is
-    running and the restore waits for it, `on_features_wait()` if a features step is."""
+    running and the restore waits for it, `on_features_wait()` if a features step is, and
+    `on_blocked(message)` names each session whose lock keeps the load waiting (a reader's
+    open transaction on a table it drops)."""
     if not path.is_file():
         raise BackupError(
             f"{shown(path)} is not a file: name an archive `paperhouse db dump` wrote"
@@ -156,7 +162,8 @@ def restore(
                 f"{replaced.listings:,} listing(s), which a restore replaces: add --replace"
             )
         known = {name for (name,) in conn.execute("select name from pg_settings").fetchall()}
-        _load(url, path, known)
+        with reporting_lock_waits(url, RESTORE_APPLICATION_NAME, "the restore", on_blocked):
+            _load(url, path, known)
         applied = apply_migrations(conn)
         counts = read_status(conn)
     return Restored(counts, replaced, len(applied))
@@ -220,7 +227,7 @@ def _load(url: str, path: Path, known_settings: set[str]) -> None:
             "--no-psqlrc",
             "--quiet",
             "--set=ON_ERROR_STOP=1",
-            f"--dbname={conninfo}",
+            f"--dbname={make_conninfo(conninfo, application_name=RESTORE_APPLICATION_NAME)}",
         ]
     )
     pg_restore = dying_with_parent(

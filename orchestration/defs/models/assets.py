@@ -35,6 +35,7 @@ def paperhouse_dbt_models(
         full_refresh=config.full_refresh,
         selection=selection,
         on_wait=lambda: context.log.info(BUILD_WAIT),
+        on_blocked=context.log.warning,
     ) as build:
         if build.plan.full_refresh:
             context.log.info("a full refresh: %s", "; ".join(build.plan.full_refresh_because))

@@ -1,0 +1,75 @@
+"""A command kept waiting by another session's lock names that session, and goes on when it ends
+(orchestration/warehouse/lock_waits.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from orchestration.warehouse.lock_waits import Blocker, describe
+
+from conftest import LinesRead, run_cli
+
+
+def test_a_full_build_names_the_reader_it_waits_for_and_goes_on_when_it_ends(
+    cli_env, db_url, inbox
+):
+    first = run_cli("run", "--inbox", str(inbox), env=cli_env)
+    assert first.returncode == 0 and "waits for session" not in first.stderr
+    paperhouse = Path(sys.executable).parent / "paperhouse"
+    # a dashboard's transaction left open on a mart that a full build replaces
+    with psycopg.connect(db_url, application_name="a dashboard") as reader:
+        reader.execute("select count(*) from analytics.dim_papers")
+        pid, user = reader.info.backend_pid, reader.info.user
+        build = subprocess.Popen(
+            [str(paperhouse), "build", "--full-refresh"],
+            env=cli_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            stderr = LinesRead(build.stderr)
+            said = stderr.wait_for("the build waits for session")
+            assert build.poll() is None  # waiting, not failed
+        except BaseException:
+            build.kill()
+            raise
+        reader.rollback()
+    assert build.wait(timeout=180) == 0, stderr.text()
+    assert f"session {pid}, which holds a lock on analytics.dim_papers" in said
+    assert f"({user}, a dashboard, idle in transaction for " in said
+    assert ": select count(*) from analytics.dim_papers)" in said
+    assert f"`select pg_terminate_backend({pid})`" in said
+    assert stderr.text().count("waits for session") == 1  # once, however long it waits
+
+
+@pytest.mark.parametrize(
+    ("blocker", "expected"),
+    [
+        (
+            Blocker(41, "ana", "Metabase", "active", 3725.9, "select\n  *\tfrom   x", "a.b, a.c"),
+            "the build waits for session 41, which holds a lock on a.b, a.c (ana, Metabase, "
+            "active for 1 h 2 min: select * from x). It goes on when that session's "
+            "transaction ends; `select pg_terminate_backend(41)` ends it now",
+        ),
+        (
+            Blocker(7, "", "", "", 61, "", None),
+            "the build waits for session 7, which holds a lock it needs (in a transaction for "
+            "1 min 1 s). It goes on when that session's transaction ends; "
+            "`select pg_terminate_backend(7)` ends it now",
+        ),
+    ],
+)
+def test_the_message_names_the_session_and_how_to_end_the_wait(blocker, expected):
+    assert describe(blocker, "the build") == expected
+
+
+def test_a_long_statement_is_cut_to_one_line():
+    said = describe(Blocker(1, "u", "a", "active", 0, "select " + "x, " * 100, None), "it")
+    statement = said.split(": ", 1)[1].split(")")[0]
+    assert len(statement) == 80 and statement.endswith("…") and "\n" not in said
