@@ -16,7 +16,7 @@ from orchestration.bi.superset import SupersetError
 from orchestration.features import EXTRACTION_WAIT, BrokenRuleError
 from orchestration.keywords.calibrate import CalibrationError
 from orchestration.models.plan import BUILD_WAIT
-from orchestration.output import OutputFormat, ReportFormat
+from orchestration.output import OutputFormat, ReportFormat, visible
 from orchestration.queries import QueryFailed, ReadOnlyViolation
 from orchestration.settings import SettingError, Settings
 from orchestration.warehouse import WarehouseUnavailable
@@ -115,7 +115,8 @@ def say_waiting_for_features() -> None:
 
 
 def say_waiting_for_lock(message: str) -> None:
-    err.print(Text(message, style="yellow"))
+    # it quotes another session's statement, which may hold a terminal's escape sequences
+    err.print(Text(visible(message), style="yellow"))
 
 
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")]
