@@ -58,6 +58,9 @@ ENVIRONMENT_VARIABLES = {
     "reader_password": "PAPERHOUSE_READER_PASSWORD",
     "dagster_history": "PAPERHOUSE_DAGSTER_HISTORY",
     "bi_database_url": "PAPERHOUSE_BI_DATABASE_URL",
+    "backup_dir": "PAPERHOUSE_BACKUP_DIR",
+    "backup_keep": "PAPERHOUSE_BACKUP_KEEP",
+    "backup_cron": "PAPERHOUSE_BACKUP_CRON",
 }
 
 # How a yes/no variable may be written (as systemd and most tools take them).
@@ -81,6 +84,9 @@ class Settings:
     # each writing command Dagster's import and a connection, about two seconds of CPU.
     dagster_history: bool = True
     bi_database_url: str | None = None  # Superset's own tables (orchestration/bi/superset.py)
+    backup_dir: Path | None = None  # `db backup` and the nightly backup's folder; None: no backups
+    backup_keep: int = 7  # the newest backups kept there
+    backup_cron: str = "15 3 * * *"  # between the hourly run and the nightly full rebuild
 
     @property
     def pgdata(self) -> Path:
@@ -116,6 +122,11 @@ class Settings:
             reader_password=raw["reader_password"],
             dagster_history=_yes_or_no(raw, "dagster_history", defaults.dagster_history),
             bi_database_url=_connection_url(raw, "bi_database_url"),
+            backup_dir=(
+                Path(raw["backup_dir"]).expanduser().resolve() if raw["backup_dir"] else None
+            ),
+            backup_keep=_number(raw, "backup_keep", int, defaults.backup_keep, within=(1, 100_000)),
+            backup_cron=raw["backup_cron"] or defaults.backup_cron,
         )
 
 

@@ -11,15 +11,19 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchestration.features import EXTRACTION_LOCK_KEY, EXTRACTION_WAIT
 from orchestration.settings import MIGRATIONS_DIR
 from orchestration.warehouse import take_session_lock
 from orchestration.warehouse.backup import RESTORE_APPLICATION_NAME, SCHEMAS, _copy_script
+from orchestration.warehouse.backup_folder import BACKUP_NAME, back_up, backup_name, backups_beyond
 from orchestration.warehouse.embedded import POSTGRES_BIN_PATH
 from orchestration.warehouse.migrations import apply_migrations
 
@@ -348,3 +352,89 @@ def test_a_restore_waits_for_a_features_step_and_says_so(sample_archive, cli_env
         assert restore.poll() is None
     out, _ = restore.communicate(timeout=120)
     assert restore.returncode == 0 and f"{SEED_LISTINGS:,} listings" in out
+
+
+BACKUP_TIMES = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
+)
+
+
+@given(
+    backups=st.sets(BACKUP_TIMES.map(backup_name), max_size=12),
+    others=st.sets(st.text(max_size=30), max_size=5),
+    just_made=BACKUP_TIMES.map(backup_name),
+    keep=st.integers(1, 15),
+)
+def test_a_backup_folder_deletes_only_its_oldest_archives(backups, others, just_made, keep):
+    names = backups | others | {just_made}
+    removed = backups_beyond(names, keep, just_made)
+    kept = names - set(removed)
+    ours = {name for name in names if BACKUP_NAME.fullmatch(name)}
+    assert just_made in kept and others - ours <= kept  # the new one, and what is not a backup
+    assert len(ours & kept) == min(keep, len(ours))
+    assert removed == sorted(removed)
+    # every backup deleted is older than every other backup kept
+    assert all(gone < left for gone in removed for left in ours & kept - {just_made})
+
+
+def test_a_backup_keeps_the_newest_and_touches_nothing_else(sample_db, tmp_path):
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    (folder / "paperhouse-19990101T000000Z.dump").symlink_to(folder / "notes.txt")
+    (folder / "paperhouse-19990102T000000Z.dump.old").write_text("not one of its names")
+    made = [datetime(2026, 12, day, 3, 15, tzinfo=UTC) for day in (1, 2, 3)]
+    for when in made:
+        done = back_up(sample_db, folder, 2, now=when)
+        assert done.dumped.path == folder / backup_name(when)
+        assert done.dumped.counts.listings == SEED_LISTINGS
+    assert done.removed == [folder / backup_name(made[0])]
+    others = {
+        "notes.txt",
+        "paperhouse-19990101T000000Z.dump",
+        "paperhouse-19990102T000000Z.dump.old",
+    }
+    assert {path.name for path in folder.iterdir()} == others | {
+        backup_name(made[1]),
+        backup_name(made[2]),
+    }
+    # the clock set back: the new archive is kept, whatever its name says
+    earlier = datetime(2026, 11, 30, tzinfo=UTC)
+    done = back_up(sample_db, folder, 2, now=earlier)
+    assert {path.name for path in folder.iterdir()} == others | {
+        backup_name(earlier),
+        backup_name(made[2]),
+    }
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_db_backup_names_what_it_lacks_and_keeps_what_it_is_told(sample_env, tmp_path):
+    done = run_cli("db", "backup", env=sample_env)
+    assert done.returncode == 1
+    assert (
+        "no backup folder: name one (paperhouse db backup FOLDER) or set PAPERHOUSE_BACKUP_DIR"
+        in done.stderr
+    )
+    unmounted = tmp_path / "mnt" / "backups"
+    done = run_cli("db", "backup", env={**sample_env, "PAPERHOUSE_BACKUP_DIR": str(unmounted)})
+    assert done.returncode == 1 and "does not exist or is not a folder" in done.stderr
+    assert not unmounted.exists()
+    done = run_cli("db", "backup", env={**sample_env, "PAPERHOUSE_BACKUP_KEEP": "0"})
+    assert done.returncode == 1 and "PAPERHOUSE_BACKUP_KEEP='0' is not between 1 and" in done.stderr
+
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    old = folder / "paperhouse-20000101T000000Z.dump"
+    old.write_text("an old backup")
+    env = {**sample_env, "PAPERHOUSE_BACKUP_DIR": str(folder)}
+    done = run_cli("db", "backup", "--keep", "1", env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"{SEED_LISTINGS:,} listings" in done.stdout
+    assert f"removed 1 older backup(s): {old.name}" in done.stdout
+    (archive,) = folder.iterdir()
+    assert BACKUP_NAME.fullmatch(archive.name) and archive.name in done.stdout
+    # what it wrote restores
+    check = run_cli("db", "restore", str(archive), env=env)
+    assert (
+        check.returncode == 1 and "holds 5 file(s)" in check.stderr
+    )  # an archive, refused only for --replace

@@ -98,6 +98,18 @@ def test_every_file_the_stack_names_exists():
             assert (PROJECT_ROOT / name).exists(), name
 
 
+def test_the_build_context_leaves_out_state_and_data_but_not_what_the_image_copies():
+    ignored = {
+        line.strip()
+        for line in (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".venv*", ".paperhouse", "data"} <= ignored  # the backups grow with the warehouse
+    for copied in re.findall(r"^COPY (.+) \S+$", (PROJECT_ROOT / "Dockerfile").read_text(), re.M):
+        for name in copied.split():
+            assert name.split("/")[0] not in ignored, name
+
+
 def test_every_variable_is_documented_and_none_is_a_committed_secret():
     text = (PROJECT_ROOT / "docker-compose.yml").read_text()
     used = set(re.findall(r"\$\{([A-Z_]+)", text))
@@ -155,6 +167,9 @@ def test_the_services_get_the_variables_the_code_reads():
     )
     assert settings.database_url and "@warehouse:5432/" in settings.database_url
     assert str(settings.inbox) == "/app/data/inbox"
+    # the nightly backup's folder is a volume of the host's, so the archives outlive the stack
+    assert str(settings.backup_dir) == "/app/backups" and settings.backup_keep == 7
+    assert any(volume.endswith(f":{settings.backup_dir}") for volume in SERVICES["code"]["volumes"])
     dagster_yaml = yaml.safe_load((PROJECT_ROOT / "docker" / "dagster.yaml").read_text())
     storage_variable = dagster_yaml["storage"]["postgres"]["postgres_url"]["env"]
     assert storage_variable in environment

@@ -114,9 +114,11 @@ def test_the_asset_graph_runs_from_the_inbox_to_the_marts(code):
     assert set(repository.schedule_defs and [s.name for s in repository.schedule_defs]) == {
         "ingest_schedule",
         "nightly_full_rebuild",
+        "nightly_backup",
     }
     assert [s.name for s in repository.sensor_defs] == ["inbox_sensor"]
-    assert {"ingest_and_build", "full_rebuild"} <= {job.name for job in repository.get_all_jobs()}
+    jobs = {job.name for job in repository.get_all_jobs()}
+    assert {"ingest_and_build", "full_rebuild", "backup"} <= jobs
 
 
 def test_a_build_plan_gives_dbt_its_arguments_and_bounds(code):
@@ -217,6 +219,36 @@ def test_after_an_extractor_change_a_dagster_run_rebuilds_in_full_as_the_cli_wou
         "select paper_id, keyword, score from analytics.fct_paper_keywords order by 1, 2"
     ).fetchall()
     assert after == before
+
+
+def test_the_backup_job_writes_an_archive_into_the_folder_or_says_what_is_missing(
+    code, sample_db, inbox, tmp_path, monkeypatch
+):
+    job = code.defs.get_job_def("backup")
+    resources = {"warehouse": warehouse(sample_db, inbox)}
+    monkeypatch.delenv("PAPERHOUSE_BACKUP_DIR", raising=False)
+    missing = job.execute_in_process(
+        resources=resources, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert not missing.success
+    (failure,) = [event for event in missing.all_events if event.is_step_failure]
+    assert "PAPERHOUSE_BACKUP_DIR is not set" in failure.step_failure_data.error.message
+
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    monkeypatch.setenv("PAPERHOUSE_BACKUP_DIR", str(folder))
+    monkeypatch.setenv("PAPERHOUSE_BACKUP_KEEP", "1")
+    old = folder / "paperhouse-20000101T000000Z.dump"
+    old.write_text("an old backup")
+    result = job.execute_in_process(resources=resources, instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    (archive,) = folder.iterdir()
+    assert result.output_for_node("back_up_warehouse") == str(archive)
+    (output,) = [event for event in result.all_events if event.is_successful_output]
+    metadata = output.step_output_data.metadata
+    assert metadata["listings"].value == SEED_LISTINGS
+    assert metadata["bytes"].value == archive.stat().st_size
+    assert metadata["older_backups_removed"].value == [old.name]
 
 
 def end_once_it_blocks_dbt(reader: psycopg.Connection, url: str) -> None:

@@ -1,5 +1,5 @@
 """`paperhouse db`: the warehouse database: start, stop, status, url, psql, reader logins,
-dump and restore."""
+dump, backup and restore."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ from orchestration.warehouse import (
     redact,
     sqlalchemy_url,
 )
-from orchestration.warehouse.backup import dump, restore
+from orchestration.warehouse.backup import BackupError, dump, restore
+from orchestration.warehouse.backup_folder import back_up
 from orchestration.warehouse.embedded import EmbeddedServer, psql_executable
 
 
@@ -179,6 +180,57 @@ def db_dump(
         err.print(Text(f"error: cannot write {as_text(str(file))}: {reason(exc)}"), highlight=False)
         raise typer.Exit(1) from None
     out.print(Text(f"wrote {as_text(str(done.path))} ({done.bytes:,} bytes): {_held(done.counts)}"))
+
+
+@db_app.command("backup")
+@friendly_errors
+def db_backup(
+    folder: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The backup folder (default: PAPERHOUSE_BACKUP_DIR).", show_default=False
+        ),
+    ] = None,
+    keep: Annotated[
+        int | None,
+        typer.Option(
+            "--keep",
+            min=1,
+            help="How many backups the folder keeps (default: PAPERHOUSE_BACKUP_KEEP, 7).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Dump the warehouse into a folder of dated backups, keeping the newest few.
+
+    The archive is named paperhouse-YYYYMMDDTHHMMSSZ.dump (UTC); once it is whole, the oldest
+    archives so named are deleted until --keep remain, and nothing else in the folder is
+    touched. The nightly Dagster schedule `nightly_backup` runs the same.
+    """
+    config = settings()
+    place = folder if folder is not None else config.backup_dir
+    if place is None:
+        raise BackupError(
+            "no backup folder: name one (paperhouse db backup FOLDER) or set PAPERHOUSE_BACKUP_DIR"
+        )
+    url = prepare(config)
+    try:
+        done = back_up(
+            url,
+            place,
+            keep if keep is not None else config.backup_keep,
+            on_wait=say_waiting_for_build,
+        )
+    except OSError as exc:  # the disk filled at the rename, or an old backup cannot be deleted
+        err.print(Text(f"error: backup into {as_text(str(place))}: {reason(exc)}"), highlight=False)
+        raise typer.Exit(1) from None
+    dumped = done.dumped
+    out.print(
+        Text(f"wrote {as_text(str(dumped.path))} ({dumped.bytes:,} bytes): {_held(dumped.counts)}")
+    )
+    if done.removed:
+        names = ", ".join(as_text(path.name) for path in done.removed)
+        out.print(Text(f"removed {len(done.removed)} older backup(s): {names}"))
 
 
 @db_app.command("restore")

@@ -1,1 +1,1 @@
-"""Pipeline: the jobs that run the whole pipeline, and their schedules."""
+"""Pipeline: the jobs that run the whole pipeline, the backup job, and their schedules."""

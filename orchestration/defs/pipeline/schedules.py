@@ -1,9 +1,10 @@
-"""When the jobs run unattended: hourly, and a full rebuild every night."""
+"""When the jobs run unattended: hourly, a full rebuild and a backup every night."""
 
 from typing import Any
 
 import dagster as dg
 
+from orchestration.defs.pipeline.backup import BACKUP
 from orchestration.defs.pipeline.jobs import FULL_REBUILD, INGEST_AND_BUILD
 from orchestration.settings import ENVIRONMENT_VARIABLES, SettingError, Settings
 
@@ -36,4 +37,20 @@ nightly_full_rebuild = _schedule(
     job_name=FULL_REBUILD,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="A full refresh every night (PAPERHOUSE_REBUILD_CRON, default 03:30).",
+)
+
+nightly_backup = _schedule(
+    "nightly_backup",
+    "backup_cron",
+    job_name=BACKUP,
+    # on only where a folder is chosen: each backup takes about as much disk as the warehouse
+    default_status=(
+        dg.DefaultScheduleStatus.RUNNING
+        if _settings.backup_dir
+        else dg.DefaultScheduleStatus.STOPPED
+    ),
+    description=(
+        "A backup into PAPERHOUSE_BACKUP_DIR every night, the newest PAPERHOUSE_BACKUP_KEEP "
+        "kept (PAPERHOUSE_BACKUP_CRON, default 03:15); running where the folder is set."
+    ),
 )
