@@ -20,9 +20,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestration.features import EXTRACTION_LOCK_KEY, EXTRACTION_WAIT
+from orchestration.models.plan import BUILD_LOCK_KEY, BUILD_WAIT
 from orchestration.settings import MIGRATIONS_DIR
 from orchestration.warehouse import take_session_lock
-from orchestration.warehouse.backup import RESTORE_APPLICATION_NAME, SCHEMAS, _copy_script
+from orchestration.warehouse.backup import (
+    RESTORE_APPLICATION_NAME,
+    SCHEMAS,
+    BackupError,
+    _copy_script,
+)
 from orchestration.warehouse.backup_folder import BACKUP_NAME, back_up, backup_name, backups_beyond
 from orchestration.warehouse.embedded import POSTGRES_BIN_PATH
 from orchestration.warehouse.migrations import apply_migrations
@@ -126,6 +132,34 @@ def test_a_dump_never_overwrites_by_accident_and_leaves_no_partial_file(
     assert done.returncode == 0, done.stderr
     assert not abandoned.exists()
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.endswith(".partial")) == []
+
+    # Two dumps of one new name at once, both past their look at the name while a build holds
+    # the turn: the first to end writes the file, the other keeps nothing and says so.
+    same = tmp_path / "same.dump"
+    paperhouse = Path(sys.executable).parent / "paperhouse"
+    with psycopg.connect(sample_env["PAPERHOUSE_DATABASE_URL"], autocommit=True) as build:
+        take_session_lock(build, BUILD_LOCK_KEY)
+        dumps = [
+            subprocess.Popen(
+                [str(paperhouse), "db", "dump", str(same)],
+                env=sample_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        said = [LinesRead(each.stderr) for each in dumps]
+        for each in said:
+            each.wait_for(BUILD_WAIT)
+    ended = [each.wait(timeout=120) for each in dumps]
+    assert sorted(ended) == [0, 1]
+    refused = said[ended.index(1)].text()
+    assert "was written by another dump meanwhile: this one is not kept" in refused
+    kept = dumps[ended.index(0)]
+    assert f"wrote {same}" in kept.stdout.read()
+    assert run_cli("db", "restore", str(same), env=sample_env).stderr.count("holds 5 file(s)") == 1
+    assert [path.name for path in tmp_path.iterdir() if path.name.endswith(".partial")] == []
 
 
 def test_a_restore_refuses_what_it_cannot_restore_whole(
@@ -406,6 +440,8 @@ def test_a_backup_keeps_the_newest_and_touches_nothing_else(sample_db, tmp_path)
         backup_name(made[2]),
     }
     assert (folder / "notes.txt").read_text() == "mine"
+    with pytest.raises(BackupError, match="another backup was made in the same second"):
+        back_up(sample_db, folder, 2, now=earlier)
 
 
 def test_db_backup_names_what_it_lacks_and_keeps_what_it_is_told(sample_env, tmp_path):

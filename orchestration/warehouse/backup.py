@@ -119,12 +119,32 @@ def dump(
             )
         with open(partial, "rb") as written:
             os.fsync(written.fileno())
-        os.replace(partial, path)
+        _publish(partial, path, replace)
         _sync_folder(path.parent)
     finally:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
     return Dumped(path, path.stat().st_size, counts)
+
+
+def _publish(partial: Path, path: Path, replace: bool) -> None:
+    """Put the whole archive `partial` at `path`. Without `replace` by a hard link, which fails
+    where the name was taken meanwhile (another dump of that name ended first): a rename would
+    replace that archive without a word."""
+    if not replace:
+        try:
+            os.link(partial, path)
+            return
+        except FileExistsError:
+            raise BackupError(
+                f"{shown(path)} was written by another dump meanwhile: this one is not kept"
+            ) from None
+        except OSError:  # a file system without hard links: a rename, after one more look
+            if path.exists():
+                raise BackupError(
+                    f"{shown(path)} was written by another dump meanwhile: this one is not kept"
+                ) from None
+    os.replace(partial, path)
 
 
 def restore(

@@ -57,7 +57,12 @@ def back_up(
             f"the backup folder {shown(folder)} does not exist or is not a folder: make it "
             "(it may be a volume that is not mounted)"
         )
-    dumped = dump(url, folder / backup_name(now or datetime.now(UTC)), on_wait=on_wait)
+    path = folder / backup_name(now or datetime.now(UTC))
+    if path.exists():
+        raise BackupError(
+            f"{shown(path)} exists: another backup was made in the same second; run it again"
+        )
+    dumped = dump(url, path, on_wait=on_wait)
     # links are not backups this module wrote, whatever their names
     names = [entry.name for entry in os.scandir(folder) if entry.is_file(follow_symlinks=False)]
     removed = []
