@@ -3,14 +3,23 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
-from orchestration.warehouse.lock_waits import Blocker, describe
+from orchestration.warehouse.lock_waits import (
+    DBT_APPLICATION_NAME,
+    Blocker,
+    describe,
+    read_blockers,
+)
 
 from conftest import LinesRead, run_cli
 
@@ -47,6 +56,46 @@ def test_a_full_build_names_the_reader_it_waits_for_and_goes_on_when_it_ends(
     assert ": select count(*) /* ␛[2J */ from analytics.dim_papers)" in said
     assert f"`select pg_terminate_backend({pid})`" in said
     assert stderr.text().count("waits for session") == 1  # once, however long it waits
+
+
+def test_a_session_of_another_login_is_named_by_what_this_login_may_see(db_url):
+    # Not a superuser: PostgreSQL hides another login's state, times and statement from it.
+    role = "lock_watch_" + os.urandom(3).hex()
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        admin.execute(f'create role "{role}" login')
+        admin.execute("create table public.locked (n int)")
+        admin.execute(f'grant all on public.locked to "{role}"')
+    as_role = make_conninfo(db_url, user=role)
+    try:
+        with (
+            psycopg.connect(db_url, application_name="a notebook") as holder,
+            psycopg.connect(as_role, application_name=DBT_APPLICATION_NAME) as waiting,
+            psycopg.connect(as_role, autocommit=True) as watcher,
+        ):
+            holder.execute("select count(*) from public.locked")
+            lock = threading.Thread(
+                target=waiting.execute, args=("lock table public.locked in access exclusive mode",)
+            )
+            lock.start()
+            deadline = time.monotonic() + 60
+            while not (blockers := read_blockers(watcher, DBT_APPLICATION_NAME)):
+                assert time.monotonic() < deadline, "the lock never waited"
+                time.sleep(0.05)
+            (blocker,) = blockers
+            assert blocker.pid == holder.info.backend_pid and blocker.seconds is None
+            said = describe(blocker, "the build")
+            assert f"session {blocker.pid}, which holds a lock on locked (" in said
+            assert (
+                f"{holder.info.user}, a notebook, in a transaction: <insufficient privilege>)"
+                in said
+            )
+            holder.rollback()
+            lock.join(timeout=60)
+            waiting.rollback()
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            admin.execute("drop table public.locked")
+            admin.execute(f'drop role "{role}"')
 
 
 @pytest.mark.parametrize(

@@ -56,8 +56,8 @@ class Blocker:
     user: str
     application: str
     state: str  # pg_stat_activity's: active, idle in transaction, ...
-    seconds: float  # in its state
-    query: str  # its current or last statement
+    seconds: float | None  # in its state; None where another login's session is not shown
+    query: str  # its current or last statement (`<insufficient privilege>`, as above)
     tables: str | None  # what the waiting session wants, where it is a table
 
 
@@ -67,15 +67,10 @@ def read_blockers(conn: psycopg.Connection, application: str) -> list[Blocker]:
 
 def describe(blocker: Blocker, waiting: str) -> str:
     """One message: `waiting` (\"the build\") waits for `blocker`, and what ends the wait."""
-    session = ", ".join(
-        part
-        for part in (
-            blocker.user,
-            blocker.application,
-            f"{blocker.state or 'in a transaction'} for {_duration(blocker.seconds)}",
-        )
-        if part
-    )
+    state = blocker.state or "in a transaction"
+    if blocker.seconds is not None:
+        state += f" for {_duration(blocker.seconds)}"
+    session = ", ".join(part for part in (blocker.user, blocker.application, state) if part)
     statement = " ".join(blocker.query.split())
     if len(statement) > 80:
         statement = statement[:79] + "…"
