@@ -47,8 +47,9 @@ from orchestration.workers import dying_with_parent, process_exists
 # Every schema paperhouse writes (migrations and dbt's): what an archive holds and a restore
 # replaces. Anything else in the database (Dagster's tables, a user's own schemas) is left alone.
 SCHEMAS = ("raw", "features", "staging", "intermediate", "analytics", "meta")
-# An archive being written: hidden, beside the file it becomes (a rename within one folder is
-# atomic), and named by its process, so that what a killed dump left is known for its own.
+# An archive being written: hidden, beside the file it becomes (a link or a rename within one
+# folder is atomic), and named by its process, so that what a killed dump left is known for its
+# own.
 PARTIAL_NAME = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.partial")
 # The archive's table of contents names its source server: `;     Dumped from database version: 18.6`
 DUMPED_FROM = re.compile(r"^;\s+Dumped from database version: (?P<major>\d+)", re.MULTILINE)
