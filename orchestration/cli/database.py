@@ -38,7 +38,7 @@ from orchestration.warehouse import (
     redact,
     sqlalchemy_url,
 )
-from orchestration.warehouse.backup import BackupError, dump, restore
+from orchestration.warehouse.backup import BackupError, Dumped, dump, restore
 from orchestration.warehouse.backup_folder import back_up
 from orchestration.warehouse.embedded import EmbeddedServer, psql_executable
 
@@ -179,7 +179,7 @@ def db_dump(
     except OSError as exc:  # the folder went away, or the disk filled at the rename
         err.print(Text(f"error: cannot write {as_text(str(file))}: {reason(exc)}"), highlight=False)
         raise typer.Exit(1) from None
-    out.print(Text(f"wrote {as_text(str(done.path))} ({done.bytes:,} bytes): {_held(done.counts)}"))
+    _say_written(done)
 
 
 @db_app.command("backup")
@@ -224,10 +224,7 @@ def db_backup(
     except OSError as exc:  # the disk filled at the rename, or an old backup cannot be deleted
         err.print(Text(f"error: backup into {as_text(str(place))}: {reason(exc)}"), highlight=False)
         raise typer.Exit(1) from None
-    dumped = done.dumped
-    out.print(
-        Text(f"wrote {as_text(str(dumped.path))} ({dumped.bytes:,} bytes): {_held(dumped.counts)}")
-    )
+    _say_written(done.dumped)
     if done.removed:
         names = ", ".join(as_text(path.name) for path in done.removed)
         out.print(Text(f"removed {len(done.removed)} older backup(s): {names}"))
@@ -264,6 +261,12 @@ def db_restore(
     out.print(Text(f"restored {as_text(str(file))}{upgraded}: {_held(done.counts)}"))
     if done.replaced.files:
         out.print(Text(f"in place of a warehouse of {_held(done.replaced)}"))
+
+
+def _say_written(dumped: Dumped) -> None:
+    out.print(
+        Text(f"wrote {as_text(str(dumped.path))} ({dumped.bytes:,} bytes): {_held(dumped.counts)}")
+    )
 
 
 def _held(counts: WarehouseStatus) -> str:

@@ -137,14 +137,13 @@ def _publish(partial: Path, path: Path, replace: bool) -> None:
             os.link(partial, path)
             return
         except FileExistsError:
+            taken = True
+        except OSError:  # a file system without hard links: a rename, after one more look
+            taken = path.exists()
+        if taken:
             raise BackupError(
                 f"{shown(path)} was written by another dump meanwhile: this one is not kept"
-            ) from None
-        except OSError:  # a file system without hard links: a rename, after one more look
-            if path.exists():
-                raise BackupError(
-                    f"{shown(path)} was written by another dump meanwhile: this one is not kept"
-                ) from None
+            )
     os.replace(partial, path)
 
 
