@@ -119,6 +119,27 @@ def test_the_compiled_counter_counts_any_text_as_the_python_rule(title, abstract
     assert compiled == python
 
 
+def test_a_word_tokenized_again_after_the_cache_is_cleared_is_still_the_same_word():
+    # the counter tells words apart by address: a token made after the token cache is
+    # cleared must share its word with the title's token made before
+    title_tokens = _tokens("state space models", VOCABULARY)
+    VOCABULARY.token_cache.clear()
+    abstract_tokens = _tokens("A state space model. Then state space models.", VOCABULARY)
+    assert title_tokens[0] is not abstract_tokens[1]  # two tokens ...
+    assert title_tokens[0].word is abstract_tokens[1].word  # ... of one word
+    tokens = (title_tokens, abstract_tokens)
+    counts = extract._phrase_counts("", "", VOCABULARY, tokens)
+    assert counts == _phrase_counts_in_python(tokens, VOCABULARY)
+    assert counts["state space model"][2:4] == [1, 2]
+
+
+def test_the_counter_refuses_a_word_it_cannot_tell_by_address():
+    (token,) = _tokens("space", VOCABULARY)
+    copied = token._replace(word="".join(["spa", "ce"]))  # equal, not interned
+    with pytest.raises(ValueError, match="not interned"):
+        extract._phrase_counts("", "", VOCABULARY, ([token], [copied]))
+
+
 def sample_texts() -> list[tuple[str, str]]:
     """Each paragraph of the sample pages as an abstract, the one before it as the title."""
     texts = []

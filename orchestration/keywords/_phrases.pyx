@@ -10,12 +10,14 @@ module is not built (`make` builds it with orchestration.compiled).
 
 What makes this fast is not the compiler alone (the Python, compiled as it
 stands, runs about a tenth faster) but the representation: a gram is the
-indexes of its words, counted in a C hash table, and a phrase's string is made
+addresses of its words, counted in a C hash table, and a phrase's string is made
 only for the few dozen candidates that survive, not for each of the hundred
-or so gram occurrences a listing has.
+or so gram occurrences a listing has. A word's address is its identity because
+extract._token interns every word: equal words are one object, and the tokens
+hold them alive for the whole call, so no dict has to number them.
 """
 
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
+from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 from cpython.unicode cimport (
     Py_UNICODE_ISSPACE,
@@ -24,7 +26,7 @@ from cpython.unicode cimport (
     PyUnicode_READ,
     PyUnicode_Substring,
 )
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free, malloc, qsort
 
 cdef extern from *:
@@ -47,11 +49,19 @@ cdef enum:
     MID_SENTENCE = 0
     IN_THE_TITLE = 1
     SENTENCE_START = 2
-    NO_WORD = -1
+    NO_WORD = 0  # no word's address
+
+
+cdef extern from "Python.h":
+    bint PyUnicode_CHECK_INTERNED(object text)
+
+# `of`, interned as the tokens' words are, and its address, which the module's reference keeps
+cdef str OF_WORD = intern("of")
+cdef uintptr_t OF = <uintptr_t><PyObject *>OF_WORD
 
 
 cdef struct Gram:
-    int ids[3]  # the words' numbers in this call, NO_WORD past word_count
+    uintptr_t ids[3]  # the words' addresses, NO_WORD past word_count
     int word_count
     bint of_form  # `X of Y`: no last word to make singular
     bint all_generic
@@ -71,20 +81,20 @@ cdef struct Table:
     uint64_t mask
 
 
-cdef inline uint64_t _hash(const int *ids) noexcept nogil:
+cdef inline uint64_t _hash(const uintptr_t *ids) noexcept nogil:
     cdef uint64_t h = 0x9E3779B97F4A7C15ULL
     cdef int k
     for k in range(3):
-        h = (h ^ <uint64_t>(<unsigned int>ids[k])) * 0xBF58476D1CE4E5B9ULL
+        h = (h ^ <uint64_t>ids[k]) * 0xBF58476D1CE4E5B9ULL
         h ^= h >> 31
     return h
 
 
-cdef inline bint _same(const int *a, const int *b) noexcept nogil:
+cdef inline bint _same(const uintptr_t *a, const uintptr_t *b) noexcept nogil:
     return a[0] == b[0] and a[1] == b[1] and a[2] == b[2]
 
 
-cdef Gram *_find(Table *table, const int *ids) noexcept nogil:
+cdef Gram *_find(Table *table, const uintptr_t *ids) noexcept nogil:
     cdef uint64_t slot = _hash(ids) & table.mask
     cdef int at
     while True:
@@ -96,7 +106,7 @@ cdef Gram *_find(Table *table, const int *ids) noexcept nogil:
         slot = (slot + 1) & table.mask
 
 
-cdef Gram *_find_or_add(Table *table, const int *ids, bint *added) noexcept nogil:
+cdef Gram *_find_or_add(Table *table, const uintptr_t *ids, bint *added) noexcept nogil:
     cdef uint64_t slot = _hash(ids) & table.mask
     cdef int at
     while True:
@@ -116,11 +126,11 @@ cdef Gram *_find_or_add(Table *table, const int *ids, bint *added) noexcept nogi
 
 
 cdef class _Field:
-    """One field's tokens, with each word's number and the flags the loop reads."""
+    """One field's tokens, with each word's address and the flags the loop reads."""
 
     cdef list tokens
     cdef int count
-    cdef int *ids
+    cdef uintptr_t *ids
     cdef char *flags
 
     def __dealloc__(self):
@@ -137,28 +147,25 @@ cdef enum:
     CONTINUE = 16
 
 
-cdef _Field _read_field(list tokens, dict numbers):
+cdef _Field _read_field(list tokens):
     cdef _Field field = _Field.__new__(_Field)
     cdef Py_ssize_t i, count = len(tokens)
     cdef tuple token
     cdef object word
-    cdef PyObject *number
     cdef char flags
     field.tokens = tokens
     field.count = <int>count
-    field.ids = <int *>malloc((count + 1) * sizeof(int))
+    field.ids = <uintptr_t *>malloc((count + 1) * sizeof(uintptr_t))
     field.flags = <char *>malloc(count + 1)
     if field.ids == NULL or field.flags == NULL:
         raise MemoryError()
     for i in range(count):
         token = <tuple>tokens[i]
         word = token[WORD]
-        number = PyDict_GetItem(numbers, word)
-        if number == NULL:
-            field.ids[i] = <int>len(numbers)
-            PyDict_SetItem(numbers, word, len(numbers))
-        else:
-            field.ids[i] = <int><object>number
+        if not PyUnicode_CHECK_INTERNED(word):
+            # two equal words of two addresses would be counted as two grams
+            raise ValueError(f"a token's word is not interned: {word!r}")
+        field.ids[i] = <uintptr_t><PyObject *>word
         flags = 0
         if token[IS_BREAKER]:
             flags |= BREAKER
@@ -178,7 +185,7 @@ cdef void _count(
     Table *table, _Field field, int which, int i, int word_count, bint of_form,
     bint all_generic, bint is_named
 ):
-    cdef int ids[3]
+    cdef uintptr_t ids[3]
     cdef int k
     cdef bint added
     cdef int rank
@@ -217,7 +224,7 @@ cdef void _count(
             gram.shown_start = i
 
 
-cdef void _count_field(Table *table, _Field field, int which, int of, frozenset not_of_heads):
+cdef void _count_field(Table *table, _Field field, int which, frozenset not_of_heads):
     cdef int i, count = field.count
     cdef char one, two, three
     for i in range(count):
@@ -244,7 +251,7 @@ cdef void _count_field(Table *table, _Field field, int which, int of, frozenset 
                         one & two & three & GENERIC, (one | two | three) & NAMED,
                     )
         elif (
-            field.ids[i + 1] == of
+            field.ids[i + 1] == OF
             and i + 2 < count
             and not field.flags[i + 2] & BREAKER
             and (i == 0 or field.flags[i - 1] & BREAKER)
@@ -285,9 +292,8 @@ def phrase_counts(
 ):
     """extract._phrase_counts from the two fields' tokens: {phrase: [word count, is named,
     title occurrences, abstract occurrences, (rank, field, index) of its written form]}."""
-    cdef dict numbers = {"of": 0}
-    cdef _Field title = _read_field(title_tokens, numbers)
-    cdef _Field abstract = _read_field(abstract_tokens, numbers)
+    cdef _Field title = _read_field(title_tokens)
+    cdef _Field abstract = _read_field(abstract_tokens)
     # a token opens at most three grams (one to three words, or one and `X of Y`)
     cdef Py_ssize_t most = 3 * (title.count + abstract.count) + 1
     cdef uint64_t size = 1
@@ -302,15 +308,15 @@ def phrase_counts(
     cdef Gram *part
     cdef Gram *head
     cdef int n, k
-    cdef int ids[3]
+    cdef uintptr_t ids[3]
     cdef dict found = {}
     cdef list counts
     cdef object phrase
     try:
         if table.grams == NULL or table.slots == NULL:
             raise MemoryError()
-        _count_field(&table, title, 0, 0, not_of_heads)
-        _count_field(&table, abstract, 1, 0, not_of_heads)
+        _count_field(&table, title, 0, not_of_heads)
+        _count_field(&table, abstract, 1, not_of_heads)
 
         # a gram gives way to a longer one that holds it and occurs as often (extract._dominated)
         for n in range(table.count):
@@ -405,7 +411,6 @@ def ranked(
     object name,
     dict idf_by_phrase,
     double unseen_idf,
-    dict terms,
     frozenset generic_words,
     tuple adjective_endings,
     tuple weights,
@@ -413,6 +418,9 @@ def ranked(
 ):
     """extract._ranked_in_python: the `limit` best of `counts` (_phrase_counts), best first,
     as (-score, phrase, title occurrences, abstract occurrences, where it is written).
+
+    The reference's terms (vocabulary.document_frequency) are the keys of `idf_by_phrase`,
+    made from it: one lookup of a phrase there tells both its idf and whether it is a term.
 
     The scores are computed as the reference computes them, the same operations in the
     same order, so they come out the same to the last bit. Python's round(score, 4) is
@@ -459,12 +467,12 @@ def ranked(
             word_count = row[0]
             in_title = row[2]
             in_abstract = row[3]
+            found = idf_by_phrase.get(phrase)
             is_term = (
                 word_count > 1
-                and phrase in terms
+                and found is not None
                 and heads.get(phrase, 0) < in_title + in_abstract
             )
-            found = idf_by_phrase.get(phrase)
             idf = unseen_idf if found is None else <double>found
             if row[1]:
                 form = name_boost

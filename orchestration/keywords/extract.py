@@ -31,6 +31,7 @@ has built it (orchestration.compiled); the tests hold the two to the same result
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -394,7 +395,8 @@ def _split_at_spaces(text: str) -> list[str]:
 
 def _token(raw: str, vocabulary: Vocabulary) -> _Token:
     written = POSSESSIVE.sub("", raw.strip("'.-"))
-    word = written.lower()
+    # interned: the compiled counter tells words apart by address (_phrases.pyx)
+    word = sys.intern(written.lower())
     kind = _kind(word, vocabulary)
     is_breaker = (
         len(word) < 2
@@ -658,7 +660,6 @@ def ranked(
         name,
         vocabulary.idf_by_phrase,
         vocabulary.unseen_idf,
-        vocabulary.document_frequency,
         vocabulary.generic_words,
         ADJECTIVE_ENDINGS,
         SCORE_WEIGHTS,

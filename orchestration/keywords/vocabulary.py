@@ -52,7 +52,8 @@ class Vocabulary:
 
     @cached_property
     def idf_by_phrase(self) -> dict[str, float]:
-        # computed once per phrase of the reference, not once per phrase of every listing
+        # computed once per phrase of the reference, not once per phrase of every listing; its
+        # keys are document_frequency's, so the compiled ranking reads terms from it too
         documents = self.corpus_documents + 1.0
         return {
             phrase: math.log(documents / (count + 1.0)) + 1.0
