@@ -17,7 +17,7 @@ extract._token interns every word: equal words are one object, and the tokens
 hold them alive for the whole call, so no dict has to number them.
 """
 
-from cpython.dict cimport PyDict_GetItem
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.object cimport PyObject
 from cpython.unicode cimport (
     Py_UNICODE_ISSPACE,
@@ -282,7 +282,30 @@ cdef bint _dominates(
     return (<str>shorter.words[shorter.word_count - 1]).endswith(adjective_endings)
 
 
-def phrase_counts(
+cdef struct Counts:
+    # a phrase's counts: extract._phrase_counts' list, in C
+    int word_count
+    bint is_named
+    int occurrences[2]  # title, abstract
+    int shown_rank
+    int shown_field
+    int shown_start
+
+
+cdef class _Candidates:
+    """A paper's candidate phrases, in the order of first occurrence, and their counts (two
+    grams may make one phrase: model, models); what extract._phrase_counts gives, kept in C
+    for the ranking rather than made into a list per phrase and read back."""
+
+    cdef list phrases
+    cdef Counts *counts
+    cdef Py_ssize_t count
+
+    def __dealloc__(self):
+        free(self.counts)
+
+
+cdef _Candidates _candidates(
     list title_tokens,
     list abstract_tokens,
     frozenset generic_words,
@@ -290,8 +313,6 @@ def phrase_counts(
     object singular,
     tuple adjective_endings,
 ):
-    """extract._phrase_counts from the two fields' tokens: {phrase: [word count, is named,
-    title occurrences, abstract occurrences, (rank, field, index) of its written form]}."""
     cdef _Field title = _read_field(title_tokens)
     cdef _Field abstract = _read_field(abstract_tokens)
     # a token opens at most three grams (one to three words, or one and `X of Y`)
@@ -307,10 +328,12 @@ def phrase_counts(
     cdef Gram *gram
     cdef Gram *part
     cdef Gram *head
-    cdef int n, k
+    cdef int n
     cdef uintptr_t ids[3]
-    cdef dict found = {}
-    cdef list counts
+    cdef _Candidates found = _Candidates.__new__(_Candidates)
+    cdef dict index_of = {}
+    cdef PyObject *at
+    cdef Counts *counts
     cdef object phrase
     try:
         if table.grams == NULL or table.slots == NULL:
@@ -336,31 +359,78 @@ def phrase_counts(
             if part != NULL and part != head and not part.dominated:
                 part.dominated = _dominates(gram, part, False, generic_words, adjective_endings)
 
+        found.phrases = []
+        found.count = 0
+        found.counts = <Counts *>malloc((table.count + 1) * sizeof(Counts))
+        if found.counts == NULL:
+            raise MemoryError()
         for n in range(table.count):
             gram = &table.grams[n]
             if gram.all_generic or gram.dominated:
                 continue
             phrase = _phrase(gram, singular)
-            shown_at = (gram.shown_rank, gram.shown_field, gram.shown_start)
-            counts = found.get(phrase)
-            if counts is None:
-                found[phrase] = [
-                    gram.word_count,
-                    gram.is_named,
-                    gram.occurrences[0],
-                    gram.occurrences[1],
-                    shown_at,
-                ]
+            at = PyDict_GetItem(index_of, phrase)
+            if at == NULL:
+                PyDict_SetItem(index_of, phrase, found.count)
+                found.phrases.append(phrase)
+                counts = &found.counts[found.count]
+                found.count += 1
+                counts.word_count = gram.word_count
+                counts.is_named = gram.is_named
+                counts.occurrences[0] = gram.occurrences[0]
+                counts.occurrences[1] = gram.occurrences[1]
+                counts.shown_rank = gram.shown_rank
+                counts.shown_field = gram.shown_field
+                counts.shown_start = gram.shown_start
             else:
-                counts[0] = max(counts[0], gram.word_count)
-                counts[1] = counts[1] or gram.is_named
-                counts[2] += gram.occurrences[0]
-                counts[3] += gram.occurrences[1]
-                counts[4] = min(counts[4], shown_at)
+                counts = &found.counts[<Py_ssize_t><object>at]
+                counts.word_count = max(counts.word_count, gram.word_count)
+                counts.is_named = counts.is_named or gram.is_named
+                counts.occurrences[0] += gram.occurrences[0]
+                counts.occurrences[1] += gram.occurrences[1]
+                # the earlier (rank, field, index), as the reference's min() of tuples
+                if (gram.shown_rank, gram.shown_field, gram.shown_start) < (
+                    counts.shown_rank, counts.shown_field, counts.shown_start
+                ):
+                    counts.shown_rank = gram.shown_rank
+                    counts.shown_field = gram.shown_field
+                    counts.shown_start = gram.shown_start
         return found
     finally:
         free(table.grams)
         free(table.slots)
+
+
+cdef inline tuple _shown_at(Counts *counts):
+    return (counts.shown_rank, counts.shown_field, counts.shown_start)
+
+
+def phrase_counts(
+    list title_tokens,
+    list abstract_tokens,
+    frozenset generic_words,
+    frozenset not_of_heads,
+    object singular,
+    tuple adjective_endings,
+):
+    """extract._phrase_counts from the two fields' tokens: {phrase: [word count, is named,
+    title occurrences, abstract occurrences, (rank, field, index) of its written form]}."""
+    cdef _Candidates found = _candidates(
+        title_tokens, abstract_tokens, generic_words, not_of_heads, singular, adjective_endings
+    )
+    cdef Counts *counts
+    cdef Py_ssize_t k
+    cdef dict by_phrase = {}
+    for k in range(found.count):
+        counts = &found.counts[k]
+        by_phrase[found.phrases[k]] = [
+            counts.word_count,
+            counts.is_named,
+            counts.occurrences[0],
+            counts.occurrences[1],
+            _shown_at(counts),
+        ]
+    return by_phrase
 
 
 cdef object _phrase(Gram *gram, object singular):
@@ -407,17 +477,21 @@ def verb_led(str phrase):
 
 
 def ranked(
-    dict counts,
+    list title_tokens,
+    list abstract_tokens,
     object name,
+    frozenset generic_words,
+    frozenset not_of_heads,
+    object singular,
+    tuple adjective_endings,
     dict idf_by_phrase,
     double unseen_idf,
-    frozenset generic_words,
-    tuple adjective_endings,
     tuple weights,
     Py_ssize_t limit,
 ):
-    """extract._ranked_in_python: the `limit` best of `counts` (_phrase_counts), best first,
-    as (-score, phrase, title occurrences, abstract occurrences, where it is written).
+    """extract._ranked_in_python of extract._phrase_counts of the two fields' tokens: the
+    `limit` best candidates, best first, as (-score, phrase, title occurrences, abstract
+    occurrences, where it is written).
 
     The reference's terms (vocabulary.document_frequency) are the keys of `idf_by_phrase`,
     made from it: one lookup of a phrase there tells both its idf and whether it is a term.
@@ -435,12 +509,14 @@ def ranked(
         title_weight, length_boost, name_boost, unigram_weight, adjective_weight,
         of_weight, verb_led_weight, title_name_boost, term_boost,
     ) = weights
-    cdef list phrases = list(counts)
-    cdef list rows = list(counts.values())
-    cdef Py_ssize_t n = len(phrases), i
+    cdef _Candidates candidates = _candidates(
+        title_tokens, abstract_tokens, generic_words, not_of_heads, singular, adjective_endings
+    )
+    cdef list phrases = candidates.phrases
+    cdef Py_ssize_t n = candidates.count, i
     cdef dict heads = {}
     cdef str phrase, head, last
-    cdef list row
+    cdef Counts *counts
     cdef int word_count, in_title, in_abstract
     cdef double form, idf, score
     cdef object found
@@ -449,11 +525,13 @@ def ranked(
     # extract._generic_tail_heads
     for i in range(n):
         phrase = <str>phrases[i]
-        row = <list>rows[i]
-        if <int>row[0] > 2 and u" of " not in phrase:
+        counts = &candidates.counts[i]
+        if counts.word_count > 2 and u" of " not in phrase:
             head, _, last = phrase.rpartition(u" ")
             if last in generic_words:
-                heads[head] = max(heads.get(head, 0), row[2] + row[3])
+                heads[head] = max(
+                    heads.get(head, 0), counts.occurrences[0] + counts.occurrences[1]
+                )
 
     cdef Scored *scored = <Scored *>malloc((n + 1) * sizeof(Scored))
     if scored == NULL:
@@ -463,10 +541,10 @@ def ranked(
     try:
         for i in range(n):
             phrase = <str>phrases[i]
-            row = <list>rows[i]
-            word_count = row[0]
-            in_title = row[2]
-            in_abstract = row[3]
+            counts = &candidates.counts[i]
+            word_count = counts.word_count
+            in_title = counts.occurrences[0]
+            in_abstract = counts.occurrences[1]
             found = idf_by_phrase.get(phrase)
             is_term = (
                 word_count > 1
@@ -474,7 +552,7 @@ def ranked(
                 and heads.get(phrase, 0) < in_title + in_abstract
             )
             idf = unseen_idf if found is None else <double>found
-            if row[1]:
+            if counts.is_named:
                 form = name_boost
             elif word_count == 1:
                 form = adjective_weight if phrase.endswith(adjective_endings) else unigram_weight
@@ -496,8 +574,16 @@ def ranked(
             rounded = round(<object>scored[i].score, 4)
             if 0 < limit <= len(best) and rounded < cutoff:
                 break
-            row = <list>rows[scored[i].index]
-            best.append((-rounded, phrases[scored[i].index], row[2], row[3], row[4]))
+            counts = &candidates.counts[scored[i].index]
+            best.append(
+                (
+                    -rounded,
+                    phrases[scored[i].index],
+                    counts.occurrences[0],
+                    counts.occurrences[1],
+                    _shown_at(counts),
+                )
+            )
             if len(best) == limit:
                 cutoff = rounded
     finally:

@@ -652,16 +652,19 @@ def ranked(
     is built, else in Python."""
     tokens = (_tokens(title, vocabulary), _tokens(abstract or "", vocabulary))
     name = title_name(title)
-    counts = _phrase_counts(title, abstract, vocabulary, tokens)
     if _phrases is None:
+        counts = _phrase_counts(title, abstract, vocabulary, tokens)
         return Ranked(_ranked_in_python(counts, name, vocabulary, limit), tokens, name)
+    # counted and ranked in one call: the counts stay C structures in between
     best = _phrases.ranked(
-        counts,
+        *tokens,
         name,
+        vocabulary.generic_words,
+        NOT_OF_HEADS,
+        singular,
+        ADJECTIVE_ENDINGS,
         vocabulary.idf_by_phrase,
         vocabulary.unseen_idf,
-        vocabulary.generic_words,
-        ADJECTIVE_ENDINGS,
         SCORE_WEIGHTS,
         limit,
     )
