@@ -44,6 +44,7 @@ cdef enum:
     WRITTEN = 4
     MAY_START = 5
     MAY_CONTINUE = 6
+    SINGULAR = 7
     IN_TITLE = 4
     IN_ABSTRACT = 5
     MID_SENTENCE = 0
@@ -72,6 +73,7 @@ cdef struct Gram:
     int shown_field
     int shown_start
     PyObject *words[3]  # borrowed from the tokens, which outlive the call
+    PyObject *last_singular  # the last word's singular, borrowed from its token too
 
 
 cdef struct Table:
@@ -207,6 +209,7 @@ cdef void _count(
             gram.words[k] = (
                 <PyObject *>(<tuple>field.tokens[i + k])[WORD] if k < word_count else NULL
             )
+        gram.last_singular = <PyObject *>(<tuple>field.tokens[i + word_count - 1])[SINGULAR]
     else:
         gram.all_generic = gram.all_generic and all_generic
         gram.is_named = gram.is_named or is_named
@@ -310,7 +313,6 @@ cdef _Candidates _candidates(
     list abstract_tokens,
     frozenset generic_words,
     frozenset not_of_heads,
-    object singular,
     tuple adjective_endings,
 ):
     cdef _Field title = _read_field(title_tokens)
@@ -368,7 +370,7 @@ cdef _Candidates _candidates(
             gram = &table.grams[n]
             if gram.all_generic or gram.dominated:
                 continue
-            phrase = _phrase(gram, singular)
+            phrase = _phrase(gram)
             at = PyDict_GetItem(index_of, phrase)
             if at == NULL:
                 PyDict_SetItem(index_of, phrase, found.count)
@@ -410,13 +412,12 @@ def phrase_counts(
     list abstract_tokens,
     frozenset generic_words,
     frozenset not_of_heads,
-    object singular,
     tuple adjective_endings,
 ):
     """extract._phrase_counts from the two fields' tokens: {phrase: [word count, is named,
     title occurrences, abstract occurrences, (rank, field, index) of its written form]}."""
     cdef _Candidates found = _candidates(
-        title_tokens, abstract_tokens, generic_words, not_of_heads, singular, adjective_endings
+        title_tokens, abstract_tokens, generic_words, not_of_heads, adjective_endings
     )
     cdef Counts *counts
     cdef Py_ssize_t k
@@ -433,11 +434,14 @@ def phrase_counts(
     return by_phrase
 
 
-cdef object _phrase(Gram *gram, object singular):
-    cdef list words = [<object>gram.words[k] for k in range(gram.word_count)]
-    if not gram.of_form:
-        words[gram.word_count - 1] = singular(words[gram.word_count - 1])
-    return " ".join(words)
+cdef object _phrase(Gram *gram):
+    # the words, the last one singular but in `X of Y`; a lone word needs no join
+    cdef object last = <object>(gram.words[2] if gram.of_form else gram.last_singular)
+    if gram.word_count == 1:
+        return last
+    if gram.word_count == 2:
+        return u" ".join((<object>gram.words[0], last))
+    return u" ".join((<object>gram.words[0], <object>gram.words[1], last))
 
 
 cdef struct Scored:
@@ -482,7 +486,6 @@ def ranked(
     object name,
     frozenset generic_words,
     frozenset not_of_heads,
-    object singular,
     tuple adjective_endings,
     dict idf_by_phrase,
     double unseen_idf,
@@ -510,7 +513,7 @@ def ranked(
         of_weight, verb_led_weight, title_name_boost, term_boost,
     ) = weights
     cdef _Candidates candidates = _candidates(
-        title_tokens, abstract_tokens, generic_words, not_of_heads, singular, adjective_endings
+        title_tokens, abstract_tokens, generic_words, not_of_heads, adjective_endings
     )
     cdef list phrases = candidates.phrases
     cdef Py_ssize_t n = candidates.count, i

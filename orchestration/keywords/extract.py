@@ -294,6 +294,7 @@ class _Token(NamedTuple):
     written: str  # as written, possessive and edge punctuation off
     may_start: bool  # not a finite verb (posits, involve): may open a phrase
     may_continue: bool  # nor a participle (encoded, devised): may stand after its first word
+    singular: str  # singular(word), made once per token rather than per phrase it ends
 
 
 @cache
@@ -409,7 +410,16 @@ def _token(raw: str, vocabulary: Vocabulary) -> _Token:
     )
     is_named = is_name(written)
     may_start, may_continue = (True, True) if is_breaker or is_named else _verb_only(word)
-    return _Token(word, is_breaker, kind == "generic", is_named, written, may_start, may_continue)
+    return _Token(
+        word,
+        is_breaker,
+        kind == "generic",
+        is_named,
+        written,
+        may_start,
+        may_continue,
+        singular(word),
+    )
 
 
 def is_name(written: str) -> bool:
@@ -517,7 +527,7 @@ def _phrase_counts(
     if _phrases is None:
         return _phrase_counts_in_python(tokens, vocabulary)
     return _phrases.phrase_counts(
-        *tokens, vocabulary.generic_words, NOT_OF_HEADS, singular, ADJECTIVE_ENDINGS
+        *tokens, vocabulary.generic_words, NOT_OF_HEADS, ADJECTIVE_ENDINGS
     )
 
 
@@ -661,7 +671,6 @@ def ranked(
         name,
         vocabulary.generic_words,
         NOT_OF_HEADS,
-        singular,
         ADJECTIVE_ENDINGS,
         vocabulary.idf_by_phrase,
         vocabulary.unseen_idf,
