@@ -140,6 +140,82 @@ def test_the_counter_refuses_a_word_it_cannot_tell_by_address():
         extract._phrase_counts("", "", VOCABULARY, ([token], [copied]))
 
 
+# Words of each of str's widths (one byte a character: ASCII and Latin-1; two; four), the
+# breaks between them, and words that differ only past their first characters.
+CACHE_TEXT = st.lists(
+    st.sampled_from(
+        ["word", "words", "wordy", "café", "naïve", "Ж", "жук", "𝔸", "𝔸x", "x𝔸", ",", ".", "—"]
+    ),
+    max_size=30,
+).map(" ".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(CACHE_TEXT, min_size=1, max_size=4))
+def test_the_compiled_token_cache_finds_each_word_where_it_stands(texts):
+    # texts of one width and another share the cache: a word met in a Latin-1 text is
+    # found again, in place, in an ASCII one, and the other way round
+    cache = extract._phrases.TokenCache()
+    for _ in range(2):  # the second pass finds every piece kept
+        for text in texts:
+            found = extract._phrases.tokens(text, cache, extract._token, VOCABULARY)
+            expected = [extract._token(piece, VOCABULARY) for piece in _pieces_in_python(text)]
+            assert found == expected
+            kept = [cache[piece] for piece in _pieces_in_python(text)]
+            assert all(a is b for a, b in zip(kept, found, strict=True))
+    # each piece once, and the empty piece and the break, which every text may need
+    pieces = {piece for text in texts for piece in _pieces_in_python(text)}
+    assert len(cache) == len(pieces | {"", "|"})
+
+
+def _pieces_in_python(text: str) -> list[str]:
+    return _split_at_spaces(_break_phrases(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("set"), ANY_TEXT, st.integers()),
+            st.tuples(st.just("get"), ANY_TEXT, st.none()),
+            st.tuples(st.just("clear"), st.none(), st.none()),
+        ),
+        max_size=50,
+    )
+)
+def test_the_compiled_token_cache_is_a_mapping_as_a_dict_is(operations):
+    # the Python rule reads and writes it as a dict (cache.get, cache[piece] = token)
+    cache, model = extract._phrases.TokenCache(), {}
+    for operation, piece, value in operations:
+        if operation == "set":
+            cache[piece] = model[piece] = value
+        elif operation == "clear":
+            cache.clear()
+            model.clear()
+        assert len(cache) == len(model)
+        if piece is not None:
+            assert cache.get(piece) == model.get(piece)
+            assert (piece in cache) == (piece in model)
+    for piece, value in model.items():
+        assert cache[piece] == value
+    with pytest.raises(KeyError):
+        cache["\x00 never kept"]
+
+
+def test_the_compiled_token_cache_keeps_every_word_as_it_grows_and_after_a_clear():
+    cache = extract._phrases.TokenCache()
+    words = [f"w{number}" for number in range(20_000)]  # many times its first slots
+    tokens = extract._phrases.tokens(" ".join(words), cache, extract._token, VOCABULARY)
+    assert [token.written for token in tokens] == words
+    assert len(cache) == len(words) + 2  # and the empty piece and the break
+    again = extract._phrases.tokens(" ".join(reversed(words)), cache, extract._token, VOCABULARY)
+    assert again == tokens[::-1] and all(a is b for a, b in zip(again, tokens[::-1], strict=True))
+    cache.clear()
+    assert len(cache) == 0 and "w1" not in cache
+    fresh = extract._phrases.tokens("w1 w2", cache, extract._token, VOCABULARY)
+    assert fresh == tokens[1:3] and fresh[0] is not tokens[1]
+
+
 def sample_texts() -> list[tuple[str, str]]:
     """Each paragraph of the sample pages as an abstract, the one before it as the title."""
     texts = []

@@ -18,16 +18,19 @@ hold them alive for the whole call, so no dict has to number them.
 """
 
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyObject_Hash
+from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.unicode cimport (
     Py_UNICODE_ISSPACE,
     PyUnicode_DATA,
+    PyUnicode_GET_LENGTH,
     PyUnicode_KIND,
     PyUnicode_READ,
     PyUnicode_Substring,
 )
 from libc.stdint cimport uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free, malloc, qsort
+from libc.string cimport memcmp
 
 cdef extern from *:
     const char *PAPERHOUSE_SOURCE_DIGEST  # defined by orchestration.compiled
@@ -759,10 +762,11 @@ cdef inline bint _is_dash(Py_UCS4 c) noexcept:
     return c == u"-" or c == u"–" or c == u"—"
 
 
-cdef list _pieces(str text):
+cdef list _pieces(str text, TokenCache cache=None, object make=None, object vocabulary=None):
     """extract._split_at_spaces(extract._break_phrases(text)): the words and breaks (`|`) of
     a text, in one pass over its characters rather than three passes of regular expressions
-    and a split, each of which copies the text.
+    and a split, each of which copies the text; with a `cache`, each piece's token instead
+    (TokenCache.token_of_span).
 
     It reads the text as extract.BREAKERS.sub does, left to right, a match consuming
     what it matched: a breaking character, a period before white space or the end (and
@@ -779,8 +783,10 @@ cdef list _pieces(str text):
     cdef Py_UCS4 c
     cdef int kind
     cdef bint in_word = False
+    cdef object empty = u"" if cache is None else cache.token_of(u"", make, vocabulary)
+    cdef object breaker = u"|" if cache is None else cache.token_of(u"|", make, vocabulary)
     if n == 0:
-        return [u""]
+        return [empty]
     while i < n:
         c = PyUnicode_READ(text_kind, characters, i)
         if _breaks(c):
@@ -804,15 +810,23 @@ cdef list _pieces(str text):
             i += 1
             continue
         if in_word:
-            pieces.append(PyUnicode_Substring(text, start, i))
+            pieces.append(_piece(text, start, i, cache, make, vocabulary))
             in_word = False
         elif i == 0:
-            pieces.append(u"")
+            pieces.append(empty)
         if kind == BREAK:
-            pieces.append(u"|")
+            pieces.append(breaker)
         i += width
-    pieces.append(PyUnicode_Substring(text, start, n) if in_word else u"")
+    pieces.append(_piece(text, start, n, cache, make, vocabulary) if in_word else empty)
     return pieces
+
+
+cdef inline object _piece(
+    str text, Py_ssize_t start, Py_ssize_t end, TokenCache cache, object make, object vocabulary
+):
+    if cache is None:
+        return PyUnicode_Substring(text, start, end)
+    return cache.token_of_span(text, start, end, make, vocabulary)
 
 
 def pieces(str text):
@@ -820,15 +834,184 @@ def pieces(str text):
     return _pieces(text)
 
 
-def tokens(str text, dict cache, object make, object vocabulary):
+def tokens(str text, TokenCache cache, object make, object vocabulary):
     """extract._tokens after folding: each piece's token (_pieces) from `cache`, or
-    `make(piece, vocabulary)` (which caches it) for a piece not seen before."""
-    cdef list found = _pieces(text)
-    cdef Py_ssize_t i, count = len(found)
-    cdef PyObject *known
-    cdef object piece
-    for i in range(count):
-        piece = found[i]
-        known = PyDict_GetItem(cache, piece)
-        found[i] = make(piece, vocabulary) if known == NULL else <object>known
-    return found
+    `make(piece, vocabulary)` for a piece not seen before, which `cache` then keeps."""
+    return _pieces(text, cache, make, vocabulary)
+
+
+cdef extern from "Python.h":
+    # str's own hash of its characters (unicode_hash): a word's hash where it stands in a text
+    Py_hash_t _Py_HashBytes(const void *data, Py_ssize_t size)
+
+
+cdef struct CacheSlot:
+    Py_hash_t hash
+    PyObject *piece  # owned; NULL for an empty slot
+    PyObject *token  # owned
+
+
+cdef class TokenCache:
+    """extract's token cache (piece -> token) where the rule is compiled: a dict's mapping, whose
+    lookup also takes a piece where it stands in a text (token_of_span), hashed and compared
+    in place, so a word seen before costs no string.
+
+    By hand because a dict needs a key object to compare with, and making one per word
+    of every text was a third of the tokenizing. The hash is str's own (siphash, keyed
+    per process), as a dict's is, so crafted words collide no more here than there. A
+    piece is kept as str keeps it, in the narrowest of its kinds (1, 2 or 4 bytes a
+    character); a span is looked up in place when the text's characters are one byte
+    each, as that is then the piece's own form, else through the piece made from it.
+    """
+
+    cdef CacheSlot *slots
+    cdef Py_ssize_t mask  # the slots' count, a power of two, less one
+    cdef Py_ssize_t used
+
+    def __cinit__(self):
+        self._allocate(FIRST_SLOTS)
+
+    def __dealloc__(self):
+        self._release()
+        free(self.slots)
+
+    cdef int _allocate(self, Py_ssize_t count) except -1:
+        self.slots = <CacheSlot *>calloc(count, sizeof(CacheSlot))
+        if self.slots == NULL:
+            raise MemoryError()
+        self.mask = count - 1
+        self.used = 0
+        return 0
+
+    cdef void _release(self):
+        cdef Py_ssize_t k
+        if self.slots == NULL:
+            return
+        for k in range(self.mask + 1):
+            if self.slots[k].piece != NULL:
+                Py_DECREF(<object>self.slots[k].piece)
+                Py_DECREF(<object>self.slots[k].token)
+                self.slots[k].piece = NULL
+                self.slots[k].token = NULL
+
+    cdef CacheSlot *_slot_of_bytes(self, Py_hash_t data_hash, const char *data, Py_ssize_t length):
+        # the slot of the one-byte-a-character piece `data`, or the empty slot it would take
+        cdef Py_ssize_t k = <Py_ssize_t>(<size_t>data_hash & <size_t>self.mask)
+        cdef CacheSlot *slot
+        cdef object piece
+        while True:
+            slot = &self.slots[k]
+            if slot.piece == NULL:
+                return slot
+            if slot.hash == data_hash:
+                piece = <object>slot.piece
+                if (
+                    PyUnicode_KIND(piece) == 1
+                    and PyUnicode_GET_LENGTH(piece) == length
+                    and memcmp(PyUnicode_DATA(piece), data, length) == 0
+                ):
+                    return slot
+            k = (k + 1) & self.mask
+
+    cdef CacheSlot *_slot_of(self, str piece):
+        # the slot of `piece`, or the empty slot it would take
+        cdef Py_hash_t piece_hash = PyObject_Hash(piece)
+        cdef Py_ssize_t k = <Py_ssize_t>(<size_t>piece_hash & <size_t>self.mask)
+        cdef CacheSlot *slot
+        while True:
+            slot = &self.slots[k]
+            if slot.piece == NULL or (slot.hash == piece_hash and <str>slot.piece == piece):
+                return slot
+            k = (k + 1) & self.mask
+
+    cdef object _keep(self, CacheSlot *slot, str piece, object token):
+        # `token` into the empty `slot` found for `piece`, growing the table past half full
+        Py_INCREF(piece)
+        Py_INCREF(token)
+        slot.hash = PyObject_Hash(piece)
+        slot.piece = <PyObject *>piece
+        slot.token = <PyObject *>token
+        self.used += 1
+        if 2 * self.used > self.mask + 1:
+            self._grow()
+        return token
+
+    cdef int _grow(self) except -1:
+        cdef CacheSlot *old = self.slots
+        cdef Py_ssize_t k, at, count = self.mask + 1
+        self.slots = <CacheSlot *>calloc(2 * count, sizeof(CacheSlot))
+        if self.slots == NULL:
+            self.slots = old
+            raise MemoryError()
+        self.mask = 2 * count - 1
+        for k in range(count):
+            if old[k].piece != NULL:
+                at = <Py_ssize_t>(<size_t>old[k].hash & <size_t>self.mask)
+                while self.slots[at].piece != NULL:
+                    at = (at + 1) & self.mask
+                self.slots[at] = old[k]
+        free(old)
+        return 0
+
+    cdef object token_of_span(
+        self, str text, Py_ssize_t start, Py_ssize_t end, object make, object vocabulary
+    ):
+        """The token of text[start:end]: kept, or made by `make(piece, vocabulary)` and kept."""
+        cdef const char *data
+        cdef CacheSlot *slot
+        if PyUnicode_KIND(text) == 1:
+            data = <const char *>PyUnicode_DATA(text) + start
+            slot = self._slot_of_bytes(_Py_HashBytes(data, end - start), data, end - start)
+            if slot.piece != NULL:
+                return <object>slot.token
+        return self.token_of(PyUnicode_Substring(text, start, end), make, vocabulary)
+
+    cdef object token_of(self, str piece, object make, object vocabulary):
+        """The token of `piece`: kept, or made by `make(piece, vocabulary)` and kept."""
+        cdef CacheSlot *slot = self._slot_of(piece)
+        if slot.piece != NULL:
+            return <object>slot.token
+        token = make(piece, vocabulary)
+        # `make` may have kept tokens of its own (it does not): look for the slot again
+        return self._keep(self._slot_of(piece), piece, token)
+
+    # the mapping extract's Python rule reads and writes (cache.get, cache[piece] = token)
+
+    def __len__(self):
+        return self.used
+
+    def __contains__(self, str piece):
+        return self._slot_of(piece).piece != NULL
+
+    def __getitem__(self, str piece):
+        cdef CacheSlot *slot = self._slot_of(piece)
+        if slot.piece == NULL:
+            raise KeyError(piece)
+        return <object>slot.token
+
+    def get(self, str piece, default=None):
+        cdef CacheSlot *slot = self._slot_of(piece)
+        return default if slot.piece == NULL else <object>slot.token
+
+    def __setitem__(self, str piece, token):
+        cdef CacheSlot *slot = self._slot_of(piece)
+        cdef PyObject *old
+        if slot.piece == NULL:
+            self._keep(slot, piece, token)
+        else:
+            old = slot.token
+            Py_INCREF(token)
+            slot.token = <PyObject *>token
+            Py_DECREF(<object>old)
+
+    def clear(self):
+        """Drop every token, and the table's memory with them."""
+        cdef CacheSlot *old = self.slots
+        self._release()
+        self.slots = NULL
+        free(old)
+        self._allocate(FIRST_SLOTS)
+
+
+# a new or cleared cache's slots
+cdef Py_ssize_t FIRST_SLOTS = 1024

@@ -336,7 +336,9 @@ def _tokens(text: str, vocabulary: Vocabulary) -> list[_Token]:
     if len(cache) > TOKEN_CACHE_LIMIT:
         cache.clear()
     if _phrases is not None:
-        return _phrases.tokens(text, cache, _cached_token, vocabulary)
+        # the cache is then the compiled one (vocabulary.new_token_cache), which keeps what
+        # _token makes and finds a word seen before without making its string
+        return _phrases.tokens(text, cache, _token, vocabulary)
     known = cache.get
     # `or`: a _Token is always true, so only a word not seen before is made (and cached)
     return [

@@ -20,6 +20,7 @@ import io
 import math
 import os
 import tempfile
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib.metadata import version
@@ -44,7 +45,9 @@ class Vocabulary:
     version: str
     # raw token -> its classification, filled by extract._token: a corpus has
     # far fewer distinct tokens than tokens, and classifying one is most of the cost
-    token_cache: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
+    token_cache: MutableMapping = field(
+        default_factory=lambda: new_token_cache(), repr=False, compare=False, hash=False
+    )
 
     def idf(self, phrase: str) -> float:
         """ln((N + 1) / (df + 1)) + 1, df from the reference corpus (1 for a phrase it lacks)."""
@@ -104,6 +107,15 @@ def write_document_frequency(
     except BaseException:
         Path(staged).unlink(missing_ok=True)
         raise
+
+
+def new_token_cache() -> MutableMapping:
+    """An empty token cache: the compiled rule's own (_phrases.TokenCache, which looks a word up
+    where it stands in the text) where it is built, else a dict."""
+    # imported here: extract imports this module
+    from orchestration.keywords import extract
+
+    return {} if extract._phrases is None else extract._phrases.TokenCache()
 
 
 @cache
