@@ -1,8 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """The keyphrase rule's inner loops compiled: extract._phrase_counts (counting the
 candidates), extract._ranked_in_python (scoring and ranking them), extract.display_form
-and the tokenizing: breaking a text into words and looking each up in the token cache;
-and the ranked keyphrases written as the features table stores them (copy_format).
+and the tokenizing: breaking a text into words and looking each up in the token cache,
+which is this module's own (TokenCache); and the ranked keyphrases written as the
+features table stores them (copy_format).
 
 The Python functions are the reference; property tests hold the two equal on
 any text. They stay the rule's readable statement, and what runs where this
@@ -14,7 +15,10 @@ addresses of its words, counted in a C hash table, and a phrase's string is made
 only for the few dozen candidates that survive, not for each of the hundred
 or so gram occurrences a listing has. A word's address is its identity because
 extract._token interns every word: equal words are one object, and the tokens
-hold them alive for the whole call, so no dict has to number them.
+hold them alive for the whole call, so no dict has to number them. The counts of
+the candidates that survive stay C structures until they are ranked, and a word
+seen before is found in the token cache where it stands in the text, its string
+never made.
 """
 
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem

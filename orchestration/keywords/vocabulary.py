@@ -36,6 +36,15 @@ DOCUMENT_FREQUENCY_FILE = HERE / "document_frequency.csv"
 RULE_VERSION = 6
 
 
+def new_token_cache() -> MutableMapping:
+    """An empty token cache: the compiled rule's own (_phrases.TokenCache, which looks a word up
+    where it stands in the text) where it is built, else a dict."""
+    # imported here: extract imports this module
+    from orchestration.keywords import extract
+
+    return {} if extract._phrases is None else extract._phrases.TokenCache()
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     function_words: frozenset[str]
@@ -46,7 +55,7 @@ class Vocabulary:
     # raw token -> its classification, filled by extract._token: a corpus has
     # far fewer distinct tokens than tokens, and classifying one is most of the cost
     token_cache: MutableMapping = field(
-        default_factory=lambda: new_token_cache(), repr=False, compare=False, hash=False
+        default_factory=new_token_cache, repr=False, compare=False, hash=False
     )
 
     def idf(self, phrase: str) -> float:
@@ -107,15 +116,6 @@ def write_document_frequency(
     except BaseException:
         Path(staged).unlink(missing_ok=True)
         raise
-
-
-def new_token_cache() -> MutableMapping:
-    """An empty token cache: the compiled rule's own (_phrases.TokenCache, which looks a word up
-    where it stands in the text) where it is built, else a dict."""
-    # imported here: extract imports this module
-    from orchestration.keywords import extract
-
-    return {} if extract._phrases is None else extract._phrases.TokenCache()
 
 
 @cache
