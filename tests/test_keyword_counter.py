@@ -216,6 +216,25 @@ def test_the_compiled_token_cache_keeps_every_word_as_it_grows_and_after_a_clear
     assert fresh == tokens[1:3] and fresh[0] is not tokens[1]
 
 
+def test_a_token_kept_while_the_compiled_cache_made_one_is_the_one_it_returns():
+    # making a token runs Python, where another thread may keep tokens in the same cache:
+    # that one's piece among them, and enough others to make the table grow
+    cache = extract._phrases.TokenCache()
+    meanwhile = extract._token("word", VOCABULARY)
+
+    def make_while_another_thread_keeps(piece, vocabulary):
+        if piece == "word":
+            for number in range(5_000):
+                cache[f"other{number}"] = extract._token(f"other{number}", vocabulary)
+            cache[piece] = meanwhile
+        return extract._token(piece, vocabulary)
+
+    tokens = extract._phrases.tokens("a word", cache, make_while_another_thread_keeps, VOCABULARY)
+    assert tokens[1] is meanwhile and cache["word"] is meanwhile
+    assert len(cache) == 5_000 + 4  # the others, "a", "word", the empty piece and the break
+    assert all(cache[f"other{number}"].written == f"other{number}" for number in range(5_000))
+
+
 def sample_texts() -> list[tuple[str, str]]:
     """Each paragraph of the sample pages as an abstract, the one before it as the title."""
     texts = []

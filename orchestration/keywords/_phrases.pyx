@@ -976,8 +976,13 @@ cdef class TokenCache:
         if slot.piece != NULL:
             return <object>slot.token
         token = make(piece, vocabulary)
-        # `make` may have kept tokens of its own (it does not): look for the slot again
-        return self._keep(self._slot_of(piece), piece, token)
+        # `make` runs Python, in which another thread of this process may have kept tokens
+        # (the vocabulary, and its cache, are one per process), this one's among them: the
+        # slot is looked for again, and a token kept meanwhile is the one returned
+        slot = self._slot_of(piece)
+        if slot.piece != NULL:
+            return <object>slot.token
+        return self._keep(slot, piece, token)
 
     # the mapping extract's Python rule reads and writes (cache.get, cache[piece] = token)
 
