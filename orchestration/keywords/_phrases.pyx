@@ -838,7 +838,7 @@ def pieces(str text):
     return _pieces(text)
 
 
-def tokens(str text, TokenCache cache, object make, object vocabulary):
+def tokens(str text, TokenCache cache not None, object make, object vocabulary):
     """extract._tokens after folding: each piece's token (_pieces) from `cache`, or
     `make(piece, vocabulary)` for a piece not seen before, which `cache` then keeps."""
     return _pieces(text, cache, make, vocabulary)
@@ -1015,11 +1015,15 @@ cdef class TokenCache:
 
     def clear(self):
         """Drop every token, and the table's memory with them."""
-        cdef CacheSlot *old = self.slots
+        # the new table first: a cache that cannot have one stays as it was, whole
+        cdef CacheSlot *fresh = <CacheSlot *>calloc(FIRST_SLOTS, sizeof(CacheSlot))
+        if fresh == NULL:
+            raise MemoryError()
         self._release()
-        self.slots = NULL
-        free(old)
-        self._allocate(FIRST_SLOTS)
+        free(self.slots)
+        self.slots = fresh
+        self.mask = FIRST_SLOTS - 1
+        self.used = 0
 
 
 # a new or cleared cache's slots
