@@ -294,7 +294,7 @@ def test_the_compiled_arrays_escape_as_the_python_rule(chosen):
     best = [
         (-score, phrase, title, abstract, (0, 5, 0)) for phrase, score, title, abstract in chosen
     ]
-    compiled = extract._phrases.keyword_arrays(best, [], [], None, extract.singular)
+    compiled = extract._phrases.keyword_arrays(best, [], [], None)
     python = copy_format.arrays_of(
         [
             Keyword(phrase, score, rank, title > 0, title + abstract, phrase)

@@ -603,7 +603,7 @@ def ranked(
 
 
 def keywords_of(
-    list best, list title_tokens, list abstract_tokens, object name, object singular, type Keyword
+    list best, list title_tokens, list abstract_tokens, object name, type Keyword
 ):
     """The Keyword of each of `best` (ranked), its display form read as extract.display_form
     reads it: the reference for everything below."""
@@ -621,16 +621,14 @@ def keywords_of(
                 in_title > 0,
                 in_title + in_abstract,
                 _display_form(
-                    phrase, shown_at, title_tokens, abstract_tokens, name, singular
+                    phrase, shown_at, title_tokens, abstract_tokens, name
                 ),
             )
         )
     return found
 
 
-def keyword_arrays(
-    list best, list title_tokens, list abstract_tokens, object name, object singular
-):
+def keyword_arrays(list best, list title_tokens, list abstract_tokens, object name):
     """copy_format.arrays_of(keywords_of(best, ...)): the five arrays of `best` (ranked) in
     COPY's text format, made without the Keyword tuples in between."""
     cdef Py_ssize_t rank, count = len(best)
@@ -644,7 +642,7 @@ def keyword_arrays(
         in_titles.append(u"t" if in_title > 0 else u"f")
         occurrences.append(str(in_title + in_abstract))
         displays.append(
-            _display_form(phrase, shown_at, title_tokens, abstract_tokens, name, singular)
+            _display_form(phrase, shown_at, title_tokens, abstract_tokens, name)
         )
     return u"\t".join(
         (
@@ -689,8 +687,7 @@ cdef inline bint _needs_escape(str item):
 
 
 cdef str _display_form(
-    str phrase, tuple shown_at, list title_tokens, list abstract_tokens, object name,
-    object singular,
+    str phrase, tuple shown_at, list title_tokens, list abstract_tokens, object name
 ):
     cdef int rank = shown_at[0]
     cdef int field = shown_at[1]
@@ -699,7 +696,7 @@ cdef str _display_form(
     if is_name and rank == SENTENCE_START:
         rank, field, start = IN_THE_TITLE, IN_TITLE, 0
     cdef object written = _written_at(
-        phrase.split(u" "), title_tokens if field == IN_TITLE else abstract_tokens, start, singular
+        phrase.split(u" "), title_tokens if field == IN_TITLE else abstract_tokens, start
     )
     if written is None:
         return phrase
@@ -713,7 +710,7 @@ cdef str _display_form(
     return written
 
 
-cdef object _written_at(list words, list tokens, Py_ssize_t start, object singular):
+cdef object _written_at(list words, list tokens, Py_ssize_t start):
     cdef Py_ssize_t count = len(words), offset
     cdef tuple token
     cdef str word, text
@@ -727,7 +724,7 @@ cdef object _written_at(list words, list tokens, Py_ssize_t start, object singul
         if token[IS_BREAKER] and word != u"of":
             return None
         last = offset == count - 1
-        if token[WORD] != word and not (last and singular(token[WORD]) == word):
+        if token[WORD] != word and not (last and token[SINGULAR] == word):
             return None
         text = <str>token[WRITTEN]
         if last and token[WORD] != word:
@@ -873,19 +870,12 @@ cdef class TokenCache:
     cdef Py_ssize_t used
 
     def __cinit__(self):
-        self._allocate(FIRST_SLOTS)
+        self.slots = _empty_slots(FIRST_SLOTS)
+        self.mask = FIRST_SLOTS - 1
 
     def __dealloc__(self):
         self._release()
         free(self.slots)
-
-    cdef int _allocate(self, Py_ssize_t count) except -1:
-        self.slots = <CacheSlot *>calloc(count, sizeof(CacheSlot))
-        if self.slots == NULL:
-            raise MemoryError()
-        self.mask = count - 1
-        self.used = 0
-        return 0
 
     cdef void _release(self):
         cdef Py_ssize_t k
@@ -943,10 +933,7 @@ cdef class TokenCache:
     cdef int _grow(self) except -1:
         cdef CacheSlot *old = self.slots
         cdef Py_ssize_t k, at, count = self.mask + 1
-        self.slots = <CacheSlot *>calloc(2 * count, sizeof(CacheSlot))
-        if self.slots == NULL:
-            self.slots = old
-            raise MemoryError()
+        self.slots = _empty_slots(2 * count)
         self.mask = 2 * count - 1
         for k in range(count):
             if old[k].piece != NULL:
@@ -1016,9 +1003,7 @@ cdef class TokenCache:
     def clear(self):
         """Drop every token, and the table's memory with them."""
         # the new table first: a cache that cannot have one stays as it was, whole
-        cdef CacheSlot *fresh = <CacheSlot *>calloc(FIRST_SLOTS, sizeof(CacheSlot))
-        if fresh == NULL:
-            raise MemoryError()
+        cdef CacheSlot *fresh = _empty_slots(FIRST_SLOTS)
         self._release()
         free(self.slots)
         self.slots = fresh
@@ -1028,3 +1013,10 @@ cdef class TokenCache:
 
 # a new or cleared cache's slots
 cdef Py_ssize_t FIRST_SLOTS = 1024
+
+
+cdef CacheSlot *_empty_slots(Py_ssize_t count) except NULL:
+    cdef CacheSlot *slots = <CacheSlot *>calloc(count, sizeof(CacheSlot))
+    if slots == NULL:
+        raise MemoryError()
+    return slots

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from orchestration.keywords import extract
-from orchestration.keywords.extract import Keyword, keywords, ranked, singular
+from orchestration.keywords.extract import Keyword, keywords, ranked
 from orchestration.keywords.vocabulary import Vocabulary
 
 # What an array element or a COPY text field must escape: array_in's quote and
@@ -34,7 +34,7 @@ def keyword_arrays(title: str, abstract: str | None, vocabulary: Vocabulary) -> 
     if compiled_rule is None:
         return arrays_of(keywords(title, abstract, vocabulary))
     best, tokens, name = ranked(title, abstract, vocabulary)
-    return compiled_rule.keyword_arrays(best, *tokens, name, singular)
+    return compiled_rule.keyword_arrays(best, *tokens, name)
 
 
 def arrays_of(found: list[Keyword]) -> str:

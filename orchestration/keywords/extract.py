@@ -688,7 +688,7 @@ def keywords(
     """The `limit` best keyphrases of a paper, best first (ties: alphabetical)."""
     best, tokens, name = ranked(title, abstract, vocabulary, limit)
     if _phrases is not None:
-        return _phrases.keywords_of(best, *tokens, name, singular, Keyword)
+        return _phrases.keywords_of(best, *tokens, name, Keyword)
     return [
         Keyword(
             phrase,
@@ -817,7 +817,7 @@ def _written_at(words: list[str], tokens: list[_Token], start: int) -> str | Non
         if token.is_breaker and word != "of":
             return None
         last = offset == len(words) - 1
-        if token.word != word and not (last and singular(token.word) == word):
+        if token.word != word and not (last and token.singular == word):
             return None
         text = token.written
         if last and token.word != word:  # written plural: keep its capitals, singular
