@@ -131,6 +131,10 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
         "one paper p95",
         "run at N / run at 10k",
         "export to Parquet, peak RSS",
+        "machine pace before the first loads: Python, a word pair",
+        "machine pace before the first loads: PostgreSQL, a search document",
+        "machine pace after the full build: Python, a word pair",
+        "machine pace after the full build: PostgreSQL, a search document",
     ]:
         assert measured[name]["value"] > 0, name
     (floor,) = [m for name, m in measured.items() if name.startswith("first load, machine CPU /")]

@@ -12,7 +12,8 @@ PAPERHOUSE_DATABASE_URL, where it creates and drops its own databases):
 2. peak RSS of ingesting one file of 500 MB (memory must not follow file size);
 3. the first load as a user starts it, `paperhouse run` on a fresh warehouse with the inbox
    (ingest, features step, full build), then the features step (keyphrases, search
-   documents) and a full `dbt build` each on its own;
+   documents) and a full `dbt build` each on its own; the machine's pace before and
+   after (pace.py), since these seconds move with the hour;
 4. `paperhouse run` after one new 200-listing file, on 10k listings and on N;
 5. p50/p95 latency of search, top keywords and a one-paper lookup at N;
 6. peak RSS of exporting the marts to Parquet (memory must not follow the marts' size).
@@ -51,6 +52,7 @@ from orchestration.bench.corpus import (
     daily_page,
     generate_files,
 )
+from orchestration.bench.pace import python_pace, server_pace
 from orchestration.features import extract_pending
 from orchestration.ingest import listing_copy
 from orchestration.ingest.listing_copy import LISTING_COLUMNS
@@ -210,6 +212,7 @@ def _run_stages(
         f"3. first load (paperhouse run on a fresh warehouse, {FIRST_LOAD_ROUNDS} rounds), "
         "then features step and full build"
     )
+    add_pace(report, main, "before the first loads")
     loads = [first_load(server_url, "bench_first_load", inbox) for _ in range(FIRST_LOAD_ROUNDS)]
     papers = {load["papers"] for load in loads}
     # every round builds the same papers, or the check fails
@@ -267,6 +270,7 @@ def _run_stages(
         report.add("full dbt build, machine CPU", build_cpu, "s")
     for model, model_seconds in slowest_models(main, 5):
         report.add(f"  {model}", model_seconds, "s")
+    add_pace(report, main, "after the full build")
     with connect(main) as conn:
         report.checks["papers_built"] = conn.execute(
             "select count(*) from analytics.dim_papers"
@@ -308,6 +312,14 @@ def _run_stages(
 
 
 # ---------- the stages' parts
+
+
+def add_pace(report: BenchReport, url: str, when: str) -> None:
+    """The machine's pace now (orchestration/bench/pace.py): the first loads' seconds read
+    beside it."""
+    report.add(f"machine pace {when}: Python, a word pair", python_pace(), "us")
+    with connect(url) as conn:
+        report.add(f"machine pace {when}: PostgreSQL, a search document", server_pace(conn), "us")
 
 
 def write_corpus(folder: Path, listings: int, seed: int, first_paper: int = 0) -> int:
