@@ -15,7 +15,8 @@ MANIFEST := dbt/target/manifest.json
 # The compiled modules (orchestration/compiled.py), each beside its .pyx source; a module's
 # file name carries the interpreter's ABI tag.
 EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-COMPILED_SOURCES := orchestration/keywords/_phrases.pyx orchestration/ingest/_listings.pyx
+COMPILED_SOURCES := orchestration/keywords/_phrases.pyx orchestration/ingest/_listings.pyx \
+	orchestration/_search_documents.pyx
 COMPILED := $(COMPILED_SOURCES:.pyx=$(EXT_SUFFIX))
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/tests -type f) dbt/dbt_project.yml dbt/profiles.yml
 # The project's own modules as bytecode, written ahead: pip compiles the packages it installs but

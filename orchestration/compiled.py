@@ -7,7 +7,9 @@ where the module is not built, several times slower:
 
 - `orchestration.keywords._phrases`: the keyphrase rule's counting and ranking (keywords/extract.py),
   and the features table's arrays of its result (keywords/copy_format.py);
-- `orchestration.ingest._listings`: clean listing files read straight into COPY rows (ingest/load.py).
+- `orchestration.ingest._listings`: clean listing files read straight into COPY rows (ingest/load.py);
+- `orchestration._search_documents`: search documents laid out from the server's parse of each
+  piece of a text (search_documents.py); where it is not built, the server parses every text.
 
 By hand rather than through the package's build backend: hatchling builds
 no extension modules, and an editable install serves the source folder, so
@@ -56,7 +58,8 @@ KEYPHRASE_COUNTER = CompiledModule(
     compile_args=("-ffp-contract=off",),
 )
 LISTING_READER = CompiledModule("orchestration.ingest._listings", "the listing reader")
-MODULES = (KEYPHRASE_COUNTER, LISTING_READER)
+SEARCH_DOCUMENTS = CompiledModule("orchestration._search_documents", "the search document layout")
+MODULES = (KEYPHRASE_COUNTER, LISTING_READER, SEARCH_DOCUMENTS)
 
 
 def load(compiled: CompiledModule) -> ModuleType | None:

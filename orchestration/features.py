@@ -4,7 +4,8 @@ A loaded file is pending when `features.extracted_files` has no row for
 it, or one written by another extractor version (a changed rule or a
 recalibrated reference). Pending files are extracted in batches, each batch
 one transaction (delete, ledger row, COPY of the keyphrases, the copies for
-relisted texts, the search documents computed by PostgreSQL), so a crash
+relisted texts, the search documents: laid out from the server's parse of each
+piece of a text (search_documents.py), the rest computed by PostgreSQL), so a crash
 loses at most the batch in flight and the next run picks it up again. One
 extraction runs at a time per warehouse (a session advisory lock); a second
 one waits for it.
@@ -39,6 +40,7 @@ from psycopg import sql
 
 from orchestration.keywords.copy_format import keyword_arrays
 from orchestration.keywords.vocabulary import Vocabulary, load_vocabulary
+from orchestration.search_documents import DocumentRows
 from orchestration.warehouse import connect, take_session_lock
 from orchestration.workers import map_shared
 
@@ -54,6 +56,8 @@ FAILED_LISTINGS_WARNING = (
 # Listings per transaction: big enough that commits cost nothing, small enough
 # that a crash redoes little.
 BATCH_LISTINGS = 5_000
+# Listings fetched from the reader's cursor at a time.
+LISTINGS_BLOCK = 2_000
 # Keyphrase rows per COPY message: about 64 KB.
 COPY_BLOCK_LINES = 200
 # Below this many pending listings worker processes cost more to start than they save.
@@ -355,7 +359,9 @@ def extract_batch(
     `reader`, a second connection, streams the listings through a server-side
     cursor while `writer` is busy with its COPY (one connection cannot do both),
     so memory stays flat however big the files are, but for four integers per
-    relisted listing, kept until the COPY ends and the writer can copy them. The
+    relisted listing, kept until the COPY ends and the writer can copy them.
+    Between two fetches the reader also parses the pieces of text the search
+    documents lack; the documents wait in a spool file for the writer's second COPY. The
     reader sees the features committed before the batch began, which is where the
     copied ones come from. A text listed twice in the batch itself has its
     keyphrases computed once: the texts and keyphrase arrays of up to
@@ -376,23 +382,28 @@ def extract_batch(
     failures: list[tuple[int, int, str]] = []
     first_failure: Exception | None = None
     reused = 0
-    with writer.transaction(), reader.transaction():
+    with (
+        writer.transaction(),
+        reader.transaction(),
+        DocumentRows.for_batch(reader) as documents,
+    ):
         writer.execute("delete from features.extracted_files where file_id = any(%s)", [file_ids])
         listings = sum(count for (count,) in writer.execute(RECORD_EXTRACTION, batch))
         with (
             reader.cursor(name="paperhouse_keyword_listings") as rows,
             writer.cursor() as cursor,
         ):
-            rows.itersize = 2_000
             rows.execute(LISTINGS, batch)
             with cursor.copy(COPY_KEYWORDS) as copy:
                 # lines go to COPY in blocks: a str given to Copy.write is sent at
                 # once, a message and a wake-up of the server per listing
                 lines: list[str] = []
-                for file_id, position, *source, title, abstract, digest in rows:
+                for file_id, position, *source, title, abstract, digest in _blocks(rows, documents):
                     if source[0] is not None:
                         copies.append((file_id, position, *source))
                         continue
+                    if documents:
+                        documents.add(file_id, position, title, abstract)
                     arrays = computed.get((title, abstract))
                     if arrays is None:
                         try:
@@ -427,8 +438,20 @@ def extract_batch(
                     "errors": list(errors),
                 },
             )
+        if documents:
+            documents.copy_into(writer)
+        # the documents not laid out here, from the whole text
         writer.execute(INSERT_SEARCH_DOCUMENTS, batch)
     return BatchDone(listings, len(copies) + reused, len(failures))
+
+
+def _blocks(rows: psycopg.ServerCursor, documents: DocumentRows | None) -> Iterator[tuple]:
+    """The server-side cursor's rows, fetched LISTINGS_BLOCK at a time; between two fetches the
+    reader is free, and `documents` asks it for the pieces the block lacked."""
+    while block := rows.fetchmany(LISTINGS_BLOCK):
+        yield from block
+        if documents:
+            documents.settle()
 
 
 def _refuse_a_broken_rule(

@@ -148,6 +148,7 @@ def test_bench_runs_every_stage_and_counts_come_out_exact(cli_env, tmp_path):
     assert "PostgreSQL" in report["machine"]["postgresql"]
     assert report["machine"]["keyphrase counter"] == "compiled"
     assert report["machine"]["listing reader"] == "compiled"
+    assert report["machine"]["search document layout"] == "compiled"
 
 
 @pytest.mark.parametrize(

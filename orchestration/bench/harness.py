@@ -43,7 +43,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from orchestration import queries
+from orchestration import queries, search_documents
 from orchestration.bench import BenchBusy
 from orchestration.bench.corpus import (
     REPEAT_SHARE,
@@ -727,4 +727,6 @@ def describe_machine(server_url: str) -> dict[str, str]:
         "keyphrase counter": "compiled" if extract._phrases is not None else "Python",
         # ingest's reader of clean files: compiled by make, or the Python parser for every file
         "listing reader": "compiled" if listing_copy._listings is not None else "Python",
+        # the features step's search documents: laid out from pieces, or all the server's parse
+        "search document layout": "compiled" if search_documents._compiled is not None else "server",
     }
