@@ -56,8 +56,6 @@ FAILED_LISTINGS_WARNING = (
 # Listings per transaction: big enough that commits cost nothing, small enough
 # that a crash redoes little.
 BATCH_LISTINGS = 5_000
-# Listings fetched from the reader's cursor at a time.
-LISTINGS_BLOCK = 2_000
 # Keyphrase rows per COPY message: about 64 KB.
 COPY_BLOCK_LINES = 200
 # Below this many pending listings worker processes cost more to start than they save.
@@ -361,7 +359,8 @@ def extract_batch(
     so memory stays flat however big the files are, but for four integers per
     relisted listing, kept until the COPY ends and the writer can copy them.
     Between two fetches the reader also parses the pieces of text the search
-    documents lack; the documents wait in a spool file for the writer's second COPY. The
+    documents lack (search_documents.py); the documents wait in a spool file for the
+    writer's second COPY. The
     reader sees the features committed before the batch began, which is where the
     copied ones come from. A text listed twice in the batch itself has its
     keyphrases computed once: the texts and keyphrase arrays of up to
@@ -393,12 +392,13 @@ def extract_batch(
             reader.cursor(name="paperhouse_keyword_listings") as rows,
             writer.cursor() as cursor,
         ):
+            rows.itersize = 2_000
             rows.execute(LISTINGS, batch)
             with cursor.copy(COPY_KEYWORDS) as copy:
                 # lines go to COPY in blocks: a str given to Copy.write is sent at
                 # once, a message and a wake-up of the server per listing
                 lines: list[str] = []
-                for file_id, position, *source, title, abstract, digest in _blocks(rows, documents):
+                for file_id, position, *source, title, abstract, digest in rows:
                     if source[0] is not None:
                         copies.append((file_id, position, *source))
                         continue
@@ -443,15 +443,6 @@ def extract_batch(
         # the documents not laid out here, from the whole text
         writer.execute(INSERT_SEARCH_DOCUMENTS, batch)
     return BatchDone(listings, len(copies) + reused, len(failures))
-
-
-def _blocks(rows: psycopg.ServerCursor, documents: DocumentRows | None) -> Iterator[tuple]:
-    """The server-side cursor's rows, fetched LISTINGS_BLOCK at a time; between two fetches the
-    reader is free, and `documents` asks it for the pieces the block lacked."""
-    while block := rows.fetchmany(LISTINGS_BLOCK):
-        yield from block
-        if documents:
-            documents.settle()
 
 
 def _refuse_a_broken_rule(

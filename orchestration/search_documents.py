@@ -78,9 +78,13 @@ from stdin (format binary)
 # PostgreSQL's binary COPY: the signature, flags and header extension length; -1 ends the rows
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 BINARY_TRAILER = b"\xff\xff"
-# A process's cache is forgotten past these, before a batch: about 100 MB at most.
-MAX_PIECES = 1_000_000
-MAX_LEXEMES = 1_000_000
+# A process's cache is forgotten past these, before it learns more: about 100 MB at most.
+MAX_PIECES = 500_000
+MAX_LEXEMES = 500_000
+# The pieces lacking are asked of the server once this many listings wait for them, or this
+# many pieces: one statement for many, and what waits in memory bounded whatever the texts.
+SETTLE_LISTINGS = 1_000
+SETTLE_PIECES = 100_000
 # Rows held in memory before they spill to a file: a batch is one file however large.
 SPOOL_BYTES = 32 * 1024 * 1024
 COPY_CHUNK_BYTES = 1024 * 1024
@@ -94,9 +98,10 @@ class DocumentRows:
     """One batch's search documents as binary COPY rows, for the listings this process can lay
     out; the others are left to the server (features.INSERT_SEARCH_DOCUMENTS).
 
-    `add` each listing, `settle` after each block read (it asks `reader` for the pieces the
-    block lacked: the reader is free between fetches), `copy_into` once the writer's other COPY
-    is over. `for_batch` makes one: None where the server makes every document.
+    `add` each listing, then `copy_into` once the writer's other COPY is over. The pieces
+    the listings lack are asked of `reader` now and then (`settle`), between the fetches of
+    its server-side cursor, when it is free. `for_batch` makes one: None where the server
+    makes every document.
     """
 
     reader: psycopg.Connection
@@ -120,8 +125,6 @@ class DocumentRows:
             return
         if _cache is None:
             _cache = _compiled.PieceCache()
-        elif _cache.pieces > MAX_PIECES or _cache.lexemes > MAX_LEXEMES:
-            _cache.clear()
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
             spool.write(BINARY_SIGNATURE)
             yield cls(reader, _cache, spool)
@@ -129,6 +132,8 @@ class DocumentRows:
     def add(self, file_id: int, position: int, title: str, abstract: str) -> None:
         if self._lay_out((file_id, position, title, abstract)) is False:
             self.lacking.append((file_id, position, title, abstract))
+            if len(self.lacking) >= SETTLE_LISTINGS or len(self.missing) >= SETTLE_PIECES:
+                self.settle()
 
     def _lay_out(self, listing: tuple[int, int, str, str]) -> bool | None:
         """Spool the listing's row: True; False where pieces are lacking (now in `missing`);
@@ -149,6 +154,12 @@ class DocumentRows:
         """Learn the pieces the listings added since the last call lacked, and lay them out."""
         if not self.lacking:
             return
+        if self.cache.pieces > MAX_PIECES or self.cache.lexemes > MAX_LEXEMES:
+            # forgotten before it grows further; the listings waiting now lack every piece
+            self.cache.clear()
+            self.missing.clear()
+            for listing in self.lacking:
+                self._lay_out(listing)
         pieces = list(dict.fromkeys(self.missing))
         cursor = self.reader.cursor(binary=True)
         (parsed,) = cursor.execute(LEARN_PIECES, {"pieces": " ".join(pieces)}).fetchone()  # type: ignore[misc]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from orchestration import features, search_documents
+from orchestration import search_documents
 from orchestration.features import extract_pending
 from orchestration.ingest.batch import ingest_paths
 from orchestration.search_documents import COPY_SEARCH_DOCUMENTS, DocumentRows
@@ -134,19 +134,21 @@ def test_texts_at_the_limits_are_laid_out_exactly(autocommit):
     assert all(laid_out is not None and same for _, laid_out, _, same in compared)
 
 
-def test_a_cache_cleared_between_batches_lays_out_the_same(autocommit, monkeypatch):
-    listings = [("Mixture of Experts", "A mixture of experts, well-known ~50k."), ("x", "y z")]
-    before = laid_out_and_server(autocommit, listings)
+def test_a_cache_forgotten_past_its_bound_lays_out_the_same(autocommit, monkeypatch):
+    known = [("Mixture of Experts", "A mixture of experts, well-known ~50k."), ("x", "y z")]
+    laid_out_and_server(autocommit, known)
     monkeypatch.setattr(search_documents, "MAX_PIECES", 0)
-    after = laid_out_and_server(autocommit, listings)  # cleared before this batch
-    assert search_documents._cache.pieces > 0
-    assert before == after and all(same for *_, same in after)
+    # the known listings are laid out at once; the new one waits, and the cache is forgotten
+    # before its pieces are learned
+    compared = laid_out_and_server(autocommit, [*known, ("Zebra", "quokka")])
+    assert search_documents._cache.pieces == 2  # "Zebra" and "quokka" alone
+    assert all(laid_out is not None and same for _, laid_out, _, same in compared)
 
 
 def test_the_features_step_stores_every_document_as_the_server_makes_it(
     db_url, conn, inbox, monkeypatch
 ):
-    # texts the layout leaves to the server beside those it makes, in several reader blocks
+    # texts the layout leaves to the server beside those it makes
     page = inbox / "2026-01-05.txt"
     page.write_text(
         "new\n\nDaily Papers\n\nSep 3\n\n"
@@ -158,7 +160,9 @@ def test_the_features_step_stores_every_document_as_the_server_makes_it(
         ),
         encoding="utf-8",
     )
-    monkeypatch.setattr(features, "LISTINGS_BLOCK", 5)
+    # the pieces asked for several times a batch, and the cache forgotten in between
+    monkeypatch.setattr(search_documents, "SETTLE_LISTINGS", 5)
+    monkeypatch.setattr(search_documents, "MAX_PIECES", 200)
     laid_out: list[int] = []
     copy_into = DocumentRows.copy_into
     monkeypatch.setattr(
@@ -181,3 +185,18 @@ def test_the_features_step_stores_every_document_as_the_server_makes_it(
     # the sample pages' listings laid out here, and the new page's without a tag or a long
     # piece (papers 2, 4, 8 and 10); the others by the server
     assert sum(laid_out) == layable == listings - 8
+
+
+def test_a_configuration_not_the_stock_one_leaves_every_document_to_the_server(autocommit):
+    # numbers no longer take positions in `english`: counting tokens by `simple` would be wrong
+    autocommit.execute(
+        "create schema custom_search;"
+        "create text search configuration custom_search.english (copy = pg_catalog.english);"
+        "alter text search configuration custom_search.english drop mapping for int, uint;"
+        "set search_path = custom_search, pg_catalog"
+    )
+    with DocumentRows.for_batch(autocommit) as rows:
+        assert rows is None
+    autocommit.execute("set search_path = pg_catalog")
+    with DocumentRows.for_batch(autocommit) as rows:
+        assert rows is not None

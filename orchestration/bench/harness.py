@@ -728,5 +728,7 @@ def describe_machine(server_url: str) -> dict[str, str]:
         # ingest's reader of clean files: compiled by make, or the Python parser for every file
         "listing reader": "compiled" if listing_copy._listings is not None else "Python",
         # the features step's search documents: laid out from pieces, or all the server's parse
-        "search document layout": "compiled" if search_documents._compiled is not None else "server",
+        "search document layout": "compiled"
+        if search_documents._compiled is not None
+        else "server",
     }
