@@ -39,14 +39,14 @@ cdef enum:
     MAX_POSITIONS = 255
     WEIGHT_A = 3 << 14
     WEIGHT_B = 2 << 14
+    # The longest piece laid out here, in UTF-8 bytes. to_tsvector skips a token of 2,047 bytes
+    # or more; no token of a shorter piece is that long, so each piece's parse is whole.
+    MAX_PIECE_BYTES = 1000
 
 # What `row` lists a lacking piece by: the piece after a mark of the spaces beside it, a digit
-# (SPACE_BEFORE | SPACE_AFTER); a listing never holds a space, so a space can join them
+# (SPACE_BEFORE | SPACE_AFTER); a piece never holds a space, so a space can join them
 SPACES_MARKS = ("0", "1", "2", "3")
 
-# The longest piece laid out here, in UTF-8 bytes. to_tsvector skips a token of 2,047 bytes or
-# more; no token of a shorter piece is that long, so each piece's parse is whole.
-MAX_PIECE_BYTES = 1000
 
 
 cdef struct Entry:
@@ -65,7 +65,7 @@ cdef struct Piece:
 
 cdef struct Occurrence:
     uint32_t lexeme
-    uint16_t position  # with its weight in the top two bits, as tsvector stores it
+    uint16_t position  # in the document, its weight not yet added
 
 
 # the lexemes qsort compares: set before each sort (the GIL holds it for the call)
@@ -99,7 +99,7 @@ cdef class PieceCache:
     """The server's parse of each piece seen, and the layout of a listing's document from them.
 
     `row` lays a listing out, or lists the pieces it lacks; `learn` keeps what the server said
-    of one. `clear` forgets everything (a process's cache is bounded by its caller).
+    of them. `clear` forgets everything (a process's cache is bounded by its caller).
     """
 
     cdef Piece **slots
@@ -361,7 +361,7 @@ cdef class PieceCache:
     cdef object _row(self, long long file_id, int position, Py_ssize_t in_title, Py_ssize_t count):
         global sorted_data, sorted_length
         cdef Py_ssize_t k, n = 0, size
-        cdef uint32_t lexeme, at
+        cdef uint32_t lexeme, at, j
         cdef Occurrence *occurrence
         if count > self.distinct_room:
             room = max(count, 2 * self.distinct_room, 256)
@@ -411,7 +411,7 @@ cdef class PieceCache:
         put16(out, 3)
         put32(out + 2, 8)
         put32(out + 6, <uint32_t>((<unsigned long long>file_id) >> 32))
-        put32(out + 10, <uint32_t>((<unsigned long long>file_id) & 0xFFFFFFFF))
+        put32(out + 10, <uint32_t>(<unsigned long long>file_id))  # its low 32 bits
         put32(out + 14, 4)
         put32(out + 18, <uint32_t>position)
         put32(out + 22, <uint32_t>(size - 26))
@@ -425,7 +425,7 @@ cdef class PieceCache:
             out[0] = 0
             put16(out + 1, self.counts[k])
             out += 3
-            for _ in range(self.counts[k]):
+            for j in range(self.counts[k]):
                 put16(out, self.positions[at])
                 out += 2
                 at += 1

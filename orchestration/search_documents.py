@@ -13,10 +13,11 @@ abstract's after the title's highest, as `||` places them. Each piece is asked o
 once a process (PieceCache, compiled); most of an abstract's pieces are words seen before.
 
 What the server still makes, from the whole text, as before: a text with a `<` (a tag may span
-spaces), a piece longer than MAX_PIECE_BYTES, a document near tsvector's limits (positions past
+spaces), a piece over 1,000 bytes, a document near tsvector's limits (positions past
 16,383, or a lexeme at more than 255 of them); every document where the compiled module is not
-built; every one where the `english` configuration is not the stock one (its parser and the
-dictionaries its token types go to), since another dictionary might read several tokens as one.
+built; every one where `english` or `simple` is not the stock configuration (their parser,
+the dictionaries their token types go to), since another dictionary might read several tokens
+as one, or keep no lexeme of one.
 Property tests hold the documents equal to the server's, `=` on tsvectors, on hostile texts.
 """
 
