@@ -359,10 +359,9 @@ def extract_batch(
     so memory stays flat however big the files are, but for four integers per
     relisted listing, kept until the COPY ends and the writer can copy them.
     Between two fetches the reader also parses the pieces of text the search
-    documents lack (search_documents.py); the documents wait in a spool file for the
-    writer's second COPY. The
-    reader sees the features committed before the batch began, which is where the
-    copied ones come from. A text listed twice in the batch itself has its
+    documents lack (search_documents.py); the documents wait in a spool file
+    for the writer's second COPY. The reader sees the features committed before
+    the batch began, which is where the copied ones come from. A text listed twice in the batch itself has its
     keyphrases computed once: the texts and keyphrase arrays of up to
     BATCH_LISTINGS computed listings stay in memory until the batch ends.
 

@@ -101,8 +101,7 @@ class DocumentRows:
 
     `add` each listing, then `copy_into` once the writer's other COPY is over. The pieces
     the listings lack are asked of `reader` now and then (`settle`), between the fetches of
-    its server-side cursor, when it is free. `for_batch` makes one: None where the server
-    makes every document.
+    its server-side cursor, when it is free. `for_batch` makes one.
     """
 
     reader: psycopg.Connection
@@ -116,6 +115,8 @@ class DocumentRows:
     @classmethod
     @contextlib.contextmanager
     def for_batch(cls, reader: psycopg.Connection) -> Iterator[DocumentRows | None]:
+        """A batch's rows, spooled until the batch ends; None where the server makes every
+        document (the module not built, or a configuration not the stock one)."""
         global _cache
         if _compiled is None:
             yield None

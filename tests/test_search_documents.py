@@ -200,3 +200,20 @@ def test_a_configuration_not_the_stock_one_leaves_every_document_to_the_server(a
     autocommit.execute("set search_path = pg_catalog")
     with DocumentRows.for_batch(autocommit) as rows:
         assert rows is not None
+
+
+def test_where_the_layout_is_not_built_the_server_makes_every_document(
+    db_url, conn, inbox, monkeypatch
+):
+    monkeypatch.setattr(search_documents, "_compiled", None)
+    ingest_paths(db_url, [inbox], settle_seconds=0)
+    extract_pending(db_url)
+    stored = conn.execute(
+        f"""
+        select count(*), count(documents.search_document),
+            count(*) filter (where documents.search_document = {SERVER_DOCUMENT})
+        from raw.paper_listings as listing
+        left join features.listing_search_documents as documents using (file_id, position)
+        """
+    ).fetchone()
+    assert stored[0] > 0 and stored == (stored[0],) * 3
