@@ -342,3 +342,16 @@ def test_a_page_without_metadata_whose_records_shifted_says_so():
     )
     parsed = parse_bytes(page)
     assert any("out of step" in message for message in parsed.notes.messages)
+
+
+def test_a_title_taken_for_an_organization_by_a_stray_separator_is_told():
+    # The second title, a stray `·` after it and a stray line read as the first listing's
+    # organization, separator and (no) date: the second listing's title is lost, so it is told.
+    parsed = parse_bytes(
+        blocks_page("Paper one", ABSTRACT, "Paper two", "·", "¸", ABSTRACT, "  • 4 authors")
+    )
+    assert parsed.titles == ["Paper one", "¸"]
+    assert any("no date follows the '·'" in message for message in parsed.notes.messages)
+    # a `·` before a date, as pages have it, says nothing
+    parsed = parse_bytes(blocks_page("Paper one", ABSTRACT, "Org", "·", "Jul 1, 2021"))
+    assert parsed.titles == ["Paper one"] and not parsed.notes

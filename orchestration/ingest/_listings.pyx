@@ -565,6 +565,7 @@ cdef class _Page:
         cdef Py_ssize_t end = self.count, x, y, count_start = 0, count_end = 0
         cdef Span first
         cdef int authors, step
+        cdef bint separated
         cdef DateLine date_line
         cdef int64_t day, year
         found.authors_count = -1
@@ -592,19 +593,20 @@ cdef class _Page:
             if step == NO:
                 found.organization_start, found.organization_end = first.start, first.end
                 i[0] += 1
-        if i[0] < end and equals(s, self.lines[i[0]].start, self.lines[i[0]].end, SEPARATOR):
+        separated = i[0] < end and equals(s, self.lines[i[0]].start, self.lines[i[0]].end, SEPARATOR)
+        if separated:
             i[0] += 1
         elif authors != YES and found.organization_end == found.organization_start:
             return NO
         self.metadata_seen = True
         if i[0] >= end:
-            return YES
+            return UNKNOWN if separated else YES  # the parser warns of a `·` without a date
         x, y = self.lines[i[0]].start, self.lines[i[0]].end
         step = listing_date(s, x, y, &date_line)
         if step == UNKNOWN:
             return UNKNOWN
         if step == NO:
-            return YES
+            return UNKNOWN if separated else YES
         # dates.parse_listing_date; where the date does not exist the parser warns
         day = bounded_int(s, date_line.day_start, date_line.day_end, 31)
         if day < 0:

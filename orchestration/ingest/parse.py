@@ -306,17 +306,24 @@ class ListingParser:
         elif i + 1 < end and _is_organization(first, texts[i + 1]):
             organization = first
             i += 1
-        if i < end and texts[i] == METADATA_SEPARATOR:
+        separated = i < end and texts[i] == METADATA_SEPARATOR
+        if separated:
             i += 1
         elif authors is None and organization is None:
             return (), i
         self._metadata_seen = True
         fields = (authors_count, organization)
         date_line = texts[i] if i < end else None
-        if date_line is None:
-            return fields, i
-        listing_date = parse_listing_date(date_line, self.scraped_on)
+        listing_date = None if date_line is None else parse_listing_date(date_line, self.scraped_on)
         if listing_date is None:
+            if separated:
+                # A page's `·` line stands before a listing's date: a line before it taken for an
+                # organization may be the next listing's title, with a stray `·` after it.
+                self.notes.warn(
+                    "no date follows the '·' line after this listing's authors or organization: "
+                    "a line may be missing or extra here, and the records around it out of step",
+                    line=numbers[i - 1],
+                )
             return fields, i
         if listing_date.published_on is None:
             self.notes.warn(
