@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -96,6 +99,28 @@ def test_an_unreachable_warehouse_is_a_clear_error_not_a_traceback(cli_env, inbo
     assert done.returncode == 1
     assert "cannot connect to the warehouse" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+# The result is far more than a pipe holds (64 KB) and goes out in many writes, so the command
+# is still writing when its reader leaves. (A table is one write: a reader that leaves during
+# it gets what it read, and the command, told the write succeeded, exits 0.)
+@pytest.mark.parametrize("format", ["csv", "json"])
+def test_a_reader_that_stops_early_ends_the_command_quietly_with_sigpipes_code(cli_env, format):
+    paperhouse = Path(sys.executable).parent / "paperhouse"
+    query = "select g, md5(g::text) from generate_series(1, 100000) g"
+    command = subprocess.Popen(
+        [str(paperhouse), "sql", query, "--format", format],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = command.stdout.readline()  # what `| head -1` reads before it exits
+    command.stdout.close()
+    stderr = command.stderr.read()
+    assert command.wait(timeout=60) == 128 + 13, stderr  # as a shell reports `cat` ended by SIGPIPE
+    assert first.strip()
+    assert stderr == ""  # no traceback, no "Exception ignored" from the final flush
 
 
 def test_a_connection_lost_mid_file_fails_clearly_and_the_rerun_completes(cli_env, db_url, inbox):

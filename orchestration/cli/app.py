@@ -3,6 +3,10 @@ line. The command modules register themselves on `app` and `db_app` when importe
 
 from __future__ import annotations
 
+import errno
+import os
+import select
+import sys
 from collections.abc import Callable
 from functools import wraps
 from typing import Annotated, ParamSpec, TypeVar
@@ -35,9 +39,43 @@ app = typer.Typer(
 db_app = typer.Typer(help="The warehouse database: start, stop, connect.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
+# The exit code of a command whose reader stopped reading (`paperhouse sql ... | head`): the
+# shell's code for a program that SIGPIPE ends, as `cat` or `git log` end there. Click's own
+# handling exits 1, which the commands keep for a failed warehouse, query or build.
+READER_LEFT = 128 + 13
+
+
+class Output(Console):
+    """Standard output's console. Rich ends the process with code 1 when the pipe it writes
+    breaks; this one raises BrokenPipeError, which `friendly_errors` turns into READER_LEFT."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))  # as click expects it
+
+
+def stdout_reader_left() -> bool:
+    """Whether stdout is a pipe that no one reads any more: a broken pipe to a child process
+    is that command's own failure, not a reader that stopped early."""
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), 0)  # POLLERR is reported whatever is asked for
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (OSError, ValueError):  # stdout closed or not a file
+        return False
+
+
+def stop_writing_stdout() -> None:
+    """Point stdout at /dev/null: what Python's exit still flushes into the broken pipe would
+    print a second error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 # Neither wraps what it prints: a line broken by the program breaks the paths and URLs in it
 # for whoever copies or greps them; a terminal wraps long lines itself.
-out = Console(soft_wrap=True)
+out = Output(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
@@ -45,7 +83,8 @@ R = TypeVar("R")
 
 
 def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn the failures a user can act on into one clear line and exit code 1, not a traceback."""
+    """Turn the failures a user can act on into one clear line and exit code 1, not a traceback;
+    a reader of stdout that left early, into READER_LEFT and no line at all."""
 
     @wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -68,6 +107,11 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
         ) as exc:
             err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
             raise typer.Exit(1) from None
+        except BrokenPipeError:
+            if not stdout_reader_left():
+                raise
+            stop_writing_stdout()
+            raise typer.Exit(READER_LEFT) from None
 
     return wrapper
 
