@@ -123,6 +123,31 @@ def test_a_reader_that_stops_early_ends_the_command_quietly_with_sigpipes_code(c
     assert stderr == ""  # no traceback, no "Exception ignored" from the final flush
 
 
+# Output through each of the commands' ways of writing: rich, the spooled CSV, print().
+@pytest.mark.parametrize(
+    "args",
+    [("sql", "select 1", "--format", "csv"), ("sql", "select 1"), ("db", "url")],
+    ids=["csv", "table", "print"],
+)
+@pytest.mark.parametrize("stdout", ["full disk", "closed"])
+def test_output_that_cannot_be_written_is_one_line_and_exit_1(cli_env, args, stdout):
+    paperhouse = Path(sys.executable).parent / "paperhouse"
+    with open("/dev/full", "w") as full:  # every write to it fails with ENOSPC
+        done = subprocess.run(
+            [str(paperhouse), *args],
+            env=cli_env,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            # Python gives a process started without descriptor 1 a stdout of None
+            preexec_fn=(lambda: os.close(1)) if stdout == "closed" else None,
+        )
+    reason = "No space left on device" if stdout == "full disk" else "standard output is closed"
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == f"error: cannot write the output: {reason}\n"
+
+
 def test_a_connection_lost_mid_file_fails_clearly_and_the_rerun_completes(cli_env, db_url, inbox):
     with psycopg.connect(db_url, autocommit=True) as conn:
         # The server ends the ingesting session itself at the 100th listing of a file.

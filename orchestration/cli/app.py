@@ -9,7 +9,7 @@ import select
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -45,6 +45,42 @@ app.add_typer(db_app, name="db")
 READER_LEFT = 128 + 13
 
 
+class OutputUnwritable(RuntimeError):
+    """Standard output refused a write: a full disk behind `> file`, a closed descriptor."""
+
+
+class StandardOutput:
+    """sys.stdout as the commands write to it, looked up at each write as a console without a
+    file of its own does. A write the system refuses is raised as OutputUnwritable, a line for
+    the user where the OSError would be a traceback with no word of what was being written;
+    a broken pipe stays itself (the reader left)."""
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stdout().write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputUnwritable(f"cannot write the output: {exc.strerror or exc}") from None
+
+    def flush(self) -> None:
+        try:
+            self._stdout().flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputUnwritable(f"cannot write the output: {exc.strerror or exc}") from None
+
+    @staticmethod
+    def _stdout() -> TextIO:
+        if sys.stdout is None:  # Python's stdout when the process starts without descriptor 1
+            raise OutputUnwritable("cannot write the output: standard output is closed")
+        return sys.stdout
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding: stdout's own
+        return getattr(sys.stdout, name)
+
+
 class Output(Console):
     """Standard output's console. Rich ends the process with code 1 when the pipe it writes
     breaks; this one raises BrokenPipeError, which `friendly_errors` turns into READER_LEFT."""
@@ -66,8 +102,10 @@ def stdout_reader_left() -> bool:
 
 
 def stop_writing_stdout() -> None:
-    """Point stdout at /dev/null: what Python's exit still flushes into the broken pipe would
-    print a second error."""
+    """Point stdout at /dev/null: what Python's exit still flushes into the broken pipe or the
+    full disk would print a second error."""
+    if sys.stdout is None:
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
@@ -75,7 +113,7 @@ def stop_writing_stdout() -> None:
 
 # Neither wraps what it prints: a line broken by the program breaks the paths and URLs in it
 # for whoever copies or greps them; a terminal wraps long lines itself.
-out = Output(soft_wrap=True)
+out = Output(file=StandardOutput(), soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
@@ -89,7 +127,14 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
     @wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return command(*args, **kwargs)
+            result = command(*args, **kwargs)
+            # what stdout still buffers fails here, in a line, not in the interpreter's exit
+            out.file.flush()
+            return result
+        except OutputUnwritable as exc:
+            stop_writing_stdout()
+            err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
+            raise typer.Exit(1) from None
         except (
             WarehouseUnavailable,
             EmbeddedServerError,

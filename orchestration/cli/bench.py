@@ -98,7 +98,7 @@ def bench(
     )
     if format is BenchFormat.json:
         rendered = json.dumps(report.as_json(), indent=2)
-        print(rendered)
+        print(rendered, file=out.file)
     else:
         table = report_table(report)
         out.print(table)

@@ -53,7 +53,7 @@ def db_start() -> None:
             Text(f"PAPERHOUSE_DATABASE_URL is set: the warehouse is {redact(config.database_url)}")
         )
         return
-    print(EmbeddedServer(config.home).start())
+    print(EmbeddedServer(config.home).start(), file=out.file)
 
 
 @db_app.command("stop")
@@ -95,7 +95,7 @@ def db_status(
             "log": str(state.log_file),
         }
     if format is ReportFormat.json:
-        print(json.dumps(info, indent=2))
+        print(json.dumps(info, indent=2), file=out.file)
         return
     table = Table(show_header=False)
     for key, value in info.items():
@@ -122,7 +122,10 @@ def db_url(
 ) -> None:
     """Print the warehouse's libpq URL for psql or a BI tool (starts the embedded server if needed)."""
     url = database_url(settings())
-    print(as_url(url) if sqlalchemy is None else sqlalchemy_url(url, sqlalchemy.value))
+    print(
+        as_url(url) if sqlalchemy is None else sqlalchemy_url(url, sqlalchemy.value),
+        file=out.file,
+    )
 
 
 @db_app.command("create-reader")
@@ -149,7 +152,7 @@ def db_create_reader(
     verb = "created reader" if reader.created else "updated the password of reader"
     out.print(Text(f"{verb} {name} (member of paperhouse_reader)"))
     out.print(Text("connection URL (the password is the one you just set):"))
-    print(reader.url)
+    print(reader.url, file=out.file)
 
 
 @db_app.command("psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -254,7 +254,10 @@ def status(
         _print_status(current, url, config)
     else:
         places = {"home": str(config.home)} if config.database_url is None else {}
-        print(json.dumps({**current.as_json(), **places, "inbox": str(config.inbox)}, indent=2))
+        print(
+            json.dumps({**current.as_json(), **places, "inbox": str(config.inbox)}, indent=2),
+            file=out.file,
+        )
 
 
 def _ingest_with_progress(url: str, paths: list[Path], config: Settings) -> IngestReport:

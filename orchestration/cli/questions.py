@@ -203,7 +203,7 @@ def paper(
     if format is OutputFormat.json:
         data = {name: list(records(rows.columns, rows.rows)) for name, rows in sections.items()}
         data["paper"] = data["paper"][0]
-        print(json.dumps(data, indent=2))
+        print(json.dumps(data, indent=2), file=out.file)
     elif format is OutputFormat.csv:
         show(report.sightings, format, out)
     else:
