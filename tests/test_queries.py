@@ -716,6 +716,40 @@ def test_sql_that_the_server_or_the_file_system_refuses_is_one_clear_line(sample
         assert done.stderr.strip().count("\n") == 0, done.stderr
 
 
+@pytest.mark.parametrize(
+    ("stdin", "says"),
+    [
+        ("select 'caf\xe9'".encode("latin-1"), "error: standard input is not UTF-8 text"),
+        (None, "error: cannot read standard input: it is closed"),
+    ],
+    ids=["not UTF-8", "closed"],
+)
+def test_sql_from_standard_input_that_cannot_be_read_is_one_clear_line(sample_env, stdin, says):
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "paperhouse"), "sql", "--file", "-"],
+        env=sample_env,
+        input=stdin,
+        capture_output=True,
+        # Python gives a process started without descriptor 0 a stdin of None
+        preexec_fn=(lambda: os.close(0)) if stdin is None else None,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.decode() == says + "\n"
+
+
+def test_sql_reads_a_statement_from_standard_input(sample_env):
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "paperhouse"), "sql", "--file", "-", "-f", "json"],
+        env=sample_env,
+        input="select 'café' as word".encode(),
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"word": "café"}]
+
+
 def test_the_examples_are_the_eight_the_exposures_describe():
     names = {path.stem for path in QUERIES}
     exposures = (PROJECT_ROOT / "dbt" / "models" / "marts" / "_exposures.yml").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import shutil
@@ -56,6 +57,16 @@ def _a_number(value: float) -> float:
     return value
 
 
+def _statement_text(file: Path) -> str:
+    """The text of `file`, or of standard input for -, decoded here as UTF-8: sys.stdin's own
+    decoding keeps bytes that are not UTF-8 as lone surrogates, which no query can carry."""
+    if str(file) != "-":
+        return file.read_text(encoding="utf-8")
+    if sys.stdin is None:  # Python's stdin when the process starts without descriptor 0
+        raise OSError(errno.EBADF, "it is closed")
+    return sys.stdin.buffer.read().decode("utf-8")
+
+
 @app.command()
 @friendly_errors
 def sql(
@@ -87,13 +98,14 @@ def sql(
     from orchestration.queries import read_only_query
 
     if file is not None:
+        source = "standard input" if str(file) == "-" else as_text(str(file))
         try:
-            query = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+            query = _statement_text(file)
         except OSError as exc:
-            err.print(Text(f"error: cannot read {file}: {exc.strerror or exc}"), highlight=False)
+            err.print(Text(f"error: cannot read {source}: {exc.strerror or exc}"), highlight=False)
             raise typer.Exit(2) from None
         except UnicodeDecodeError:
-            err.print(Text(f"error: {file} is not UTF-8 text"), highlight=False)
+            err.print(Text(f"error: {source} is not UTF-8 text"), highlight=False)
             raise typer.Exit(2) from None
     if not query or not query.strip():
         err.print("error: give a statement, or --file FILE")
