@@ -583,7 +583,11 @@ def test_search_shows_short_ids_that_paper_takes_and_fit_80_columns(sample_env):
 
 def test_an_unknown_paper_is_a_clear_error(sample_env):
     done = run_cli("paper", "not-a-paper", env=sample_env)
-    assert done.returncode == 1 and "no paper with id" in done.stderr
+    assert done.returncode == 1 and "no paper with id 'not-a-paper'" in done.stderr
+    # an argument as long as a shell passes is quoted in part, on one line
+    done = run_cli("paper", "f" * 100_000, env=sample_env)
+    assert done.returncode == 1 and "no paper with id 'ffff" in done.stderr
+    assert len(done.stderr) < 200 and done.stderr.count("\n") == 1
 
 
 # ---------- export

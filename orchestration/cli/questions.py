@@ -198,9 +198,11 @@ def paper(
     with connect(prepare(settings())) as conn:
         report = find_paper(conn, paper_id)
     if report is None:
+        # an id is a UUID, 36 characters: what is longer is quoted only as far as a line holds it
+        quoted = repr(paper_id) if len(paper_id) <= 64 else f"{paper_id[:64]!r}..."
         err.print(
             Text(
-                f"error: no paper with id {paper_id!r} "
+                f"error: no paper with id {quoted} "
                 "(a paper_id, or 4 or more of its first hex digits)",
                 style="bold red",
             )
