@@ -7,9 +7,10 @@ import errno
 import os
 import select
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
-from typing import Annotated, Any, ParamSpec, TextIO, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -56,26 +57,26 @@ class StandardOutput:
     a broken pipe stays itself (the reader left)."""
 
     def write(self, text: str) -> int:
-        try:
-            return self._stdout().write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise OutputUnwritable(f"cannot write the output: {exc.strerror or exc}") from None
-
-    def flush(self) -> None:
-        try:
-            self._stdout().flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise OutputUnwritable(f"cannot write the output: {exc.strerror or exc}") from None
-
-    @staticmethod
-    def _stdout() -> TextIO:
         if sys.stdout is None:  # Python's stdout when the process starts without descriptor 1
             raise OutputUnwritable("cannot write the output: standard output is closed")
-        return sys.stdout
+        with self._refusals():
+            return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        if sys.stdout is None:  # nothing was written, so nothing is lost
+            return
+        with self._refusals():
+            sys.stdout.flush()
+
+    @staticmethod
+    @contextmanager
+    def _refusals() -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputUnwritable(f"cannot write the output: {exc.strerror or exc}") from None
 
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding: stdout's own
         return getattr(sys.stdout, name)
@@ -97,7 +98,7 @@ def stdout_reader_left() -> bool:
         poll = select.poll()
         poll.register(sys.stdout.fileno(), 0)  # POLLERR is reported whatever is asked for
         return any(events & select.POLLERR for _, events in poll.poll(0))
-    except (OSError, ValueError):  # stdout closed or not a file
+    except (OSError, ValueError, AttributeError):  # stdout closed, or None, or not a file
         return False
 
 
