@@ -4,8 +4,9 @@ One module a group: pipeline (ingest, reingest, run, build, calibrate,
 status), tools (ui, dbt, docs, bi), questions (sql, search, paper, keywords,
 export) and database (db ...); `app` holds what they share.
 Exit codes: 0 when every file got a status (rejected files included), 1 when
-the warehouse, a query or the build failed, 2 for a usage error, 141 when the
-reader of its output stopped reading (app.READER_LEFT).
+the warehouse, a query or the build failed or the output could not be written,
+2 for a usage error, 141 when the reader of its output stopped reading
+(app.READER_LEFT).
 
 This package imports nothing at its top. A worker process (ingest, features)
 is started by spawn, which runs the parent's main script again, and the
