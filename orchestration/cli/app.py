@@ -46,6 +46,10 @@ app.add_typer(db_app, name="db")
 READER_LEFT = 128 + 13
 
 
+# The most characters one write hands stdout: at most 64 KB of UTF-8, what a pipe holds.
+WRITE_PIECE = 16_384
+
+
 class OutputUnwritable(RuntimeError):
     """Standard output refused a write: a full disk behind `> file`, a closed descriptor."""
 
@@ -60,7 +64,11 @@ class StandardOutput:
         if sys.stdout is None:  # Python's stdout when the process starts without descriptor 1
             raise OutputUnwritable("cannot write the output: standard output is closed")
         with self._refusals():
-            return sys.stdout.write(text)
+            # In pieces: a reader that leaves during one write makes it a short write, which
+            # Python counts as done; the piece after it finds the pipe broken.
+            for start in range(0, len(text), WRITE_PIECE):
+                sys.stdout.write(text[start : start + WRITE_PIECE])
+        return len(text)
 
     def flush(self) -> None:
         if sys.stdout is None:  # nothing was written, so nothing is lost
